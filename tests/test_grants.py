@@ -1,0 +1,526 @@
+"""``invoke db.grant``: the least-privilege role model, applied, migrated through and verified.
+
+Real servers only (the embedded PostgreSQL 18, or TEST_DATABASE_URL). Role names are
+cluster-wide, so every setup uses a random prefix and drops its roles at teardown the way
+docs/database.md tells a DBA to (REASSIGN OWNED, DROP OWNED, DROP ROLE).
+
+One setup per admin kind (a superuser; a CREATEROLE CREATEDB non-superuser, like a managed
+cloud's master user), shared by the module: grant, migrate part-way as the migrator, grant twice
+more (idempotency), migrate the rest (a LATER migration), then every test reads that state.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from tests.support import Project, _psycopg_url, admin_sql, bake, with_database
+
+FIRST_REVISION = "0d848db94cb2"
+LATER_REVISION = '''"""Later tables: created after the grants, reached through default privileges.
+
+Revision ID: aaaa00000001
+Revises: 0d848db94cb2
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "aaaa00000001"
+down_revision = "0d848db94cb2"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "later_identity",
+        sa.Column("id", sa.Integer(), sa.Identity(always=False), primary_key=True),
+        sa.Column("note", sa.String(50), nullable=False),
+    )
+    op.execute("CREATE TABLE later_serial (id serial PRIMARY KEY, note varchar(50) NOT NULL)")
+
+
+def downgrade() -> None:
+    op.drop_table("later_serial")
+    op.drop_table("later_identity")
+'''
+PASSWORDS = {
+    "DB_MIGRATOR_PASSWORD": "m1gr-" + uuid.uuid4().hex,
+    "DB_APP_PASSWORD": "app-" + uuid.uuid4().hex,
+    "DB_READER_PASSWORD": "rdr-" + uuid.uuid4().hex,
+}
+
+
+def login_url(url: str, user: str, password: str | None = None) -> str:
+    return (
+        make_url(_psycopg_url(url))
+        .set(username=user, password=password)
+        .render_as_string(hide_password=False)
+    )
+
+
+@dataclass
+class Roles:
+    prefix: str
+    schema: str
+    owner: str = field(init=False)
+    migrator: str = field(init=False)
+    rw: str = field(init=False)
+    ro: str = field(init=False)
+    app: str = field(init=False)
+    reader: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        for role in ("owner", "migrator", "rw", "ro", "app", "reader"):
+            setattr(self, role, f"{self.prefix}_{role}")
+
+    def all(self) -> list[str]:
+        return [self.owner, self.migrator, self.rw, self.ro, self.app, self.reader]
+
+
+@dataclass
+class Setup:
+    kind: str
+    project: Project
+    roles: Roles
+    super_db: str  # a superuser URL of the test database (for catalog reads and mutations)
+    grant_admin: str  # the URL db.grant ran with
+    env: dict[str, str]
+    outputs: list[str]
+    snapshots: list[list[str]]
+
+    def url(self, role: str) -> str:
+        password = {
+            self.roles.app: PASSWORDS["DB_APP_PASSWORD"],
+            self.roles.reader: PASSWORDS["DB_READER_PASSWORD"],
+            self.roles.migrator: PASSWORDS["DB_MIGRATOR_PASSWORD"],
+        }.get(role)
+        return login_url(self.super_db, role, password)
+
+    def grant(self, *args: str, check: bool = True) -> str:
+        result = self.project.invoke(
+            "db.grant", "--admin-url", self.grant_admin, *args, env=self.env, check=check
+        )
+        return result.stdout + result.stderr
+
+    def query(self, statement: str, *params: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(_psycopg_url(self.super_db), autocommit=True) as connection:
+            return list(connection.execute(statement, params or None))  # type: ignore[arg-type]
+
+    def sql(self, *statements: str) -> None:
+        admin_sql(self.super_db, *statements)
+
+
+# -- the shared state -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    prefix = f"gw{uuid.uuid4().hex[:10]}"
+    path = bake(tmp_path_factory.mktemp("grants"), role_prefix=prefix)
+    package = next(p for p in (path / "src").iterdir() if p.is_dir())
+    versions = package / "migrations" / "versions"
+    (versions / "2026_11_23_0000-aaaa00000001_later_tables.py").write_text(LATER_REVISION)
+    return Project(path)
+
+
+def snapshot(setup_db: str, roles: Roles) -> list[str]:
+    """Raw ACLs and memberships, as the catalog stores them (order included)."""
+    with psycopg.connect(_psycopg_url(setup_db), autocommit=True) as connection:
+        rows = connection.execute(
+            """
+            SELECT 'rel ' || c.oid::regclass::text || ' ' || coalesce(c.relacl::text, '-')
+              FROM pg_class c WHERE c.relnamespace = to_regnamespace(%(schema)s)
+            UNION ALL SELECT 'nsp ' || nspname || ' ' || coalesce(nspacl::text, '-')
+              FROM pg_namespace WHERE nspname IN (%(schema)s, 'public')
+            UNION ALL SELECT 'db ' || coalesce(datacl::text, '-')
+              FROM pg_database WHERE datname = current_database()
+            UNION ALL SELECT 'defacl ' || defaclrole::regrole::text || ' '
+                   || defaclnamespace::text || ' ' || defaclobjtype::text || ' '
+                   || defaclacl::text FROM pg_default_acl
+            UNION ALL SELECT 'member ' || (to_jsonb(m) - 'oid')::text FROM pg_auth_members m
+             WHERE m.roleid::regrole::text = ANY(%(roles)s)
+                OR m.member::regrole::text = ANY(%(roles)s)
+            UNION ALL SELECT 'setting ' || setrole::regrole::text || ' ' || setconfig::text
+              FROM pg_db_role_setting WHERE setrole::regrole::text = ANY(%(roles)s)
+            """,
+            {"schema": roles.schema, "roles": roles.all()},
+        )
+        return sorted(row[0] for row in rows)
+
+
+@pytest.fixture(scope="module", params=["superuser", "cloud-admin"])
+def applied(request: pytest.FixtureRequest, project: Project, admin_url: str) -> Iterator[Setup]:
+    token = uuid.uuid4().hex[:10]
+    database = f"gw_grants_{token}"
+    env = dict(PASSWORDS)
+    cloud_admin = None
+    if request.param == "superuser":
+        prefix = _baked_prefix(project)
+        creator = admin_url
+    else:
+        # Another prefix, through the setting: both setups may share the cluster at once.
+        prefix = f"gwc{token}"
+        env["DB_ROLE_PREFIX"] = prefix
+        cloud_admin = f"gwadm{token}"
+        admin_sql(admin_url, f'CREATE ROLE "{cloud_admin}" LOGIN CREATEROLE CREATEDB')
+        creator = login_url(admin_url, cloud_admin)
+    admin_sql(creator, f'CREATE DATABASE "{database}"')
+    roles = Roles(prefix, prefix)
+    super_db = with_database(admin_url, database)
+    setup = Setup(
+        kind=request.param,
+        project=project,
+        roles=roles,
+        super_db=super_db,
+        grant_admin=with_database(creator, database),
+        env=env,
+        outputs=[],
+        snapshots=[],
+    )
+    try:
+        migrate_env = {
+            **env,
+            "DATABASE_URL": setup.url(roles.app),
+            "MIGRATOR_DATABASE_URL": setup.url(roles.migrator),
+        }
+        setup.outputs.append(setup.grant())
+        project.invoke("db.upgrade", "--to", FIRST_REVISION, env=migrate_env)
+        setup.outputs.append(setup.grant())
+        setup.snapshots.append(snapshot(super_db, roles))
+        setup.outputs.append(setup.grant())
+        setup.snapshots.append(snapshot(super_db, roles))
+        project.invoke("db.migrate", env=migrate_env)
+        yield setup
+    finally:
+        teardown(admin_url, super_db, database, roles, cloud_admin)
+
+
+def _baked_prefix(project: Project) -> str:
+    roles_sql = (project.path / "src" / project.package / "sql" / "roles.sql").read_text()
+    return roles_sql.split('SET ROLE "', 1)[1].split('"', 1)[0].removesuffix("_owner")
+
+
+def teardown(
+    admin_url: str, super_db: str, database: str, roles: Roles, cloud_admin: str | None
+) -> None:
+    """What docs/database.md tells a DBA: REASSIGN OWNED and DROP OWNED, then DROP ROLE."""
+    existing = [
+        r
+        for r in roles.all()
+        if psycopg.connect(_psycopg_url(admin_url), autocommit=True)
+        .execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (r,))
+        .fetchone()
+    ]
+    if existing:
+        names = ", ".join(f'"{r}"' for r in existing)
+        # One DROP OWNED per role: with several at once, PostgreSQL trips over a default ACL
+        # that names two of them ("could not find tuple for default ACL").
+        admin_sql(
+            super_db,
+            f"REASSIGN OWNED BY {names} TO CURRENT_USER",
+            *(f'DROP OWNED BY "{r}"' for r in existing),
+        )
+    admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    for role in [*existing, *([cloud_admin] if cloud_admin else [])]:
+        admin_sql(admin_url, f'DROP ROLE IF EXISTS "{role}"')
+
+
+# -- the matrix of roles.md -----------------------------------------------------------------
+
+
+def attempt(url: str, statements: list[str]) -> str | None:
+    """None when every statement ran, else the SQLSTATE of the first failure; rolled back."""
+    with psycopg.connect(url) as connection:
+        try:
+            for statement in statements:
+                connection.execute(statement)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            return exc.sqlstate or "?"
+        finally:
+            connection.rollback()
+    return None
+
+
+def matrix_failures(app: str, schema: str, owner: str, reader: str | None = None) -> list[str]:
+    """Every expectation of roles.md the layout breaks, as readable lines."""
+    s = sql.Identifier(schema).as_string()
+    allowed_app = {
+        "SELECT": ["SELECT count(*) FROM countries", "SELECT count(*) FROM later_serial"],
+        "INSERT identity": ["INSERT INTO countries (code, alpha3, name) VALUES ('ZZ','ZZZ','Z')"],
+        "INSERT identity (later)": ["INSERT INTO later_identity (note) VALUES ('x')"],
+        "INSERT serial (later)": ["INSERT INTO later_serial (note) VALUES ('x')"],
+        "UPDATE": ["UPDATE countries SET name = name", "UPDATE later_serial SET note = note"],
+        "DELETE": ["DELETE FROM users", "DELETE FROM later_identity"],
+        "CREATE TEMP TABLE": ["CREATE TEMP TABLE scratch (x int)"],
+        "read the version": ["SELECT version_num FROM alembic_version"],
+    }
+    denied_app = {
+        "TRUNCATE": ["TRUNCATE users"],
+        "DROP TABLE": ["DROP TABLE later_serial"],
+        "ALTER TABLE": ["ALTER TABLE countries ADD COLUMN x int"],
+        "CREATE INDEX": ["CREATE INDEX ON countries (name)"],
+        "CREATE TABLE in the app schema": [f"CREATE TABLE {s}.intruder (x int)"],
+        "CREATE TABLE in public": ["CREATE TABLE public.intruder (x int)"],
+        "CREATE SCHEMA": ["CREATE SCHEMA intruder"],
+        "setval": ["SELECT setval(pg_get_serial_sequence('later_serial', 'id'), 42)"],
+        "SET ROLE owner": [f"SET ROLE {sql.Identifier(owner).as_string()}"],
+        "rewrite the version": ["UPDATE alembic_version SET version_num = 'forged'"],
+        "delete the version": ["DELETE FROM alembic_version"],
+    }
+    failures = []
+    for what, statements in allowed_app.items():
+        state = attempt(app, statements)
+        if state is not None:
+            failures.append(f"app: {what} failed with {state}")
+    for what, statements in denied_app.items():
+        state = attempt(app, statements)
+        if state != "42501":
+            failures.append(f"app: {what} was not denied ({state or 'it ran'})")
+    if reader is not None:
+        if (state := attempt(reader, ["SELECT count(*) FROM countries, later_serial"])) is not None:
+            failures.append(f"reader: SELECT failed with {state}")
+        for what, statements in {
+            "INSERT": ["INSERT INTO later_identity (note) VALUES ('x')"],
+            "DELETE": ["DELETE FROM countries"],
+            "nextval": ["SELECT nextval(pg_get_serial_sequence('later_serial', 'id'))"],
+            "TEMP": ["CREATE TEMP TABLE scratch (x int)"],
+            "CREATE": [f"CREATE TABLE {s}.intruder (x int)"],
+            "CREATE in public": ["CREATE TABLE public.intruder (x int)"],
+        }.items():
+            if attempt(reader, statements) != "42501":
+                failures.append(f"reader: {what} was not denied")
+    return failures
+
+
+@pytest.mark.postgresql
+def test_the_app_and_the_reader_get_exactly_their_rights(applied: Setup) -> None:
+    roles = applied.roles
+    assert (
+        matrix_failures(
+            applied.url(roles.app), roles.schema, roles.owner, reader=applied.url(roles.reader)
+        )
+        == []
+    )
+
+
+@pytest.mark.postgresql
+def test_the_migrator_acts_only_as_the_owner(applied: Setup) -> None:
+    roles = applied.roles
+    url = applied.url(roles.migrator)
+    owner = sql.Identifier(roles.owner).as_string()
+    schema = sql.Identifier(roles.schema).as_string()
+    # Without SET ROLE it inherits nothing: not even reading the tables.
+    assert attempt(url, [f"SELECT count(*) FROM {schema}.countries"]) == "42501"
+    assert attempt(url, [f"CREATE TABLE {schema}.probe (x int)"]) == "42501"
+    with psycopg.connect(url) as connection:
+        connection.execute(f"SET ROLE {owner}")  # type: ignore[arg-type]
+        connection.execute("CREATE TABLE probe (x int)")
+        made_by = connection.execute(
+            "SELECT relowner::regrole::text, relnamespace::regnamespace::text"
+            " FROM pg_class WHERE oid = 'probe'::regclass"
+        ).fetchone()
+        connection.rollback()
+    assert made_by == (roles.owner, roles.schema)
+
+
+@pytest.mark.postgresql
+def test_migrations_ran_as_the_owner_into_the_schema(applied: Setup) -> None:
+    rows = applied.query(
+        "SELECT c.relname, c.relowner::regrole::text FROM pg_class c"
+        " WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind IN ('r', 'S', 'i')",
+        applied.roles.schema,
+    )
+    names = {name for name, _ in rows}
+    assert {"countries", "users", "later_identity", "later_serial", "alembic_version"} <= names
+    assert {owner for _, owner in rows} == {applied.roles.owner}
+    # Nothing landed in public.
+    assert applied.query(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+    ) == [(0,)]
+    assert applied.query("SELECT version_num FROM %s.alembic_version" % applied.roles.schema) == [
+        ("aaaa00000001",)
+    ]
+
+
+@pytest.mark.postgresql
+def test_the_catalog_matches_roles_md(applied: Setup) -> None:
+    r = applied.roles
+    assert (
+        applied.query(
+            "SELECT r.rolname, pg_describe_object(s.classid, s.objid, s.objsubid) FROM pg_shdepend s"
+            " JOIN pg_roles r ON r.oid = s.refobjid WHERE s.deptype = 'o' AND r.rolname = ANY(%s)",
+            [r.migrator, r.app, r.reader, r.rw, r.ro],
+        )
+        == []
+    )
+    table = f"{r.schema}.countries"
+    serial = applied.query("SELECT pg_get_serial_sequence(%s, 'id')", f"{r.schema}.later_serial")[
+        0
+    ][0]
+    assert applied.query(
+        "SELECT has_table_privilege(%s, %s, 'TRUNCATE'), has_table_privilege(%s, %s, 'INSERT'),"
+        " has_sequence_privilege(%s, %s, 'UPDATE'), has_sequence_privilege(%s, %s, 'USAGE'),"
+        " has_schema_privilege('public', 'public', 'CREATE'),"
+        " has_table_privilege(%s, %s, 'UPDATE')",
+        r.rw,
+        table,
+        r.app,
+        table,
+        r.app,
+        serial,
+        r.app,
+        serial,
+        r.app,
+        f"{r.schema}.alembic_version",
+    ) == [(False, True, False, True, False, False)]
+    powers = applied.query(
+        "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND (rolsuper OR rolbypassrls"
+        " OR rolcreaterole OR rolcreatedb OR rolreplication)",
+        r.all(),
+    )
+    assert powers == []
+
+
+@pytest.mark.postgresql
+def test_a_role_outside_the_model_cannot_connect(applied: Setup) -> None:
+    outsider = f"gwout{uuid.uuid4().hex[:10]}"
+    applied.sql(f'CREATE ROLE "{outsider}" LOGIN')
+    try:
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(login_url(applied.super_db, outsider)).close()
+    finally:
+        applied.sql(f'DROP ROLE "{outsider}"')
+
+
+@pytest.mark.postgresql
+def test_a_second_apply_changes_nothing(applied: Setup) -> None:
+    first, second, third = applied.outputs
+    assert f"+ role {applied.roles.owner} NOLOGIN" in first
+    assert "- PUBLIC: CONNECT on database" in first
+    assert "Applied the role model: no changes to roles or privileges" in third
+    before, after = applied.snapshots
+    assert len(before) > 20
+    assert before == after
+    # No password is ever printed; each was stored as a SCRAM verifier.
+    assert not any(
+        password in output for output in applied.outputs for password in PASSWORDS.values()
+    )
+    if applied.kind == "superuser":
+        stored = applied.query(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = ANY(%s)",
+            [applied.roles.migrator, applied.roles.app, applied.roles.reader],
+        )
+        assert [str(v).startswith("SCRAM-SHA-256$") for (v,) in stored] == [True] * 3
+
+
+@pytest.mark.postgresql
+def test_check_passes_fresh_and_names_each_difference(applied: Setup) -> None:
+    r = applied.roles
+    s = f'"{r.schema}"'
+    assert "OK: roles, ownership and privileges match the model" in applied.grant("--check")
+
+    def fails_with(*expected: str) -> None:
+        result = applied.project.invoke(
+            "db.grant", "--admin-url", applied.grant_admin, "--check", env=applied.env, check=False
+        )
+        assert result.returncode == 1, result.stdout
+        for line in expected:
+            assert line in result.stdout, result.stdout
+
+    applied.sql(f'GRANT ALL ON ALL TABLES IN SCHEMA {s} TO "{r.rw}"')
+    fails_with(
+        f"extra privilege TRUNCATE on table {r.schema}.users for {r.rw}",
+        f"extra privilege UPDATE on table {r.schema}.alembic_version for {r.rw}",
+    )
+    applied.sql(f'REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM "{r.rw}"')
+    applied.grant()  # re-grants what the revoke took
+    applied.grant("--check")
+
+    applied.sql(f"CREATE TABLE {s}.stray (x int)")
+    fails_with(
+        f"table {r.schema}.stray is owned by",
+        f"missing privilege SELECT on table {r.schema}.stray for {r.ro}",
+    )
+    applied.sql(f"DROP TABLE {s}.stray")
+
+    applied.sql(
+        f"CREATE TABLE public.stray (x int)", f'ALTER TABLE public.stray OWNER TO "{r.app}"'
+    )
+    fails_with(f"{r.app} owns table stray")
+    applied.sql("DROP TABLE public.stray")
+
+    applied.sql(f'REVOKE SELECT ON {s}.countries FROM "{r.ro}"', f'ALTER ROLE "{r.app}" CREATEDB')
+    fails_with(
+        f"missing privilege SELECT on table {r.schema}.countries for {r.ro}",
+        f"role {r.app} has CREATEDB",
+    )
+    out = applied.grant()
+    assert f"removed CREATEDB/CREATEROLE from role {r.app}" in out
+    assert "OK" in applied.grant("--check")
+
+
+@pytest.mark.postgresql
+def test_the_permissive_one_role_layout_fails_the_matrix(admin_url: str) -> None:
+    """Negative control: one login owning everything, GRANT ALL, migrations run by it."""
+    token = uuid.uuid4().hex[:10]
+    role, database = f"gwbad{token}", f"gw_bad_{token}"
+    admin_sql(admin_url, f'CREATE ROLE "{role}" LOGIN', f'CREATE DATABASE "{database}"')
+    db = with_database(admin_url, database)
+    try:
+        admin_sql(db, f'GRANT ALL ON SCHEMA public TO "{role}"')
+        with psycopg.connect(_psycopg_url(login_url(db, role)), autocommit=True) as connection:
+            for statement in (
+                "CREATE TABLE countries (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+                " code varchar(2), alpha3 varchar(3), name varchar(100))",
+                "CREATE TABLE users (id serial PRIMARY KEY)",
+                "CREATE TABLE later_identity (id int GENERATED BY DEFAULT AS IDENTITY, note text)",
+                "CREATE TABLE later_serial (id serial PRIMARY KEY, note text)",
+                "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)",
+                "INSERT INTO alembic_version VALUES ('x')",
+                f'GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO "{role}"',
+                f'ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO "{role}"',
+            ):
+                connection.execute(statement)  # type: ignore[arg-type]
+        failures = matrix_failures(login_url(db, role), "public", "postgres")
+        assert "app: TRUNCATE was not denied (it ran)" in failures
+        assert "app: DROP TABLE was not denied (it ran)" in failures
+        assert "app: rewrite the version was not denied (it ran)" in failures
+    finally:
+        admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin_sql(admin_url, f'DROP ROLE IF EXISTS "{role}"')
+
+
+# -- the SQL file and the SQLite flavour (no server needed) -----------------------------------
+
+
+def test_the_shipped_file_is_what_the_task_prints(project: Project) -> None:
+    shipped = (project.path / "src" / project.package / "sql" / "roles.sql").read_text()
+    printed = project.invoke("db.grant", "--print").stdout
+    assert shipped == printed
+    assert not re.search(r"PASSWORD\s*'|PASSWORD\s+\$|ENCRYPTED", shipped, re.IGNORECASE)
+    # PostgreSQL-16 syntax only inside EXECUTE strings (PL/pgSQL parses dead branches).
+    for line in shipped.splitlines():
+        if "INHERIT FALSE" in line:
+            assert "EXECUTE format(" in line
+
+
+def test_sqlite_flavour_says_roles_are_postgresql_and_still_prints(
+    baked: dict[str, Path],
+) -> None:
+    project = Project(baked["sqlite"])
+    result = project.invoke("db.grant", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "roles and grants are a PostgreSQL feature" in result.stderr
+    printed = project.invoke("db.grant", "--print").stdout
+    assert "ALTER DEFAULT PRIVILEGES FOR ROLE" in printed

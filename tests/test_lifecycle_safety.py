@@ -1,0 +1,376 @@
+"""Safe lifecycle (issue 5): reset, backup/restore, protections, the migration lock, atomic
+failures, the checksum ledger, timeouts and --wait, on SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.lifecycle_support import INITIAL, add_revision, query, snapshot, versions_dir
+from tests.support import Project
+
+
+def flavour_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture
+def initialized(project_copy: Callable[..., Project], database: str) -> Project:
+    """A project whose database is initialized (migrated and seeded)."""
+    project = project_copy(flavour_of(database), database)
+    project.invoke("db.init")
+    return project
+
+
+def test_reset_round_trip(initialized: Project, database: str) -> None:
+    initialized.invoke("db.backup")  # not needed by reset; proves several backups coexist
+    query_before = query(database, "SELECT count(*) FROM countries")
+    assert query_before[0][0] > 0
+    _insert_user(database, "kept-in-backup@example.com")
+
+    result = initialized.invoke("db.reset")
+    backups = sorted((initialized.path / "backups").iterdir())
+    assert len(backups) == 2, backups
+    assert "Backup written to" in result.stdout
+
+    # Data gone, schema at head, seeds in.
+    assert query(database, "SELECT email FROM users WHERE email LIKE 'kept%'") == []
+    assert query(database, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    assert query(database, "SELECT count(*) FROM countries") == query_before
+    initialized.invoke("db.check")
+
+    # The backup reset took is restorable and holds the row reset dropped.
+    initialized.invoke("db.restore", str(backups[-1]))
+    assert query(database, "SELECT email FROM users WHERE email LIKE 'kept%'") == [
+        ("kept-in-backup@example.com",)
+    ]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_backups_of_the_same_second_sort_in_the_order_taken(initialized: Project) -> None:
+    first = _backup(initialized)
+    prefix, suffix = first.name.split("-", 1)[0], first.suffix
+    # Occupy the names of this second and the next few, so the next backup collides.
+    now = datetime.now(UTC)
+    placeholders = [
+        first.parent / f"{prefix}-{(now + timedelta(seconds=s)):%Y%m%dT%H%M%SZ}{suffix}"
+        for s in range(5)
+    ]
+    for placeholder in placeholders:
+        placeholder.touch()
+    newest = _backup(initialized)
+    same_second = newest.with_name(newest.name.replace("_02", ""))
+    assert same_second in placeholders, newest
+    for later in placeholders[placeholders.index(same_second) + 1 :]:
+        later.unlink()
+    assert sorted(first.parent.iterdir())[-1] == newest
+
+
+def _backup(project: Project) -> Path:
+    output = project.invoke("db.backup").stdout
+    return Path(output.split("Backup written to", 1)[1].split()[0])
+
+
+def test_reset_no_backup(initialized: Project) -> None:
+    initialized.invoke("db.reset", "--no-backup")
+    assert not (initialized.path / "backups").exists()
+
+
+def test_backup_change_restore_gives_identical_rows(initialized: Project, database: str) -> None:
+    _insert_user(database, "someone@example.com")
+    before = snapshot(database)
+    path = Path(initialized.invoke("db.backup").stdout.split("Backup written to ")[1].strip())
+    assert path.parent == initialized.path / "backups" and path.is_file()
+
+    query(database, "DELETE FROM users")
+    query(database, "UPDATE countries SET name = 'changed'")
+    initialized.invoke("db.downgrade", "--to", "base")  # even the schema may change
+    assert snapshot_or_none(database) != before
+
+    initialized.invoke("db.restore", str(path))
+    assert snapshot(database) == before
+    initialized.invoke("db.check")
+
+
+def test_protected_environment_refuses_then_force_yes_passes(
+    initialized: Project, database: str
+) -> None:
+    backup = initialized.invoke("db.backup").stdout.split("Backup written to ")[1].strip()
+    destructive = [
+        ("db.downgrade",),
+        ("db.stamp", "base"),
+        ("db.restore", backup),
+        ("db.reset", "--no-backup"),
+        ("db.drop",),
+    ]
+    before = snapshot(database)
+    production = {"APP_ENV": "production"}
+    for args in destructive:
+        refused = initialized.invoke(*args, env=production, check=False)
+        assert refused.returncode == 1, args
+        assert "APP_ENV=production is protected" in refused.stderr, args
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+        # --force alone is not enough when nobody can be asked (stdin is not a terminal).
+        unconfirmed = initialized.invoke(*args, "--force", env=production, check=False)
+        assert unconfirmed.returncode == 1 and "--force --yes" in unconfirmed.stderr, args
+        assert snapshot(database) == before, args
+
+    for args in destructive:
+        initialized.invoke(*args, "--force", "--yes", env=production)
+    if database.startswith("sqlite"):
+        assert not Path(database.split(":///", 1)[1]).exists()
+
+
+def test_environment_stamp_mismatch_refuses(initialized: Project, database: str) -> None:
+    # Initialized under APP_ENV=development (the default); a staging run must not reset it.
+    assert query(database, "SELECT value FROM lifecycle_environment") == [("development",)]
+    refused = initialized.invoke("db.reset", env={"APP_ENV": "staging"}, check=False)
+    assert refused.returncode == 1
+    assert "initialized for 'development', not APP_ENV='staging'" in refused.stderr
+    assert query(database, "SELECT count(*) FROM users")[0][0] > 0
+
+
+def test_database_stamped_production_refuses_development_reset(
+    initialized: Project, database: str
+) -> None:
+    query(database, "UPDATE lifecycle_environment SET value = 'production'")
+    refused = initialized.invoke("db.reset", check=False)
+    assert refused.returncode == 1
+    assert "initialized for the protected environment 'production'" in refused.stderr
+    initialized.invoke("db.reset", "--no-backup", "--force", "--yes")
+    assert query(database, "SELECT value FROM lifecycle_environment") == [("development",)]
+
+
+@pytest.mark.postgresql
+def test_remote_host_refuses_without_connecting(project_copy: Callable[..., Project]) -> None:
+    project = project_copy("postgresql", "postgresql://app:pw_S3CRET_x@db.example.invalid/app")
+    refused = project.invoke("db.drop", check=False)
+    assert refused.returncode == 1
+    assert "host 'db.example.invalid' is not this machine" in refused.stderr
+    assert "pw_S3CRET_x" not in refused.stderr + refused.stdout
+
+
+def test_interactive_confirmation_by_typing_the_name(initialized: Project, database: str) -> None:
+    code = (
+        f"from {initialized.package}.db import protection\n"
+        f"from {initialized.package}.settings import load_settings\n"
+        f"from {initialized.package}.db.engine import database_url\n"
+        "s = load_settings(); url = database_url(s)\n"
+        "answers = iter(['wrong', protection.database_label(url)])\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        protection.confirm(s, url, 'reset', force=True, ask=lambda _: next(answers),"
+        " interactive=True)\n"
+        "        print('CONFIRMED')\n"
+        "    except Exception as exc:\n"
+        "        print('REFUSED', exc)\n"
+    )
+    out = initialized.python(code, env={"APP_ENV": "production"}).stdout
+    assert out.splitlines()[0].startswith("REFUSED cancelled: 'wrong' is not")
+    assert out.splitlines()[1] == "CONFIRMED"
+
+
+# -- the migration lock (PostgreSQL) ------------------------------------------------------------
+
+SLOW = """
+op.execute("CREATE TABLE side_effects (name text)")
+op.execute("INSERT INTO side_effects VALUES ('{rev}')")
+op.execute("SELECT pg_sleep({sleep})")
+"""
+
+
+@pytest.mark.postgresql
+def test_six_concurrent_migrates_run_each_migration_once(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    project = project_copy("postgresql", pg_url)
+    add_revision(project, "aaaa00000001", INITIAL, SLOW.format(rev="aaaa00000001", sleep=1))
+    add_revision(
+        project,
+        "aaaa00000002",
+        "aaaa00000001",
+        "op.execute(\"INSERT INTO side_effects VALUES ('aaaa00000002')\")",
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.migrate"],
+            cwd=project.path,
+            env=project.environ(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    assert [code for code, _, _ in results] == [0] * 6, results
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [("aaaa00000002",)]
+    assert sorted(query(pg_url, "SELECT name FROM side_effects")) == [
+        ("aaaa00000001",),
+        ("aaaa00000002",),
+    ]
+    assert query(pg_url, "SELECT count(*) FROM migration_ledger") == [(3,)]
+
+
+@pytest.mark.postgresql
+def test_waiting_process_reports_holder_and_times_out(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    project = project_copy("postgresql", pg_url)
+    project.invoke("db.migrate")
+    add_revision(project, "bbbb00000001", INITIAL, SLOW.format(rev="bbbb00000001", sleep=8))
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.migrate"],
+        cwd=project.path,
+        env=project.environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_side_effect(pg_url)
+        started = time.monotonic()
+        waiter = project.invoke("db.migrate", "--lock-timeout", "1", check=False)
+        elapsed = time.monotonic() - started
+    finally:
+        holder_code = holder.wait(timeout=60)
+        holder.communicate()
+    assert waiter.returncode == 1
+    assert "Traceback" not in waiter.stderr
+    last = waiter.stderr.strip().splitlines()[-1]
+    assert last.startswith("db.migrate: the migration lock of database")
+    assert "held by server pid" in last and "since 20" in last and "migrations pid" in last
+    assert "gave up after 1 s" in last
+    assert 1 <= elapsed < 15
+    assert holder_code == 0
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [("bbbb00000001",)]
+
+
+@pytest.mark.postgresql
+def test_lock_timeout_setting_fails_a_migration_blocked_by_traffic(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    import psycopg
+
+    project = project_copy("postgresql", pg_url)
+    project.invoke("db.migrate")
+    add_revision(
+        project, "cccc00000001", INITIAL, 'op.add_column("users", sa.Column("x", sa.Integer()))'
+    )
+    with psycopg.connect(pg_url) as busy:  # a long transaction reading users
+        busy.execute("SELECT count(*) FROM users")
+        started = time.monotonic()
+        result = project.invoke("db.migrate", env={"MIGRATION_LOCK_TIMEOUT": "1s"}, check=False)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "revision cccc00000001 (cccc00000001_test.py) failed" in result.stderr
+    assert "lock timeout" in result.stderr
+    assert elapsed < 20
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+
+
+# -- failures, ledger, --wait -----------------------------------------------------------------
+
+
+def test_failed_migration_leaves_no_trace(initialized: Project, database: str) -> None:
+    add_revision(
+        initialized,
+        "dddd00000001",
+        INITIAL,
+        'op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))\n'
+        "op.execute(\"INSERT INTO countries (code, alpha3, name) VALUES ('ZZ', 'ZZZ', 'Z')\")\n"
+        'raise RuntimeError("boom half-way")',
+    )
+    before = snapshot(database)
+    result = initialized.invoke("db.migrate", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert "revision dddd00000001 (dddd00000001_test.py) failed" in line
+    assert f"still at {INITIAL}" in line and "boom half-way" in line
+    assert "Traceback" not in result.stderr
+    assert snapshot(database) == before
+    tables = (
+        "SELECT name FROM sqlite_master WHERE name = 'half_done'"
+        if database.startswith("sqlite")
+        else "SELECT tablename FROM pg_tables WHERE tablename = 'half_done'"
+    )
+    assert query(database, tables) == []
+    assert query(database, "SELECT revision FROM migration_ledger") == [(INITIAL,)]
+
+
+def test_edited_or_deleted_applied_revision(initialized: Project) -> None:
+    initialized.invoke("db.check")
+    (initial,) = versions_dir(initialized).glob(f"*{INITIAL}*.py")
+    initial.write_text(initial.read_text() + "\n# edited after it was applied\n")
+
+    check = initialized.invoke("db.check", check=False)
+    assert check.returncode == 1
+    assert f"applied revision {INITIAL} ({initial.name}) was edited" in check.stderr
+
+    migrate = initialized.invoke("db.migrate")
+    assert f"WARNING: applied revision {INITIAL} ({initial.name}) was edited" in migrate.stderr
+
+    initial.unlink()
+    gone = initialized.invoke("db.check", check=False)
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert INITIAL in gone.stderr
+
+
+@pytest.mark.postgresql
+def test_wait_retries_then_fails_clearly(project_copy: Callable[..., Project]) -> None:
+    project = project_copy("postgresql", "postgresql://app:pw_S3CRET_x@127.0.0.1:1/app")
+    started = time.monotonic()
+    result = project.invoke("db.init", "--wait", "2", check=False)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "did not accept connections in 2 s" in result.stderr
+    assert "pw_S3CRET_x" not in result.stderr + result.stdout
+    assert elapsed >= 2
+
+
+@pytest.mark.postgresql
+def test_wait_proceeds_once_the_server_is_up(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    project = project_copy("postgresql", pg_url)
+    result = project.invoke("db.init", "--wait", "5")
+    assert "Seeded" in result.stdout or "Running upgrade" in result.stderr
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+
+
+def _insert_user(url: str, email: str) -> None:
+    query(url, f"INSERT INTO users (email, display_name, is_admin) VALUES ('{email}', 'x', false)")
+
+
+_SLEEPING = (
+    "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep%'"
+    " AND pid <> pg_backend_pid() AND datname = current_database()"
+)
+
+
+def _wait_for_side_effect(url: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if query(url, _SLEEPING):
+                return
+        except psycopg.Error:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the slow migration never started")
+
+
+def snapshot_or_none(url: str) -> object:
+    try:
+        return snapshot(url)
+    except Exception as exc:  # noqa: BLE001 - the tables are gone after downgrade to base
+        return repr(exc)

@@ -1,0 +1,220 @@
+"""The migration tasks end to end, through `invoke`, on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support import Project
+
+SECRET = "pw_S3CRET_x"
+NEW_MODEL = '''
+"""Orders: a model added after the initial migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Identity, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+'''
+
+
+def engine_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def tables(url: str) -> set[str]:
+    engine = sa.create_engine(engine_url(url))
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def version_rows(url: str) -> list[str]:
+    engine = sa.create_engine(engine_url(url))
+    try:
+        with engine.connect() as connection:
+            return [row[0] for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    finally:
+        engine.dispose()
+
+
+def revision_files(project: Project) -> list[Path]:
+    return sorted((project.path / "src" / project.package / "migrations" / "versions").glob("*.py"))
+
+
+@pytest.fixture
+def project(project_copy: Callable[..., Project], database: str) -> Project:
+    return project_copy("postgresql", database)
+
+
+def test_init_brings_an_empty_database_to_head_and_is_idempotent(project: Project, database: str) -> None:
+    first = project.invoke("db.init")
+    assert "Running upgrade" in first.stderr
+    assert {"countries", "users", "alembic_version"} <= tables(database)
+    head = version_rows(database)
+    second = project.invoke("db.init")
+    assert "Running upgrade" not in second.stderr + second.stdout
+    assert version_rows(database) == head
+
+
+def test_migrate_with_a_message_writes_one_revision_and_applies_it(project: Project, database: str) -> None:
+    project.invoke("db.init")
+    before = revision_files(project)
+    (project.path / "src" / project.package / "models" / "order.py").write_text(NEW_MODEL)
+
+    project.invoke("db.migrate", "-m", "add orders")
+    after = revision_files(project)
+    assert len(after) == len(before) + 1
+    written = next(path for path in after if path not in before)
+    assert re.match(r"^\d{4}_\d{2}_\d{2}_\d{4}-[0-9a-f]{12}_add_orders\.py$", written.name)
+    assert "orders" in tables(database)
+    assert version_rows(database) == [written.name.split("-")[1].split("_")[0]]
+    # ruff formatted it, as the rest of the code.
+    project.run(sys.executable, "-m", "ruff", "format", "--check", str(written))
+
+    nothing = project.invoke("db.migrate", "-m", "nothing changed")
+    assert "no revision written" in nothing.stdout
+    assert revision_files(project) == after
+
+
+def test_downgrade_to_base_and_upgrade_round_trip(project: Project, database: str) -> None:
+    project.invoke("db.init")
+    project.invoke("db.downgrade", "--to", "base")
+    # Only the models' tables go; the engine's own bookkeeping tables (ledgers) stay.
+    assert not {"countries", "users"} & tables(database)
+    project.invoke("db.upgrade")
+    assert {"countries", "users"} <= tables(database)
+    project.invoke("db.downgrade")  # one step back from the single revision: empty again
+    assert version_rows(database) == []
+
+
+def test_status_marks_applied_and_pending(project: Project, database: str) -> None:
+    pending = project.invoke("db.status", check=False)
+    assert pending.returncode == 1
+    assert re.search(r"^\[ \] 0d848db94cb2", pending.stdout, re.M)
+    assert "1 of 1 revisions pending" in pending.stderr
+    project.invoke("db.init")
+    applied = project.invoke("db.status")
+    assert re.search(r"^\[X\] 0d848db94cb2", applied.stdout, re.M)
+
+
+def test_sql_prints_ddl_without_touching_the_database(project: Project, database: str) -> None:
+    result = project.invoke("db.sql")
+    assert "CREATE TABLE countries" in result.stdout
+    assert "CREATE TABLE users" in result.stdout
+    assert tables(database) == set()
+    one = project.invoke("db.sql", "--revisions", "0d848db94cb2")
+    assert "CREATE TABLE users" in one.stdout
+
+
+def test_check_fails_on_drift_behind_head_and_two_heads(project: Project, database: str) -> None:
+    behind = project.invoke("db.check", check=False)
+    assert behind.returncode == 1 and "not at head" in behind.stderr
+    project.invoke("db.init")
+    project.invoke("db.check")
+
+    (project.path / "src" / project.package / "models" / "order.py").write_text(NEW_MODEL)
+    drift = project.invoke("db.check", check=False)
+    assert drift.returncode == 1 and "models differ" in drift.stderr and "orders" in drift.stderr
+    project.invoke("db.migrate", "-m", "add orders")
+    project.invoke("db.check")
+
+    # A second branch from the initial revision: two heads.
+    project.invoke("db.revision", "--empty", "-m", "other branch")
+    newest = next(path for path in revision_files(project) if path.name.endswith("_other_branch.py"))
+    source = newest.read_text()
+    parent = re.search(r'^down_revision: .* = "([0-9a-f]+)"', source, re.M)
+    assert parent is not None
+    newest.write_text(source.replace(f'= "{parent[1]}"', '= "0d848db94cb2"', 1))
+    two = project.invoke("db.check", check=False)
+    assert two.returncode == 1 and "several heads" in two.stderr
+    refused = project.invoke("db.migrate", check=False)
+    assert refused.returncode == 1 and "db.merge" in refused.stderr
+
+    project.invoke("db.merge", "-m", "join branches")
+    project.invoke("db.migrate")
+    project.invoke("db.check")
+
+
+def test_stamp_and_current(project: Project, database: str) -> None:
+    project.invoke("db.stamp", "0d848db94cb2")
+    assert version_rows(database) == ["0d848db94cb2"]
+    assert "0d848db94cb2 (head)" in project.invoke("db.current").stdout
+
+
+def test_plain_alembic_cli_works(project: Project, database: str) -> None:
+    project.run(sys.executable, "-m", "alembic", "upgrade", "head")
+    assert {"countries", "users"} <= tables(database)
+    project.run(sys.executable, "-m", "alembic", "check")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["db.status"], {"DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/x"}, "cannot reach the database"),
+        (["db.status"], {"DATABASE_URL": f"nonsense:{SECRET}"}, "is not a database URL"),
+        (["db.status"], {"DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"}, "unsupported scheme 'mysql'"),
+        (["db.status"], {"DATABASE_URL": f"postgresql://app:{SECRET}@localhost:port/x"}, "port that is not a number"),
+        (["db.upgrade", "--to", "nosuchrev"], {}, "unknown revision 'nosuchrev'"),
+        (["db.stamp", "zzz"], {}, "unknown revision 'zzz'"),
+        (["db.sql", "--revisions", "zzz"], {}, "unknown revision 'zzz'"),
+        (["db.revision"], {}, "needs a message"),
+    ],
+    ids=["unreachable", "not-a-url", "scheme", "port", "upgrade-rev", "stamp-rev", "sql-rev", "no-message"],
+)
+def test_bad_input_gives_one_line_and_no_password(
+    baked: dict[str, Path], tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    result = project.invoke(*args, env=env, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert lines[0].startswith(f"{args[0]}:")
+    assert SECRET not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_flag_shows_the_traceback(baked: dict[str, Path], tmp_path: Path) -> None:
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    result = project.invoke("-d", "db.upgrade", "--to", "nosuchrev", check=False)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Path) -> None:
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    code = textwrap.dedent(
+        """
+        import sys
+        from invoke import Program
+        from invoke.loader import FilesystemLoader
+        module, _ = FilesystemLoader().load("tasks")
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"sqlalchemy", "alembic", "psycopg"})
+        print("HEAVY", heavy)
+        """
+    )
+    result = project.python(code)
+    assert "HEAVY []" in result.stdout
+    listed = project.invoke("--list").stdout
+    for name in ("init", "migrate", "revision", "upgrade", "downgrade", "current", "history",
+                 "heads", "status", "sql", "check", "stamp", "merge", "up", "down"):
+        assert f"db.{name} " in listed or f"db.{name}\n" in listed, name

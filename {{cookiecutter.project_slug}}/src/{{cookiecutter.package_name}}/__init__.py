@@ -1,0 +1,4 @@
+"""{{ cookiecutter.project_name }}.
+
+{{ cookiecutter.description | wordwrap(96) }}
+"""

@@ -1,0 +1,308 @@
+"""Backups and restores of the configured database, and emptying it for ``db.reset``.
+
+PostgreSQL: ``pg_dump --format=custom`` of the application's schema (the schema of
+``alembic_version``); a restore empties that schema and replays the dump with ``psql
+--single-transaction``, so a failed restore changes nothing. The client programs are taken from
+``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the embedded server's, whichever is the
+closest version not older than the server (``pg_dump`` refuses servers newer than itself).
+
+SQLite: the online backup API (``sqlite3.Connection.backup``), consistent while the file is in
+use, and the same API copies a backup back.
+
+Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored) as
+``<database>-<UTC time>.dump`` / ``.sqlite3`` (``..._2.dump`` and on for a second backup within
+the same second), so the names sort in the order the backups were taken. A file is written under
+a ``.partial`` name and renamed when complete, so an interrupted backup never looks like a good
+one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from ..errors import TaskError, mask_secrets
+from ..settings import Settings
+from . import local
+from .engine import make_engine
+from .protection import database_label
+from .urls import backend_of
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
+
+
+def backup_dir(settings: Settings) -> Path:
+    raw = settings.get("BACKUP_DIR")
+    path = Path(raw) if raw else settings.project_root / "backups"
+    return path if path.is_absolute() else settings.project_root / path
+
+
+def _new_path(settings: Settings, url: str, suffix: str) -> Path:
+    folder = backup_dir(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TaskError(f"cannot create the backup folder {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK):
+        raise TaskError(f"the backup folder {folder} is not writable: fix it or set BACKUP_DIR")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{database_label(url).removesuffix('.sqlite3')}-{stamp}"
+    path = folder / f"{base}{suffix}"
+    n = 2
+    while path.exists():
+        # "_" sorts after "." so that a later backup of the same second also sorts later.
+        path = folder / f"{base}_{n:02}{suffix}"
+        n += 1
+    return path
+
+
+def backup(settings: Settings, url: str) -> Path:
+    """Write a backup of the database of ``url``; return its path."""
+    if backend_of(url) == "sqlite":
+        source = _sqlite_path(url)
+        if not source.is_file():
+            raise TaskError(f"no database to back up: {source} does not exist")
+        target = _new_path(settings, url, ".sqlite3")
+        partial = target.with_name(target.name + ".partial")
+        with _SQLite(source, readonly=True) as src, _SQLite(partial) as dst:
+            src.backup(dst)
+        partial.replace(target)
+        return target
+    target = _new_path(settings, url, ".dump")
+    partial = target.with_name(target.name + ".partial")
+    schema, major = _schema_and_version(url)
+    pg_dump = _tool(settings, "pg_dump", major)
+    _run(
+        [str(pg_dump), "--format=custom", f"--schema={schema}", f"--file={partial}"],
+        url,
+        connect=True,
+        what="backup",
+    )
+    partial.replace(target)
+    return target
+
+
+def restore(settings: Settings, url: str, file: str) -> None:
+    """Replace the contents of the database of ``url`` by the backup ``file``, atomically."""
+    path = Path(file).expanduser()
+    if not path.is_absolute() and not path.exists():
+        path = settings.project_root / path
+    if not path.is_file():
+        raise TaskError(f"backup {file!r} not found: `ls {backup_dir(settings)}` lists them")
+    if backend_of(url) == "sqlite":
+        if path.read_bytes()[: len(_SQLITE_HEADER)] != _SQLITE_HEADER:
+            raise TaskError(f"{file!r} is not a SQLite backup (wrong file header)")
+        target = _sqlite_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _SQLite(path, readonly=True) as src:
+            ok = src.execute("PRAGMA quick_check").fetchone()
+            if not ok or ok[0] != "ok":
+                raise TaskError(f"the backup {file!r} is damaged: {ok[0] if ok else '?'}")
+            with _SQLite(target) as dst:
+                src.backup(dst)  # one write transaction on the target: all or nothing
+        return
+    _, major = _schema_and_version(url)
+    pg_restore = _tool(settings, "pg_restore", major)
+    psql = pg_restore.with_name("psql")
+    listing = _run([str(pg_restore), "--list", str(path)], url, what=f"reading {file!r}")
+    # The schema itself stays (with its owner and grants); only what is inside is replaced.
+    own_schema = re.compile(r"^\d+; \d+ \d+ (SCHEMA - |\S+ - SCHEMA )")
+    kept = "\n".join(line for line in listing.splitlines() if not own_schema.match(line))
+    with tempfile.TemporaryDirectory() as scratch:
+        list_file = Path(scratch) / "restore.list"
+        list_file.write_text(kept)
+        script = _run([str(pg_restore), f"--use-list={list_file}", "--file=-", str(path)], url)
+    if major < 17:  # written by a newer pg_restore for any server; older ones reject it
+        script = script.replace("SET transaction_timeout = 0;\n", "")
+    drops = "SET client_min_messages = warning;\n" + "".join(
+        f"{statement};\n" for statement in _drop_statements(url)
+    )
+    _run(
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
+        url,
+        connect=True,
+        stdin=drops + script,
+        what=f"restoring {file!r} (nothing was changed)",
+    )
+
+
+def empty_schema(connection: Connection) -> list[str]:
+    """Drop every object of the application's schema (PostgreSQL); return what was dropped.
+
+    The schema itself, its owner, grants and default privileges stay, and so does the database:
+    this works for a login that may not create databases, and keeps what a DBA set up.
+    """
+    statements = _drop_statements_on(connection)
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    return statements
+
+
+def _drop_statements(url: str) -> list[str]:
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return _drop_statements_on(connection)
+    finally:
+        engine.dispose()
+
+
+def _drop_statements_on(connection: Connection) -> list[str]:
+    # Objects of current_schema() that no extension owns: views, tables, sequences, types,
+    # routines, in that order; CASCADE takes dependants, IF EXISTS skips what went with them.
+    not_extension = (
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
+    )
+    query = f"""
+        SELECT format('DROP %s IF EXISTS %I.%I CASCADE',
+                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                     WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                     ELSE 'TABLE' END,
+                      n.nspname, c.relname),
+               CASE c.relkind WHEN 'v' THEN 1 WHEN 'm' THEN 1 WHEN 'S' THEN 3 ELSE 2 END
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+           AND NOT c.relispartition AND {not_extension.format(oid="c.oid")}
+        UNION ALL
+        SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname), 4
+          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+          LEFT JOIN pg_class c ON c.oid = t.typrelid
+         WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r', 'c')
+           AND (t.typtype <> 'c' OR c.relkind = 'c') AND {not_extension.format(oid="t.oid")}
+        UNION ALL
+        SELECT format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure), 5
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')
+           AND {not_extension.format(oid="p.oid")}
+        ORDER BY 2, 1
+    """
+    return [row[0] for row in connection.execute(text(query))]
+
+
+def _schema_and_version(url: str) -> tuple[str, int]:
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            schema, version = connection.execute(
+                text("SELECT current_schema(), current_setting('server_version_num')::int")
+            ).one()
+    finally:
+        engine.dispose()
+    return str(schema or "public"), int(version) // 10000
+
+
+def _tool(settings: Settings, name: str, server_major: int) -> Path:
+    """The oldest ``name`` program that still handles a server of ``server_major``."""
+    explicit = settings.get("POSTGRES_BIN_DIR")
+    folders = [Path(explicit)] if explicit else []
+    if not explicit:
+        found = shutil.which(name)
+        folders += [p for p in (local.bin_dir(), Path(found).parent if found else None) if p]
+    candidates: list[tuple[int, Path]] = []
+    for folder in folders:
+        program = folder / name
+        if not (program.is_file() and os.access(program, os.X_OK)):
+            continue
+        try:
+            output = subprocess.run(  # noqa: S603 - our own path, no shell
+                [str(program), "--version"], capture_output=True, text=True, timeout=30
+            ).stdout
+        except OSError:
+            continue
+        match = _TOOL_VERSION.search(output)
+        if match:
+            candidates.append((int(match[1]), program))
+    if not candidates:
+        where = f"POSTGRES_BIN_DIR={explicit}" if explicit else "PATH nor the embedded server"
+        raise TaskError(
+            f"{name} not found in {where}: install the PostgreSQL {server_major} client programs "
+            f"(e.g. apt install postgresql-client-{server_major}) or set POSTGRES_BIN_DIR"
+        )
+    usable = sorted(c for c in candidates if c[0] >= server_major)
+    if not usable:
+        major, program = max(candidates)
+        raise TaskError(
+            f"{program} is version {major}, older than the server ({server_major}): install the "
+            f"PostgreSQL {server_major} client programs or set POSTGRES_BIN_DIR"
+        )
+    # The closest version: its archives and scripts suit this server best (a newer pg_restore
+    # writes settings an older server rejects, an older one cannot read a newer archive).
+    return usable[0][1]
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A libpq connection URI without the password, and the environment that carries it."""
+    parsed: URL = make_url(url)
+    env = dict(os.environ)
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)  # never on the command line (ps shows it)
+    conninfo = parsed.set(drivername="postgresql", password=None)
+    return conninfo.render_as_string(hide_password=False), env
+
+
+def _run(
+    args: list[str],
+    url: str,
+    *,
+    connect: bool = False,
+    stdin: str | None = None,
+    what: str | None = None,
+) -> str:
+    conninfo, env = _libpq(url)
+    if connect:
+        args = [*args, "--dbname", conninfo]
+    try:
+        result = subprocess.run(  # noqa: S603 - a PostgreSQL program, no shell
+            args, input=stdin, capture_output=True, text=True, env=env
+        )
+    except OSError as exc:
+        raise TaskError(f"cannot run {args[0]}: {exc.strerror}") from exc
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if "ERROR" in line or "error:" in line or "FATAL" in line]
+        detail = (errors or lines or [f"exit status {result.returncode}"])[0]
+        name = Path(args[0]).name
+        detail = re.sub(
+            r"^(pg_dump|pg_restore|psql)(:<stdin>:\d+)?: (error: )?(ERROR: +)?", "", detail
+        )
+        raise TaskError(mask_secrets(f"{what or name} failed: {name}: {detail}"))
+    return result.stdout
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise TaskError("an in-memory SQLite database cannot be backed up or restored")
+    return Path(database)
+
+
+class _SQLite:
+    """``sqlite3.connect`` as a context manager that closes (sqlite3's own only commits)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path, self.readonly = path, readonly
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                self.connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            else:
+                self.connection = sqlite3.connect(self.path)
+            self.connection.execute("PRAGMA busy_timeout = 5000")
+        except sqlite3.Error as exc:
+            raise TaskError(f"cannot open {self.path}: {exc}") from exc
+        return self.connection
+
+    def __exit__(self, *_: object) -> None:
+        self.connection.close()

@@ -1,0 +1,271 @@
+"""The database lifecycle as plain functions: one per ``invoke db.*`` task.
+
+``tasks.py`` only parses options and calls these; the tests call them directly. Heavy imports
+(SQLAlchemy, Alembic) happen inside each function, so that loading ``tasks.py`` for
+``invoke --list`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import mask_secrets
+from ..settings import Settings, load_settings
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else load_settings()
+
+
+def _confirmed(
+    task: str,
+    settings: Settings | None,
+    *,
+    force: bool,
+    yes: bool,
+    lock_timeout: float | str | None,
+) -> Settings:
+    """The settings of a destructive task, once protection lets it go on (or it raised)."""
+    from . import lifecycle, protection
+    from .engine import database_url
+
+    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    protection.confirm(settings, database_url(settings), task, force=force, yes=yes)
+    return settings
+
+
+def init(
+    settings: Settings | None = None,
+    *,
+    wait: float | str | None = None,
+    lock_timeout: float | str | None = None,
+) -> None:
+    """Create the database when missing, migrate it to head and seed it (idempotent)."""
+    from . import admin, lifecycle, migrations
+    from .engine import database_url
+    from .seeding import runner
+
+    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout, wait=wait)
+    lifecycle.wait_for_server(settings)
+    url = database_url(settings)
+    if admin.create_database(url):
+        print(f"Created database {mask_secrets(url)}")
+    migrations.upgrade(settings, "head")
+    runner.run(settings)
+
+
+def migrate(
+    message: str | None = None,
+    settings: Settings | None = None,
+    *,
+    wait: float | str | None = None,
+    lock_timeout: float | str | None = None,
+) -> Path | None:
+    from . import lifecycle, migrations
+
+    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout, wait=wait)
+    lifecycle.wait_for_server(settings)
+    return migrations.migrate(settings, message)
+
+
+def revision(message: str, *, empty: bool = False, settings: Settings | None = None) -> Path | None:
+    from . import migrations
+
+    return migrations.revision(_settings(settings), message, autogenerate=not empty)
+
+
+def upgrade(
+    target: str = "head",
+    settings: Settings | None = None,
+    *,
+    lock_timeout: float | str | None = None,
+) -> None:
+    from . import lifecycle, migrations
+
+    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    migrations.upgrade(settings, target)
+
+
+def downgrade(
+    target: str = "-1",
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    yes: bool = False,
+    lock_timeout: float | str | None = None,
+) -> None:
+    from . import migrations
+
+    settings = _confirmed("downgrade", settings, force=force, yes=yes, lock_timeout=lock_timeout)
+    migrations.downgrade(settings, target)
+
+
+def current(settings: Settings | None = None) -> None:
+    from . import migrations
+
+    migrations.current(_settings(settings))
+
+
+def history(settings: Settings | None = None) -> None:
+    from . import migrations
+
+    migrations.history(_settings(settings))
+
+
+def heads(settings: Settings | None = None) -> None:
+    from . import migrations
+
+    migrations.heads(_settings(settings))
+
+
+def status(settings: Settings | None = None) -> None:
+    from . import migrations
+
+    migrations.status(_settings(settings))
+
+
+def sql(revisions: str | None = None, settings: Settings | None = None) -> None:
+    from . import migrations
+
+    print(migrations.offline_sql(_settings(settings), revisions), end="")
+
+
+def check(settings: Settings | None = None) -> None:
+    from ..errors import TaskError
+    from . import migrations
+
+    problems = migrations.check(_settings(settings))
+    for problem in problems[1:]:
+        print(f"FAIL {problem}")
+    if problems:
+        raise TaskError(
+            problems[0] + (f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else "")
+        )
+    print("OK: one head, the database is at head, the models match the migrations")
+
+
+def stamp(
+    target: str,
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    yes: bool = False,
+    lock_timeout: float | str | None = None,
+) -> None:
+    from . import migrations
+
+    settings = _confirmed("stamp", settings, force=force, yes=yes, lock_timeout=lock_timeout)
+    migrations.stamp(settings, target)
+
+
+def create(settings: Settings | None = None) -> None:
+    from . import lifecycle
+
+    lifecycle.create(_settings(settings))
+
+
+def drop(settings: Settings | None = None, *, force: bool = False, yes: bool = False) -> None:
+    from . import lifecycle
+
+    lifecycle.drop(_settings(settings), force=force, yes=yes)
+
+
+def backup(settings: Settings | None = None) -> Path:
+    from . import lifecycle
+
+    return lifecycle.take_backup(_settings(settings))
+
+
+def restore(
+    file: str, settings: Settings | None = None, *, force: bool = False, yes: bool = False
+) -> None:
+    from . import lifecycle
+
+    lifecycle.restore(_settings(settings), file, force=force, yes=yes)
+
+
+def reset(
+    settings: Settings | None = None,
+    *,
+    no_backup: bool = False,
+    force: bool = False,
+    yes: bool = False,
+    lock_timeout: float | str | None = None,
+) -> Path | None:
+    from . import lifecycle
+    from .seeding import runner
+
+    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    return lifecycle.reset(
+        settings, take_backup_first=not no_backup, force=force, yes=yes, seed=runner.run
+    )
+
+
+def merge(message: str | None = None, settings: Settings | None = None) -> None:
+    from . import migrations
+
+    migrations.merge(_settings(settings), message)
+
+
+def grant(
+    admin_url: str | None = None,
+    *,
+    print_only: bool = False,
+    check_only: bool = False,
+    settings: Settings | None = None,
+) -> None:
+    """Apply the role model (docs/database.md, "For DBAs"), print its SQL, or verify it."""
+    from ..errors import TaskError
+    from . import grants
+
+    settings = _settings(settings)
+    if print_only:
+        print(grants.render_sql(grants.role_names(settings)), end="")
+        return
+    if check_only:
+        problems = grants.check(settings, admin_url)
+        for problem in problems:
+            print(f"FAIL {problem}")
+        if problems:
+            raise TaskError(f"{len(problems)} difference(s) from the role model, above")
+        print("OK: roles, ownership and privileges match the model")
+        return
+    changes, passwords = grants.apply(settings, admin_url)
+    for line in changes + passwords:
+        print(line)
+    print("Applied the role model" + ("" if changes else ": no changes to roles or privileges"))
+
+
+def up(settings: Settings | None = None) -> None:
+    from . import local
+
+    print(local.up(_settings(settings)))
+
+
+def down(settings: Settings | None = None) -> None:
+    from . import local
+
+    print(local.down(_settings(settings)))
+
+
+def seed(
+    *,
+    env: str | None = None,
+    only: list[str] | None = None,
+    plan: bool = False,
+    keep_existing: bool = False,
+    force: bool = False,
+    full: bool = False,
+    settings: Settings | None = None,
+) -> None:
+    from .seeding import runner
+
+    runner.run(
+        _settings(settings),
+        environment=env,
+        only=only or (),
+        plan=plan,
+        keep_existing=keep_existing,
+        force=force,
+        full=full,
+    )

@@ -1,0 +1,800 @@
+"""Roles and grants: the least-privilege model, as SQL to review, apply and verify.
+
+One source of truth: :func:`render_sql` writes the script that ``invoke db.grant --print`` shows,
+that ``invoke db.grant`` runs and that ``sql/roles.sql`` ships (a test keeps them equal);
+:func:`check` compares the live catalog with the same :data:`MODEL`. See docs/database.md,
+"For DBAs", for why each role may do what it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TaskError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ..settings import Settings
+
+# The prefix chosen at bake time; DB_ROLE_PREFIX overrides it (one project, several clusters).
+BAKED_ROLE_PREFIX = "{{ cookiecutter.role_prefix }}"
+VERSION_TABLE = "alembic_version"
+PASSWORD_SETTINGS = {
+    "migrator": "DB_MIGRATOR_PASSWORD",
+    "app": "DB_APP_PASSWORD",
+    "reader": "DB_READER_PASSWORD",
+}
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_LONGEST_SUFFIX = "_migrator"
+
+
+@dataclass(frozen=True)
+class RoleNames:
+    """The names of the model's roles and of the schema that holds the application's tables."""
+
+    prefix: str
+    schema: str
+
+    @classmethod
+    def from_prefix(cls, prefix: str, schema: str | None = None) -> RoleNames:
+        for what, value in (("role prefix", prefix), ("schema", schema or prefix)):
+            if not _NAME.match(value) or len(value) + len(_LONGEST_SUFFIX) > 63:
+                raise TaskError(
+                    f"the {what} {value!r} is not a plain lower-case identifier of at most "
+                    f"{63 - len(_LONGEST_SUFFIX)} characters: set DB_ROLE_PREFIX (or DB_SCHEMA) "
+                    "to letters, digits and underscores"
+                )
+        return cls(prefix, schema or prefix)
+
+    owner = property(lambda self: f"{self.prefix}_owner")
+    migrator = property(lambda self: f"{self.prefix}_migrator")
+    rw = property(lambda self: f"{self.prefix}_rw")
+    ro = property(lambda self: f"{self.prefix}_ro")
+    app = property(lambda self: f"{self.prefix}_app")
+    reader = property(lambda self: f"{self.prefix}_reader")
+
+    def roles(self) -> dict[str, bool]:
+        """Every role of the model and whether it logs in."""
+        return {
+            self.owner: False,
+            self.migrator: True,
+            self.rw: False,
+            self.ro: False,
+            self.app: True,
+            self.reader: True,
+        }
+
+    @property
+    def logins(self) -> tuple[str, str, str]:
+        return (self.migrator, self.app, self.reader)
+
+
+def role_names(settings: Settings) -> RoleNames:
+    prefix = settings.get("DB_ROLE_PREFIX", BAKED_ROLE_PREFIX) or BAKED_ROLE_PREFIX
+    return RoleNames.from_prefix(prefix, settings.get("DB_SCHEMA"))
+
+
+# -- the model: who gets which privilege (the SQL and the check both read it) ------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """Privileges by grantee attribute of :class:`RoleNames` ("rw", "ro", "migrator")."""
+
+    database: dict[str, tuple[str, ...]]
+    schema: dict[str, tuple[str, ...]]
+    tables: dict[str, tuple[str, ...]]
+    sequences: dict[str, tuple[str, ...]]
+    functions: dict[str, tuple[str, ...]]
+    version_table: dict[str, tuple[str, ...]]
+
+
+MODEL = Model(
+    # TEMPORARY: the app may need temp tables; the reader may not create anything.
+    # The migrator gets CONNECT itself: it inherits nothing, not even through the owner.
+    database={"rw": ("CONNECT", "TEMPORARY"), "ro": ("CONNECT",), "migrator": ("CONNECT",)},
+    schema={"rw": ("USAGE",), "ro": ("USAGE",)},
+    # Rows only: no TRUNCATE, REFERENCES, TRIGGER or MAINTAIN (what GRANT ALL would add).
+    tables={"rw": ("SELECT", "INSERT", "UPDATE", "DELETE"), "ro": ("SELECT",)},
+    # USAGE lets serial columns call nextval(); UPDATE (setval) is never needed by the app.
+    sequences={"rw": ("USAGE", "SELECT"), "ro": ("SELECT",)},
+    functions={"rw": ("EXECUTE",)},
+    # Everyone may read which revision is applied; only the owner may write it.
+    version_table={"rw": ("SELECT",), "ro": ("SELECT",)},
+)
+
+_TABLE_KINDS = ("r", "p", "v", "m", "f")
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (names are validated too; quoting keeps it safe regardless)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _grantees(names: RoleNames, privileges: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    return [(getattr(names, key), ", ".join(privs)) for key, privs in privileges.items()]
+
+
+# -- the SQL ------------------------------------------------------------------------------------
+
+
+def render_sql(names: RoleNames) -> str:
+    """The whole script: idempotent, PostgreSQL 13 to 18, no password, every identifier quoted."""
+    n = names
+    s, owner = _ident(n.schema), _ident(n.owner)
+    role_rows = ",\n      ".join(
+        f"({_literal(role)}, {'true' if login else 'false'})" for role, login in n.roles().items()
+    )
+    model_roles = ", ".join(_literal(role) for role in n.roles())
+    lines = [
+        f"-- Roles and grants of the application: schema {s}, roles {n.prefix}_*.",
+        "-- Generated by `invoke db.grant --print` (grants.py); `invoke db.grant` runs this text.",
+        "-- Apply to the application's database as a superuser, or as an admin with CREATEROLE",
+        "-- and CREATEDB that owns the database (managed clouds):",
+        "--     psql -v ON_ERROR_STOP=1 -d DBNAME -f roles.sql",
+        "-- Idempotent (a second run changes nothing), for PostgreSQL 13 to 18. It holds no",
+        "-- password: `invoke db.grant` sets them from DB_MIGRATOR_PASSWORD, DB_APP_PASSWORD and",
+        "-- DB_READER_PASSWORD, or use psql's \\password.",
+        "--",
+        f"--   {n.owner}: NOLOGIN, owns schema {s} and every object in it",
+        f"--   {n.migrator}: LOGIN, runs migrations after SET ROLE {owner}; inherits nothing",
+        f"--   {n.rw}: NOLOGIN group, reads and writes rows, uses sequences and functions",
+        f"--   {n.ro}: NOLOGIN group, reads rows",
+        f"--   {n.app}: LOGIN, the running service, member of {_ident(n.rw)}",
+        f"--   {n.reader}: LOGIN, reports and analysts, member of {_ident(n.ro)}",
+        "",
+        "BEGIN;",
+        "",
+        "-- 1. Only a superuser or the database's owner can revoke PUBLIC's rights on it.",
+        "DO $$",
+        "BEGIN",
+        "  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+        "     AND NOT pg_has_role(current_user, (SELECT datdba FROM pg_database",
+        "                                        WHERE datname = current_database()), 'MEMBER')",
+        "  THEN",
+        "    RAISE EXCEPTION 'roles.sql: run it as a superuser or as the owner of database %',",
+        "      current_database();",
+        "  END IF;",
+        "END $$;",
+        "",
+        "-- 2. The roles (CREATE ROLE has no IF NOT EXISTS). A non-superuser may not write",
+        "--    NOSUPERUSER or NOBYPASSRLS: those attributes are verified instead, at the end.",
+        "DO $$",
+        "DECLARE",
+        "  r record;",
+        "BEGIN",
+        "  FOR r IN SELECT * FROM (VALUES",
+        f"      {role_rows}",
+        "    ) AS model(name, login) LOOP",
+        "    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r.name) THEN",
+        "      EXECUTE format('CREATE ROLE %I %s', r.name,",
+        "                     CASE WHEN r.login THEN 'LOGIN' ELSE 'NOLOGIN' END);",
+        "      RAISE NOTICE 'created role %', r.name;",
+        "    ELSIF (SELECT rolcanlogin FROM pg_roles WHERE rolname = r.name) <> r.login THEN",
+        "      EXECUTE format('ALTER ROLE %I %s', r.name,",
+        "                     CASE WHEN r.login THEN 'LOGIN' ELSE 'NOLOGIN' END);",
+        "      RAISE NOTICE 'changed LOGIN of role %', r.name;",
+        "    END IF;",
+        "    IF (SELECT rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = r.name) THEN",
+        "      EXECUTE format('ALTER ROLE %I NOCREATEDB NOCREATEROLE', r.name);",
+        "      RAISE NOTICE 'removed CREATEDB/CREATEROLE from role %', r.name;",
+        "    END IF;",
+        "  END LOOP;",
+        "  -- The migrator acts as the owner only after SET ROLE, never by inheritance.",
+        f"  IF (SELECT rolinherit FROM pg_roles WHERE rolname = {_literal(n.migrator)}) THEN",
+        f"    EXECUTE format('ALTER ROLE %I NOINHERIT', {_literal(n.migrator)});",
+        "  END IF;",
+        "END $$;",
+        "",
+        "-- 3. Memberships. PostgreSQL 16 has membership options; its syntax must stay inside",
+        "--    EXECUTE strings, or PL/pgSQL would refuse to parse the block on 13 to 15.",
+        "--    An admin that is not a superuser (managed clouds) needs SET ROLE on the owner to",
+        "--    create its schema and set its default privileges.",
+        "DO $$",
+        "DECLARE",
+        "  pg16 boolean := current_setting('server_version_num')::int >= 160000;",
+        "  admin_is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);",
+        "BEGIN",
+        "  IF pg16 THEN",
+        "    IF NOT admin_is_super THEN",
+        "      EXECUTE format('GRANT %I TO %I WITH INHERIT FALSE, SET TRUE',",
+        f"                     {_literal(n.owner)}, current_user);",
+        "    END IF;",
+        "    EXECUTE format('GRANT %I TO %I WITH INHERIT FALSE, SET TRUE',",
+        f"                   {_literal(n.owner)}, {_literal(n.migrator)});",
+        "  ELSE",
+        "    IF NOT admin_is_super THEN",
+        f"      EXECUTE format('GRANT %I TO %I', {_literal(n.owner)}, current_user);",
+        "    END IF;",
+        f"    EXECUTE format('GRANT %I TO %I', {_literal(n.owner)}, {_literal(n.migrator)});",
+        "  END IF;",
+        "END $$;",
+        f"GRANT {_ident(n.rw)} TO {_ident(n.app)};",
+        f"GRANT {_ident(n.ro)} TO {_ident(n.reader)};",
+        "",
+        "-- 4. The database: nobody connects unless granted; role settings such as search_path",
+        "--    apply to the login role only, never through a group or SET ROLE.",
+        "DO $$",
+        "DECLARE",
+        "  db text := current_database();",
+        "  login text;",
+        "BEGIN",
+        "  EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', db);",
+    ]
+    for grantee, privs in _grantees(n, MODEL.database):
+        lines.append(
+            f"  EXECUTE format('GRANT {privs} ON DATABASE %I TO %I', db, {_literal(grantee)});"
+        )
+    lines += [
+        f"  FOREACH login IN ARRAY ARRAY[{', '.join(_literal(x) for x in n.logins)}] LOOP",
+        "    EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = %I, public',",
+        f"                   login, db, {_literal(n.schema)});",
+        "  END LOOP;",
+        "END $$;",
+        "",
+        "-- 5. Schema public: nobody creates there (PUBLIC still may on databases created on 14",
+        "--    or earlier). REVOKE by a non-owner only warns, so the result is verified.",
+        "DO $$",
+        "BEGIN",
+        "  IF EXISTS (SELECT FROM pg_namespace WHERE nspname = 'public') THEN",
+        "    REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+        "    IF has_schema_privilege('public', 'public', 'CREATE') THEN",
+        "      RAISE EXCEPTION 'roles.sql: PUBLIC can still CREATE in schema public'",
+        "        USING HINT = 'run REVOKE CREATE ON SCHEMA public FROM PUBLIC as its owner';",
+        "    END IF;",
+        "  END IF;",
+        "END $$;",
+        "",
+        "-- 6. The application's schema, owned by the owner.",
+        f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {owner};",
+        f"ALTER SCHEMA {s} OWNER TO {owner};",
+        "",
+        "-- 7. Everything below is done as the owner: GRANT by anyone else only warns, and",
+        "--    default privileges apply to objects created by the role named FOR ROLE only.",
+        f"SET ROLE {owner};",
+        f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC;",
+    ]
+    for grantee, privs in _grantees(n, MODEL.schema):
+        lines.append(f"GRANT {privs} ON SCHEMA {s} TO {_ident(grantee)};")
+    lines += [
+        "",
+        "-- Existing objects (GRANT ... ON ALL covers only those) ...",
+        f"REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} FROM PUBLIC;",
+    ]
+    for kind, privileges in (
+        ("TABLES", MODEL.tables),
+        ("SEQUENCES", MODEL.sequences),
+        ("FUNCTIONS", MODEL.functions),
+    ):
+        for grantee, privs in _grantees(n, privileges):
+            lines.append(f"GRANT {privs} ON ALL {kind} IN SCHEMA {s} TO {_ident(grantee)};")
+    lines += ["", "-- ... and those of every future migration."]
+    for kind, privileges in (
+        ("TABLES", MODEL.tables),
+        ("SEQUENCES", MODEL.sequences),
+        ("FUNCTIONS", MODEL.functions),
+    ):
+        for grantee, privs in _grantees(n, privileges):
+            lines.append(
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s}"
+                f" GRANT {privs} ON {kind} TO {_ident(grantee)};"
+            )
+    version = f"{s}.{_ident(VERSION_TABLE)}"
+    lines += [
+        "-- PUBLIC's EXECUTE on new functions can only be revoked globally (no IN SCHEMA).",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;",
+        "",
+        "-- 8. Alembic's version table, created here (Alembic's own layout) so that the app can",
+        "--    read the applied revision but never rewrite it.",
+        f"CREATE TABLE IF NOT EXISTS {version} (",
+        "    version_num VARCHAR(32) NOT NULL,",
+        "    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)",
+        ");",
+        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {version}",
+        f"    FROM {_ident(n.rw)}, {_ident(n.ro)};",
+    ]
+    for grantee, privs in _grantees(n, MODEL.version_table):
+        lines.append(f"GRANT {privs} ON {version} TO {_ident(grantee)};")
+    lines += [
+        "RESET ROLE;",
+        "",
+        "-- 9. Verify what warnings would hide.",
+        "DO $$",
+        "DECLARE",
+        "  bad text;",
+        "  version_table oid;",
+        "BEGIN",
+        "  SELECT string_agg(rolname, ', ') INTO bad FROM pg_roles",
+        f"   WHERE rolname IN ({model_roles})",
+        "     AND (rolsuper OR rolbypassrls OR rolreplication OR rolcreatedb OR rolcreaterole);",
+        "  IF bad IS NOT NULL THEN",
+        "    RAISE EXCEPTION 'roles.sql: % must not have SUPERUSER, BYPASSRLS or REPLICATION',",
+        "      bad USING HINT = 'a superuser must ALTER ROLE them NOSUPERUSER NOBYPASSRLS';",
+        "  END IF;",
+        f"  IF pg_has_role({_literal(n.migrator)}, {_literal(n.owner)}, 'USAGE')",
+        f"     OR NOT pg_has_role({_literal(n.migrator)}, {_literal(n.owner)}, 'MEMBER') THEN",
+        "    RAISE EXCEPTION 'roles.sql: % must be a member of % that does not inherit it',",
+        f"      {_literal(n.migrator)}, {_literal(n.owner)};",
+        "  END IF;",
+        "  -- By oid: a non-superuser admin has no USAGE on the schema to look names up.",
+        "  SELECT c.oid INTO version_table FROM pg_class c",
+        f"   WHERE c.relname = {_literal(VERSION_TABLE)}",
+        "     AND c.relnamespace = (SELECT oid FROM pg_namespace",
+        f"                           WHERE nspname = {_literal(n.schema)});",
+        f"  IF NOT has_table_privilege({_literal(n.rw)}, version_table, 'SELECT')",
+        f"     OR has_table_privilege({_literal(n.rw)}, version_table, 'UPDATE') THEN",
+        "    RAISE EXCEPTION 'roles.sql: the grants on the version table did not apply';",
+        "  END IF;",
+        "END $$;",
+        "",
+        "COMMIT;",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- applying -------------------------------------------------------------------------------------
+
+
+def admin_url(settings: Settings, given: str | None = None) -> str:
+    """The admin URL: ``--admin-url``, ADMIN_DATABASE_URL, or the project-local server."""
+    from .engine import database_url
+    from .urls import backend_of, normalize
+
+    raw = given or settings.get("ADMIN_DATABASE_URL")
+    if raw:
+        url = normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL")
+    elif settings.database_url is None:
+        url = database_url(settings)  # the project-local server: we are its superuser
+    else:
+        raise TaskError(
+            "db.grant needs an admin connection, never the app's: set ADMIN_DATABASE_URL "
+            "(a superuser, or a CREATEROLE CREATEDB admin owning the database) or --admin-url"
+        )
+    if backend_of(url) != "postgresql":
+        raise TaskError(
+            "roles and grants are a PostgreSQL feature; this database is SQLite "
+            "(`invoke db.grant --print` shows the SQL for a PostgreSQL server)"
+        )
+    return url
+
+
+def _conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def _connect(url: str, notices: list[str] | None = None) -> Iterator[Any]:
+    """An autocommit psycopg connection: the script has its own BEGIN/COMMIT."""
+    import psycopg
+
+    try:
+        connection = psycopg.connect(_conninfo(url), autocommit=True)
+    except psycopg.Error as exc:
+        raise TaskError(f"cannot reach the database as the admin: {_first(exc)}") from exc
+    if notices is not None:
+        connection.add_notice_handler(
+            lambda diag: (
+                notices.append(diag.message_primary or "")
+                if diag.severity in {"NOTICE", "WARNING"}
+                else None
+            )
+        )
+    try:
+        with connection:
+            yield connection
+    except psycopg.Error as exc:
+        diag = exc.diag
+        hint = f" ({diag.message_hint})" if diag.message_hint else ""
+        raise TaskError(f"database error: {_first(exc)}{hint}") from exc
+
+
+def _first(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def apply(settings: Settings, given_url: str | None = None) -> tuple[list[str], list[str]]:
+    """Run the script as the admin, then set passwords; return what changed, passwords set."""
+    names = role_names(settings)
+    url = admin_url(settings, given_url)
+    notices: list[str] = []
+    with _connect(url, notices) as connection:
+        before = _acl_snapshot(connection, names)
+        connection.execute(render_sql(names))
+        after = _acl_snapshot(connection, names)
+        report = [n for n in notices if n.startswith(("changed LOGIN", "removed CREATEDB"))]
+        # The owner's own rights on what it owns are implied: not worth a line each.
+        owners = f"{names.owner}: "
+        report += [f"+ {line}" for line in sorted(after - before) if not line.startswith(owners)]
+        report += [f"- {line}" for line in sorted(before - after) if not line.startswith(owners)]
+        passwords = _set_passwords(connection, settings, names)
+    return report, passwords
+
+
+def _set_passwords(connection: Any, settings: Settings, names: RoleNames) -> list[str]:
+    """ALTER ROLE ... PASSWORD with a SCRAM verifier made here: the password never travels."""
+    from psycopg import sql
+
+    done = []
+    for key, setting in PASSWORD_SETTINGS.items():
+        password = settings.get(setting)
+        if not password:
+            continue
+        role = getattr(names, key)
+        verifier = connection.pgconn.encrypt_password(
+            password.encode(), role.encode(), b"scram-sha-256"
+        ).decode()
+        connection.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
+        )
+        done.append(f"set the password of {role} (from {setting})")
+    return done
+
+
+_SNAPSHOT_SQL = """
+SELECT 'role ' || r.rolname || CASE WHEN r.rolcanlogin THEN ' LOGIN' ELSE ' NOLOGIN' END
+       || CASE WHEN r.rolinherit THEN '' ELSE ' NOINHERIT' END
+  FROM pg_roles r WHERE r.rolname = ANY(%(roles)s)
+UNION ALL
+SELECT m.member::regrole::text || ' member of ' || m.roleid::regrole::text
+  FROM pg_auth_members m
+ WHERE m.roleid::regrole::text = ANY(%(quoted)s) OR m.member::regrole::text = ANY(%(quoted)s)
+UNION ALL
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END || ': '
+       || a.privilege_type || ' on database ' || quote_ident(d.datname)
+  FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+ WHERE d.datname = current_database()
+UNION ALL
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END || ': '
+       || a.privilege_type || ' on schema ' || quote_ident(n.nspname)
+  FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+ WHERE n.nspname IN (%(schema)s, 'public')
+UNION ALL
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END || ': '
+       || a.privilege_type || ' on ' || c.oid::regclass::text
+  FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault(
+       CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
+ WHERE c.relnamespace = to_regnamespace(%(schema)s) AND c.relkind IN ('r','p','v','m','f','S')
+UNION ALL
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END || ': '
+       || a.privilege_type || ' by default on new ' || d.defaclobjtype::text || ' of '
+       || d.defaclrole::regrole::text
+  FROM pg_default_acl d, aclexplode(d.defaclacl) a
+ WHERE d.defaclrole::regrole::text = ANY(%(quoted)s)
+UNION ALL
+SELECT d.setrole::regrole::text || ' setting ' || array_to_string(d.setconfig, ', ')
+  FROM pg_db_role_setting d
+ WHERE d.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND d.setrole::regrole::text = ANY(%(quoted)s)
+"""
+
+
+def _acl_snapshot(connection: Any, names: RoleNames) -> set[str]:
+    """What the script may change, one readable line per fact (to report what changed)."""
+    roles = list(names.roles())
+    params = {"roles": roles, "quoted": [_ident_min(r) for r in roles], "schema": names.schema}
+    return {row[0] for row in connection.execute(_SNAPSHOT_SQL, params)}
+
+
+def _ident_min(name: str) -> str:
+    # regrole::text quotes only when needed; validated names never need it.
+    return name if _NAME.match(name) else _ident(name)
+
+
+# -- checking -------------------------------------------------------------------------------------
+
+
+def check(settings: Settings, given_url: str | None = None) -> list[str]:
+    """Every difference between the live catalog and the model; empty when they agree."""
+    names = role_names(settings)
+    url = admin_url(settings, given_url)
+    with _connect(url) as connection:
+        return _differences(lambda q, p=None: list(connection.execute(q, p)), names)
+
+
+Query = Callable[..., list[Any]]
+
+
+def _differences(query: Query, n: RoleNames) -> list[str]:
+    problems: list[str] = []
+    version_num = int(query("SHOW server_version_num")[0][0])
+    problems += _role_problems(query, n, version_num)
+    if any(p.endswith("does not exist: run `invoke db.grant`") for p in problems):
+        return problems
+    problems += _database_problems(query, n)
+    schema = query(
+        "SELECT oid, nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", (n.schema,)
+    )
+    if not schema:
+        return [*problems, f"schema {n.schema} does not exist: run `invoke db.grant`"]
+    if schema[0][1] != n.owner:
+        problems.append(f"schema {n.schema} is owned by {schema[0][1]}, not {n.owner}")
+    problems += _acl_problems(
+        f"schema {n.schema}",
+        query(
+            "SELECT a.grantee, a.privilege_type FROM pg_namespace s, aclexplode(coalesce("
+            "s.nspacl, acldefault('n', s.nspowner))) a WHERE s.nspname = %s "
+            "AND a.grantee <> s.nspowner",
+            (n.schema,),
+        ),
+        _expected(n, MODEL.schema),
+        query,
+    )
+    problems += _object_problems(query, n)
+    problems += _default_privilege_problems(query, n)
+    problems += _ownership_problems(query, n)
+    return problems
+
+
+def _expected(n: RoleNames, privileges: dict[str, tuple[str, ...]]) -> set[tuple[str, str]]:
+    return {(getattr(n, key), priv) for key, privs in privileges.items() for priv in privs}
+
+
+def _acl_problems(
+    what: str,
+    rows: Iterable[tuple[int, str]],
+    expected: set[tuple[str, str]],
+    query: Query,
+    only: Iterable[str] | None = None,
+) -> list[str]:
+    # Grantee 0 is PUBLIC; role names are looked up by oid in one query per check.
+    oids = {int(oid): name for oid, name in query(_ROLES_SQL)}
+    actual = {(oids.get(int(oid), str(oid)) if oid else "PUBLIC", p) for oid, p in rows}
+    if only is not None:
+        keep = set(only)
+        actual = {(grantee, priv) for grantee, priv in actual if grantee in keep}
+    missing = sorted(expected - actual)
+    extra = sorted(actual - expected)
+    return [f"missing privilege {p} on {what} for {g}" for g, p in missing] + [
+        f"extra privilege {p} on {what} for {g}" for g, p in extra
+    ]
+
+
+_ROLES_SQL = "SELECT oid, rolname FROM pg_roles"
+
+
+def _role_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
+    problems = []
+    rows = {
+        row[0]: row[1:]
+        for row in query(
+            "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls,"
+            " rolreplication, rolinherit FROM pg_roles WHERE rolname = ANY(%s)",
+            (list(n.roles()),),
+        )
+    }
+    for role, login in n.roles().items():
+        if role not in rows:
+            problems.append(f"role {role} does not exist: run `invoke db.grant`")
+            continue
+        canlogin, *powers, _inherit = rows[role]
+        if canlogin != login:
+            problems.append(f"role {role} should be {'LOGIN' if login else 'NOLOGIN'}")
+        for attribute, has in zip(
+            ("SUPERUSER", "CREATEDB", "CREATEROLE", "BYPASSRLS", "REPLICATION"), powers, strict=True
+        ):
+            if has:
+                problems.append(f"role {role} has {attribute}")
+    if problems:
+        return problems
+
+    def has_role(member: str, group: str, mode: str) -> bool:
+        return bool(query("SELECT pg_has_role(%s, %s, %s)", (member, group, mode))[0][0])
+
+    if not has_role(n.migrator, n.owner, "SET" if version_num >= 160000 else "MEMBER"):
+        problems.append(f"{n.migrator} cannot SET ROLE {n.owner}")
+    if has_role(n.migrator, n.owner, "USAGE"):
+        problems.append(f"{n.migrator} inherits the rights of {n.owner} (must be NOINHERIT)")
+    for member, group in ((n.app, n.rw), (n.reader, n.ro)):
+        if not has_role(member, group, "USAGE"):
+            problems.append(f"{member} does not have the rights of {group}")
+    for member in (n.app, n.reader, n.rw, n.ro):
+        if has_role(member, n.owner, "MEMBER"):
+            problems.append(f"{member} is a member of {n.owner}: it could drop tables")
+    for member in (n.reader, n.ro):
+        if has_role(member, n.rw, "MEMBER"):
+            problems.append(f"{member} is a member of {n.rw}: it could write")
+    return problems
+
+
+def _database_problems(query: Query, n: RoleNames) -> list[str]:
+    rows = query(
+        "SELECT a.grantee, a.privilege_type FROM pg_database d, aclexplode(coalesce(d.datacl,"
+        " acldefault('d', d.datdba))) a WHERE d.datname = current_database()"
+        " AND a.grantee <> d.datdba"
+    )
+    problems = _acl_problems(
+        "the database",
+        rows,
+        _expected(n, MODEL.database),
+        query,
+        only=["PUBLIC", *n.roles()],
+    )
+    for role in n.roles():
+        if query("SELECT has_database_privilege(%s, current_database(), 'CREATE')", (role,))[0][0]:
+            problems.append(f"{role} may CREATE schemas in the database")
+        if query(
+            "SELECT has_schema_privilege(%s, 'public', 'CREATE')"
+            " FROM pg_namespace WHERE nspname = 'public'",
+            (role,),
+        ) == [(True,)]:
+            problems.append(f"{role} may CREATE in schema public")
+    if query(
+        "SELECT has_schema_privilege('public', 'public', 'CREATE')"
+        " FROM pg_namespace WHERE nspname = 'public'"
+    ) == [(True,)]:
+        problems.append("PUBLIC may CREATE in schema public")
+    settings = {
+        row[0]: row[1]
+        for row in query(
+            "SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r"
+            " ON r.oid = s.setrole WHERE s.setdatabase ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    }
+    wanted = query("SELECT 'search_path=' || quote_ident(%s) || ', public'", (n.schema,))[0][0]
+    for login in n.logins:
+        if wanted not in (settings.get(login) or []):
+            problems.append(f"{login} has no `{wanted}` setting in this database")
+    return problems
+
+
+_RELATIONS_SQL = """
+SELECT c.relname, c.relkind, c.relowner::regrole::text,
+       coalesce((SELECT array_agg(ARRAY[a.grantee::text, a.privilege_type])
+                   FROM aclexplode(coalesce(c.relacl, acldefault(
+                        CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
+                  WHERE a.grantee <> c.relowner), '{}')
+  FROM pg_class c
+ WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind IN ('r','p','v','m','f','S')
+   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = c.oid AND d.deptype = 'e')
+ ORDER BY c.relname
+"""
+_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text, p.proowner::regrole::text,
+       coalesce((SELECT array_agg(ARRAY[a.grantee::text, a.privilege_type])
+                   FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                  WHERE a.grantee <> p.proowner), '{}')
+  FROM pg_proc p
+ WHERE p.pronamespace = to_regnamespace(%s)
+   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                   AND d.objid = p.oid AND d.deptype = 'e')
+"""
+
+
+def _object_problems(query: Query, n: RoleNames) -> list[str]:
+    problems = []
+    seen_version_table = False
+    for name, kind, owner, acl in query(_RELATIONS_SQL, (n.schema,)):
+        what = f"{'sequence' if kind == 'S' else 'table'} {n.schema}.{name}"
+        if owner != n.owner:
+            problems.append(f"{what} is owned by {owner}, not {n.owner}")
+        if kind == "S":
+            expected = _expected(n, MODEL.sequences)
+        elif name == VERSION_TABLE:
+            seen_version_table = True
+            expected = _expected(n, MODEL.version_table)
+        else:
+            expected = _expected(n, MODEL.tables)
+        rows = [(int(grantee), priv) for grantee, priv in acl]
+        problems += _acl_problems(what, rows, expected, query)
+    if not seen_version_table:
+        problems.append(f"table {n.schema}.{VERSION_TABLE} is missing: run `invoke db.grant`")
+    for signature, owner, acl in query(_FUNCTIONS_SQL, (n.schema,)):
+        what = f"function {signature}"
+        if owner != n.owner:
+            problems.append(f"{what} is owned by {owner}, not {n.owner}")
+        rows = [(int(grantee), priv) for grantee, priv in acl]
+        problems += _acl_problems(what, rows, _expected(n, MODEL.functions), query)
+    return problems
+
+
+_DEFAULT_ACL_SQL = """
+SELECT d.defaclrole::regrole::text, coalesce(d.defaclnamespace::regnamespace::text, ''),
+       d.defaclobjtype, a.grantee, a.privilege_type
+  FROM pg_default_acl d, aclexplode(d.defaclacl) a
+ WHERE d.defaclrole IN (SELECT oid FROM pg_roles WHERE rolname = ANY(%s))
+   AND a.grantee <> d.defaclrole
+"""
+
+
+def _default_privilege_problems(query: Query, n: RoleNames) -> list[str]:
+    rows = query(_DEFAULT_ACL_SQL, (list(n.roles()),))
+    problems = []
+    for role in n.roles():
+        if role != n.owner and any(row[0] == role for row in rows):
+            problems.append(
+                f"default privileges FOR ROLE {role} exist: they cover nothing the migrations "
+                f"create (the tables are created by {n.owner}); drop them"
+            )
+    for objtype, kind, privileges in (
+        ("r", "tables", MODEL.tables),
+        ("S", "sequences", MODEL.sequences),
+        ("f", "functions", MODEL.functions),
+    ):
+        actual = [
+            (grantee, priv)
+            for role, schema, otype, grantee, priv in rows
+            if role == n.owner and schema == n.schema and otype == objtype
+        ]
+        problems += _acl_problems(
+            f"new {kind} of {n.owner} (default privileges)",
+            actual,
+            _expected(n, privileges),
+            query,
+        )
+    global_functions = query(
+        "SELECT count(*) FROM pg_default_acl d WHERE d.defaclrole = to_regrole(%s)"
+        " AND d.defaclnamespace = 0 AND d.defaclobjtype = 'f'"
+        " AND NOT EXISTS (SELECT FROM aclexplode(d.defaclacl) a WHERE a.grantee = 0)",
+        (n.owner,),
+    )[0][0]
+    if not global_functions:
+        problems.append(f"PUBLIC may EXECUTE new functions of {n.owner}: run `invoke db.grant`")
+    return problems
+
+
+_OWNED_BY_SQL = """
+SELECT r.rolname, pg_describe_object(s.classid, s.objid, s.objsubid)
+  FROM pg_shdepend s JOIN pg_roles r ON r.oid = s.refobjid
+ WHERE s.refclassid = 'pg_authid'::regclass AND s.deptype = 'o'
+   AND r.rolname = ANY(%s)
+   AND s.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+ ORDER BY 1, 2
+"""
+
+
+def _ownership_problems(query: Query, n: RoleNames) -> list[str]:
+    others = [role for role in n.roles() if role != n.owner]
+    problems = [
+        f"{role} owns {what}: only {n.owner} may own objects"
+        for role, what in query(_OWNED_BY_SQL, (others,))
+    ]
+    # Enums, domains and ranges (a table's row type follows the table, checked above).
+    rows = query(
+        "SELECT oid::regtype::text, typowner::regrole::text FROM pg_type"
+        " WHERE typnamespace = to_regnamespace(%s) AND typtype IN ('e', 'd', 'r', 'm')",
+        (n.schema,),
+    )
+    problems += [
+        f"type {name} is owned by {owner}, not {n.owner}"
+        for name, owner in rows
+        if owner != n.owner
+    ]
+    return problems
+
+
+# -- migrations as the owner ----------------------------------------------------------------------
+
+
+def assume_migration_role(connection: Connection, settings: Settings) -> str | None:
+    """``SET ROLE`` the owner when migrating as the migrator; return the role set, if any.
+
+    Called inside the migration's one transaction (``engine.begin()``), which is committed at
+    the end: a SET ROLE in a transaction SQLAlchemy 2 would autobegin and then discard is how
+    ``alembic upgrade`` ends up exiting 0 having persisted nothing. DB_MIGRATION_ROLE names the
+    role explicitly; without it, the owner is taken when the login is this project's migrator.
+    """
+    if connection.dialect.name != "postgresql":
+        return None
+    names = role_names(settings)
+    role = settings.get("DB_MIGRATION_ROLE")
+    if role is None:
+        if connection.exec_driver_sql("SELECT session_user").scalar() != names.migrator:
+            return None
+        role = names.owner
+    connection.exec_driver_sql(f"SET ROLE {connection.dialect.identifier_preparer.quote(role)}")
+    return role

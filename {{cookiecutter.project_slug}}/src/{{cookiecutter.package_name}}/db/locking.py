@@ -1,0 +1,212 @@
+"""The migration lock, migration timeouts and waiting for the server: running from many replicas.
+
+PostgreSQL: every task that changes the schema holds a session-level advisory lock keyed on
+database + schema + version table, so that replicas starting ``db.migrate`` together run each
+migration once and the others find the database at head. The lock lives on a connection of its
+own: it must outlast the migration's transaction (and any ``autocommit_block``), and a dedicated
+connection makes ``pg_stat_activity.backend_start`` the moment the lock was taken, which is what
+a waiting process reports. It does not work through PgBouncer in transaction mode: point
+migrations at the server (or a session-mode pool).
+
+SQLite: nothing to do; its file lock serialises writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from ..errors import TaskError, describe
+from ..settings import PACKAGE, Settings
+from .engine import make_engine
+from .urls import backend_of
+
+VERSION_TABLE = "alembic_version"
+DEFAULT_LOCK_WAIT = 60.0
+DEFAULT_PG_LOCK_TIMEOUT = "5s"
+DEFAULT_PG_STATEMENT_TIMEOUT = "15min"
+_POLL_SECONDS = 0.25
+
+# Locks this process holds already, by URL: reset -> upgrade must not wait for itself.
+_held: set[str] = set()
+
+
+def seconds_setting(settings: Settings, name: str, default: float) -> float:
+    """A number of seconds from the settings, with a one-line error naming a bad value."""
+    raw = settings.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or value != value:  # negative or NaN
+        raise TaskError(f"{name}={raw!r} is not a number of seconds (e.g. 60)")
+    return value
+
+
+def lock_key(database: str, schema: str) -> int:
+    """The advisory lock id: a stable signed 64-bit hash of database + schema + version table."""
+    digest = hashlib.sha256(f"{database}\0{schema}\0{VERSION_TABLE}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _application_name() -> str:
+    # Shown to the waiting processes (and in pg_stat_activity): which machine and process.
+    return f"{PACKAGE} migrations pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
+def _holder(connection: Connection, key: int) -> str:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = connection.execute(
+        text(
+            "SELECT a.pid, a.backend_start, a.application_name, a.client_addr::text"
+            " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+            " AND l.classid = :classid AND l.objid = :objid"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"classid": unsigned >> 32, "objid": unsigned & 0xFFFFFFFF},
+    ).first()
+    if row is None:
+        return "another session (gone by now)"
+    pid, since, application, client = row
+    parts = [f"server pid {pid}"]
+    if since is not None:
+        parts.append(f"since {since:%Y-%m-%d %H:%M:%S %Z}".strip())
+    if application:
+        parts.append(f"({application})")
+    if client:
+        parts.append(f"from {client}")
+    return " ".join(parts)
+
+
+@contextmanager
+def migration_lock(settings: Settings, url: str) -> Iterator[None]:
+    """Hold the migration lock of ``url`` (PostgreSQL) for the duration of the block.
+
+    Waits at most ``MIGRATION_LOCK_WAIT`` seconds (``--lock-timeout``), saying once who holds
+    it, then fails with one line naming the holder.
+    """
+    if backend_of(url) != "postgresql" or url in _held:
+        yield
+        return
+    wait = seconds_setting(settings, "MIGRATION_LOCK_WAIT", DEFAULT_LOCK_WAIT)
+    engine = make_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+        connect_args={"application_name": _application_name()},
+    )
+    try:
+        with engine.connect() as connection:
+            database, schema = connection.execute(
+                text("SELECT current_database(), current_schema()")
+            ).one()
+            key = lock_key(database, schema or "public")
+            deadline = time.monotonic() + wait
+            reported = False
+            while not connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+            ).scalar():
+                holder = _holder(connection, key)
+                if time.monotonic() >= deadline:
+                    raise TaskError(
+                        f"the migration lock of database {database!r} is held by {holder}; "
+                        f"gave up after {wait:g} s: retry later, or raise --lock-timeout"
+                    )
+                if not reported:
+                    print(f"Waiting for the migration lock, held by {holder}", file=sys.stderr)
+                    reported = True
+                time.sleep(_POLL_SECONDS)
+            _held.add(url)
+            try:
+                yield
+            finally:
+                _held.discard(url)
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        engine.dispose()
+
+
+def apply_timeouts(settings: Settings, connection: Connection) -> None:
+    """``lock_timeout``/``statement_timeout`` for this migration transaction (PostgreSQL).
+
+    A migration queued behind a long transaction on a busy table holds its ACCESS EXCLUSIVE
+    request and blocks every later query on that table; failing after a few seconds is kinder
+    to the traffic than stalling it.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for setting, name, default in (
+        ("lock_timeout", "MIGRATION_LOCK_TIMEOUT", DEFAULT_PG_LOCK_TIMEOUT),
+        ("statement_timeout", "MIGRATION_STATEMENT_TIMEOUT", DEFAULT_PG_STATEMENT_TIMEOUT),
+    ):
+        value = settings.get(name, default) or default
+        try:
+            connection.execute(
+                text("SELECT set_config(:setting, :value, true)"),
+                {"setting": setting, "value": value},
+            )
+        except DBAPIError as exc:
+            raise TaskError(f"{name}={value!r} is not a valid {setting} (e.g. 5s, 2min)") from exc
+
+
+# Connection errors that mean "not accepting connections yet": worth retrying with --wait.
+_NOT_YET = (
+    "connection refused",
+    "no such file or directory",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "could not translate host name",
+    "timeout expired",
+    "server closed the connection",
+    "connection timed out",
+)
+
+
+def wait_for_server(url: str, seconds: float) -> None:
+    """Retry connecting to the server of ``url`` until it accepts, for at most ``seconds``.
+
+    Only "not up yet" errors are retried: a wrong password or a missing database means the
+    server is up, and the task goes on to report (or fix) it.
+    """
+    if seconds <= 0 or backend_of(url) != "postgresql":
+        return
+    target = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    deadline = time.monotonic() + seconds
+    announced = False
+    while True:
+        engine = make_engine(target, poolclass=NullPool, connect_args=_connect_timeout())
+        try:
+            with engine.connect():
+                return
+        except DBAPIError as exc:
+            message = describe(exc)
+            if not any(marker in message.lower() for marker in _NOT_YET):
+                return
+            if time.monotonic() >= deadline:
+                raise TaskError(
+                    f"the server did not accept connections in {seconds:g} s: {message}"
+                ) from exc
+            if not announced:
+                print(f"Waiting up to {seconds:g} s for the database server...")
+                announced = True
+            time.sleep(0.5)
+        finally:
+            engine.dispose()
+
+
+def _connect_timeout() -> dict[str, Any]:
+    return {"connect_timeout": 3}

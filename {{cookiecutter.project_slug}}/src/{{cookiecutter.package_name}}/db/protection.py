@@ -1,0 +1,145 @@
+"""Protected environments: destructive tasks refuse to run where a mistake would cost data.
+
+``reset``, ``drop``, ``restore``, ``downgrade`` and ``stamp`` refuse, with one line saying why,
+when:
+
+- ``APP_ENV`` is in ``PROTECTED_ENVIRONMENTS`` (comma-separated, default ``production``);
+- the database's host is not this machine (a Unix socket, localhost, 127.0.0.1, ::1 are local;
+  SQLite is always local);
+- the database was initialized for another environment, or for a protected one (its
+  ``lifecycle_environment`` table remembers, as Rails' ``ar_internal_metadata`` does).
+
+``--force`` overrides; an interactive run then asks for the database name to be typed, a
+non-interactive one needs ``--yes`` as well.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from ..errors import TaskError
+from ..settings import Settings
+from . import admin
+from .engine import make_engine
+from .ledger import ENVIRONMENT_TABLE, environment
+from .urls import backend_of
+
+DEFAULT_PROTECTED = "production"
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def protected_environments(settings: Settings) -> set[str]:
+    raw = settings.get("PROTECTED_ENVIRONMENTS", DEFAULT_PROTECTED) or DEFAULT_PROTECTED
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def is_local(url: str) -> bool:
+    if backend_of(url) == "sqlite":
+        return True
+    parsed = make_url(url)
+    hosts = [parsed.host or ""]
+    query_host = parsed.query.get("host")
+    if query_host:
+        hosts = list(query_host) if isinstance(query_host, tuple) else [query_host]
+    # A host starting with "/" is a Unix socket folder: this machine.
+    return all(host.startswith("/") or host.lower() in _LOCAL_HOSTS for host in hosts)
+
+
+def database_label(url: str) -> str:
+    """What the user types to confirm: the database name (the file name for SQLite)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return database.rsplit("/", 1)[-1] if backend_of(url) == "sqlite" else database
+
+
+def stamped_environment(url: str) -> str | None:
+    """The environment the database was initialized for; None when unknown or no database."""
+    if not admin.database_exists(url):
+        return None
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(ENVIRONMENT_TABLE):
+                return None
+            value = connection.execute(
+                select(environment.c.value).where(environment.c.key == "environment")
+            ).scalar()
+    finally:
+        engine.dispose()
+    return str(value) if value is not None else None
+
+
+def stamp_environment(connection: Connection, app_env: str) -> None:
+    """Remember ``app_env`` in the database, unless it already remembers one."""
+    environment.create(connection, checkfirst=True)
+    found = connection.execute(
+        select(environment.c.value).where(environment.c.key == "environment")
+    ).first()
+    if found is None:
+        connection.execute(
+            environment.insert().values(
+                key="environment", value=app_env, updated_at=datetime.now(UTC)
+            )
+        )
+
+
+def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[str]:
+    """Why a destructive task should not run on ``url`` unattended; empty when it may.
+
+    Without ``read_stamp``, the database is consulted only when nothing else forbids the task
+    (a refusal then needs no connection, which may be the very thing that is wrong).
+    """
+    found = []
+    protected = protected_environments(settings)
+    if settings.app_env in protected:
+        found.append(f"APP_ENV={settings.app_env} is protected (PROTECTED_ENVIRONMENTS)")
+    if not is_local(url):
+        found.append(f"the database host {make_url(url).host!r} is not this machine")
+    if found and not read_stamp:
+        return found
+    stamped = stamped_environment(url)
+    if stamped is not None and stamped in protected and stamped != settings.app_env:
+        found.append(f"the database was initialized for the protected environment {stamped!r}")
+    elif stamped is not None and stamped != settings.app_env:
+        found.append(
+            f"the database was initialized for {stamped!r}, not APP_ENV={settings.app_env!r}"
+        )
+    return found
+
+
+def confirm(
+    settings: Settings,
+    url: str,
+    task: str,
+    *,
+    force: bool = False,
+    yes: bool = False,
+    ask: Callable[[str], str] = input,
+    interactive: bool | None = None,
+) -> None:
+    """Raise unless ``task`` may run on ``url``: unprotected, or forced and confirmed."""
+    why = reasons(settings, url, read_stamp=force)
+    if not why:
+        return
+    label = database_label(url)
+    if not force:
+        raise TaskError(
+            f"refused on {label!r}: {'; '.join(why)}; "
+            "add --force (and --yes when not interactive) if you mean it"
+        )
+    if yes:
+        return
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if not interactive:
+        raise TaskError(f"needs --force --yes when not run interactively on {label!r} ({why[0]})")
+    print(f"db.{task} on a protected database: {'; '.join(why)}.", file=sys.stderr)
+    typed = ask(f"Type the database name ({label}) to go on: ").strip()
+    if typed != label:
+        raise TaskError(f"cancelled: {typed!r} is not {label!r}")

@@ -1,0 +1,262 @@
+"""Running seeds: choose them, order them, load them in one transaction, keep the ledger.
+
+Everything that can be found wrong without the database (an unknown seed, a missing
+dependency, a cycle, development data aimed at production) is reported before connecting.
+Then one transaction holds the whole run: a failure, or ``--plan``, leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from ...errors import TaskError
+from ...settings import Settings
+from ..engine import database_url, make_engine
+from ..urls import backend_of
+from . import ledger
+from .counts import Counts
+from .declare import Seed
+from .progress import Progress
+from .sources import Source
+
+PRODUCTION = "production"
+# Any constant will do: it makes two `db.seed` runs on one database take turns.
+_ADVISORY_LOCK = 0x5EED5EED
+
+
+@dataclass
+class Outcome:
+    """What happened to one seed in a run (with --plan: what would have)."""
+
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    skipped: bool = False
+    seconds: float = 0.0
+
+
+def order(declared: Mapping[str, Seed]) -> list[str]:
+    """Every seed after the seeds it depends on; a missing dependency or a cycle is an error."""
+    ordered: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = [*path[path.index(name) :], name]
+            raise TaskError(f"seeds depend on each other in a cycle: {' -> '.join(cycle)}")
+        state[name] = "visiting"
+        for dependency in sorted(declared[name].dependencies(declared)):
+            if dependency not in declared:
+                raise TaskError(
+                    f"seed {name} depends on {dependency!r}, which no seed declares "
+                    f"(seeds: {', '.join(sorted(declared))})"
+                )
+            visit(dependency, [*path, name])
+        state[name] = "done"
+        ordered.append(name)
+
+    for name in sorted(declared):
+        visit(name, [])
+    return ordered
+
+
+def select(declared: Mapping[str, Seed], environment: str, only: Sequence[str] = ()) -> list[str]:
+    """The seeds of ``environment`` (or ``only`` these), with what they depend on, in order."""
+    ordered = order(declared)  # first: a missing dependency or a cycle anywhere is an error
+    for name in only:
+        if name not in declared:
+            raise TaskError(f"no seed is named {name!r} (seeds: {', '.join(sorted(declared))})")
+    wanted = set(only) if only else {n for n, s in declared.items() if s.runs_in(environment)}
+    pending = list(wanted)
+    while pending:
+        for dependency in declared[pending.pop()].dependencies(declared):
+            if dependency not in wanted:
+                wanted.add(dependency)
+                pending.append(dependency)
+    return [name for name in ordered if name in wanted]
+
+
+def guard_production(
+    settings: Settings, declared: Mapping[str, Seed], names: Sequence[str], *, force: bool
+) -> None:
+    """Development data never reaches a production database unless asked for by name."""
+    if settings.app_env != PRODUCTION or force:
+        return
+    for name in names:
+        seed = declared[name]
+        if not seed.runs_in(PRODUCTION):
+            raise TaskError(
+                f"seed {name} is not for production (environments: "
+                f"{', '.join(seed.environments)}) and APP_ENV is production: it was not run; "
+                "pass --force to load it there anyway"
+            )
+
+
+def content_hash(seed: Seed, source: Source, dependencies: Sequence[str], *, keep: bool) -> str:
+    """What the ledger compares: the declaration, its module, its data file, its dependencies."""
+    digest = hashlib.sha256()
+    refs = sorted(
+        (field_name, ref.column, ref.target_table.name, ref.target_column.name)
+        for field_name, ref in seed.references.items()
+    )
+    declaration = [seed.name, seed.table.name, seed.key_columns, refs, keep, list(dependencies)]
+    digest.update(repr(declaration).encode())
+    for path in (seed.module_file, source.path if seed.data else None):
+        if path is not None and path.is_file():
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def at_head(settings: Settings, connection: Connection) -> None:
+    """Seeds are written for the schema of the code: refuse an older (or newer) database."""
+    from .. import migrations
+
+    heads = set(migrations.script_directory(settings).get_heads())
+    applied = set(migrations.applied_heads(connection))
+    if applied != heads:
+        where = ", ".join(sorted(applied)) or "no revision"
+        raise TaskError(
+            f"the database is at {where}, not at head ({', '.join(sorted(heads))}): "
+            "run `invoke db.migrate` before seeding"
+        )
+
+
+def run(
+    settings: Settings,
+    *,
+    environment: str | None = None,
+    only: Sequence[str] = (),
+    plan: bool = False,
+    keep_existing: bool = False,
+    force: bool = False,
+    full: bool = False,
+    declared: Mapping[str, Seed] | None = None,
+    data_dir: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Outcome]:
+    """Load the seeds of ``environment`` (default: APP_ENV) in one transaction."""
+    from ...seeds import DATA_DIR, load_all_seeds
+
+    declared = load_all_seeds() if declared is None else declared
+    data_dir = DATA_DIR if data_dir is None else data_dir
+    for seed in declared.values():
+        seed.check()
+    environment = environment or settings.app_env
+    names = select(declared, environment, only)
+    guard_production(settings, declared, names, force=force)
+    sources = {name: Source(declared[name], data_dir, settings.project_root) for name in names}
+    hashes: dict[str, str] = {}
+    for name in names:
+        dependencies = [hashes[d] for d in declared[name].dependencies(declared) if d in hashes]
+        hashes[name] = content_hash(declared[name], sources[name], dependencies, keep=keep_existing)
+
+    started = time.monotonic()
+    url = database_url(settings)
+    outcomes: list[Outcome] = []
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            at_head(settings, connection)
+            if backend_of(url) == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})")
+            ledger.ensure(connection)
+            recorded = ledger.recorded(connection)
+            for index, name in enumerate(names):
+                outcome = _load_one(
+                    connection,
+                    url,
+                    sources[name],
+                    index,
+                    hashes[name],
+                    recorded.get(name),
+                    keep=keep_existing,
+                    full=full,
+                )
+                outcomes.append(outcome)
+                echo(_describe(outcome, plan=plan, keep=keep_existing))
+            if plan:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+    echo(_summary(outcomes, environment, time.monotonic() - started, plan=plan))
+    return outcomes
+
+
+def _load_one(
+    connection: Connection,
+    url: str,
+    source: Source,
+    index: int,
+    content: str,
+    recorded: tuple[str, int] | None,
+    *,
+    keep: bool,
+    full: bool,
+) -> Outcome:
+    seed = source.seed
+    started = time.monotonic()
+    # The row count is a cheap guard against a table emptied behind the ledger's back
+    # (a downgrade, a TRUNCATE); --full compares every row whatever the ledger says.
+    if (
+        not full
+        and recorded is not None
+        and recorded[0] == content
+        and ledger.table_rows(connection, seed.table) >= recorded[1]
+    ):
+        counts = Counts(rows=recorded[1], unchanged=recorded[1])
+        return Outcome(seed.name, counts, skipped=True, seconds=time.monotonic() - started)
+    progress = Progress(f"seed {seed.name}", source.size)
+    try:
+        if backend_of(url) == "postgresql":
+            from . import postgresql
+
+            counts = postgresql.load(
+                connection, source, f"seed_stage_{index}", keep=keep, progress=progress
+            )
+        else:
+            from . import sqlite
+
+            counts = sqlite.load(connection, source, keep=keep, progress=progress)
+    finally:
+        progress.done()
+    ledger.record(connection, seed.name, content, counts.rows)
+    return Outcome(seed.name, counts, seconds=time.monotonic() - started)
+
+
+def _describe(outcome: Outcome, *, plan: bool, keep: bool) -> str:
+    counts = outcome.counts
+    name = f"{outcome.name:<20}"
+    if outcome.skipped:
+        return f"{name} {counts.rows:>9,} rows: unchanged since the last run (ledger), skipped"
+    kept = "already there, left as they were" if keep else "unchanged"
+    if plan:
+        return (
+            f"{name} {counts.rows:>9,} rows: would insert {counts.inserted:,}, "
+            f"update {counts.updated:,}; {counts.unchanged:,} {kept}"
+        )
+    return (
+        f"{name} {counts.rows:>9,} rows: {counts.inserted:,} inserted, {counts.updated:,} "
+        f"updated, {counts.unchanged:,} {kept} ({outcome.seconds:.2f} s)"
+    )
+
+
+def _summary(outcomes: Sequence[Outcome], environment: str, seconds: float, *, plan: bool) -> str:
+    inserted = sum(o.counts.inserted for o in outcomes)
+    updated = sum(o.counts.updated for o in outcomes)
+    unchanged = sum(o.counts.unchanged for o in outcomes)
+    totals = f"{inserted:,} inserted, {updated:,} updated, {unchanged:,} unchanged"
+    if plan:
+        return f"Plan for {environment}, nothing written: would be {totals}."
+    if not outcomes:
+        return f"No seed runs in {environment}."
+    verdict = "Nothing to change" if inserted == updated == 0 else "Seeded"
+    return f"{verdict} ({environment}, {len(outcomes)} seeds, {seconds:.2f} s): {totals}."

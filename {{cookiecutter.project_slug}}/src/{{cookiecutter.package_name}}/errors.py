@@ -1,0 +1,73 @@
+"""The one exception type a task reports as a single line, and how library errors become one.
+
+Anything raised below a task is turned into one line by :func:`describe`; passwords are masked
+there, whatever the message came from.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+_USERINFO_PASSWORD = re.compile(
+    r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<secret>[^@\s]*)@"
+)
+_QUERY_PASSWORD = re.compile(r"(?P<prefix>\bpassword=)(?P<secret>[^&\s'\"]+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """Replace every password in URLs or ``password=`` parameters found in ``text`` by ``***``."""
+    text = _USERINFO_PASSWORD.sub(lambda m: f"{m['prefix']}:***@", text)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['prefix']}***", text)
+
+
+class TaskError(Exception):
+    """A failure the user can act on: its message is the one line a task prints."""
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The database driver's own first line, without SQLAlchemy's wrapping and links."""
+    original = getattr(exc, "orig", None)
+    text = _first_line(str(original if original is not None else exc))
+    return text.removeprefix("(psycopg.OperationalError) ").removeprefix("connection failed: ")
+
+
+def describe(exc: BaseException) -> str:
+    """One line for ``exc``: what went wrong and, where we know it, what to do."""
+    return mask_secrets(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TaskError):
+        return _first_line(str(exc))
+    if isinstance(exc, ModuleNotFoundError) and exc.name in {"psycopg", "psycopg2"}:
+        return "the PostgreSQL driver is not installed: pip install 'psycopg[binary]'"
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None:
+        if isinstance(exc, sa_exc.ArgumentError) and "URL" in str(exc):
+            return f"bad database URL: {_first_line(str(exc))}"
+        if isinstance(exc, sa_exc.NoSuchModuleError):
+            return f"unknown database driver: {_first_line(str(exc))}"
+        if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            message = _driver_message(exc)
+            if "does not exist" in message and 'database "' in message:
+                return f"{message}: run `invoke db.init` to create it"
+            return f"cannot reach the database: {message}"
+        if isinstance(exc, sa_exc.DBAPIError):
+            return f"database error: {_driver_message(exc)}"
+    alembic_util = sys.modules.get("alembic.util.exc")
+    if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
+        text = _first_line(str(exc))
+        if "Can't locate revision" in text:
+            return (
+                f"{text}: the database was migrated with a revision file this checkout lacks "
+                "(another branch?); check that file out, or `invoke db.stamp REV` if you are sure"
+            )
+        return text
+    detail = _first_line(str(exc))
+    return f"unexpected {type(exc).__name__}: {detail} (`invoke -d db.TASK` shows the traceback)"

@@ -1,0 +1,1 @@
+"""Alembic's script directory, inside the package so that an installed wheel can migrate."""

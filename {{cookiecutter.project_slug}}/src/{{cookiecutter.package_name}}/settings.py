@@ -1,0 +1,101 @@
+"""Settings from layered environment files, the way dotenv-flow and Rails users expect them.
+
+Files are read from the project root, later ones winning:
+
+1. ``.env``                  committed defaults for everyone
+2. ``.env.{APP_ENV}``         committed defaults for one environment (``.env.test``)
+3. ``.env.local``             this machine only, git-ignored; skipped when APP_ENV=test so that
+                              test runs are the same on every machine
+4. ``.env.{APP_ENV}.local``   this machine, one environment, git-ignored
+
+Real environment variables win over every file. ``APP_ENV`` defaults to ``development``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PACKAGE = __name__.split(".")[0]
+DEFAULT_APP_ENV = "development"
+
+
+def find_project_root() -> Path:
+    """The folder that holds ``pyproject.toml`` and the ``.env`` files.
+
+    In a checkout (editable install) that is two levels above this package; an installed wheel
+    has no project folder, so the working directory is taken.
+    """
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / PACKAGE).is_dir():
+        return checkout
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The merged view of the environment files and the process environment."""
+
+    project_root: Path
+    app_env: str
+    values: Mapping[str, str] = field(repr=False)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A setting, or ``default`` when it is unset or empty."""
+        value = self.values.get(name)
+        return value if value else default
+
+    @property
+    def database_url(self) -> str | None:
+        """``DATABASE_URL`` as given; None means the project's local default database."""
+        return self.get("DATABASE_URL")
+
+    @property
+    def database_name(self) -> str:
+        """The name of the local default database: one per environment, as Rails does."""
+        return f"{PACKAGE}_{self.app_env}"
+
+    @property
+    def var_dir(self) -> Path:
+        """Git-ignored folder for local data: the SQLite files and the local server's data."""
+        return self.project_root / "var"
+
+
+def env_files(project_root: Path, app_env: str) -> list[Path]:
+    """The environment files read for ``app_env``, lowest precedence first."""
+    names = [".env", f".env.{app_env}"]
+    if app_env != "test":
+        names.append(".env.local")
+    names.append(f".env.{app_env}.local")
+    return [project_root / name for name in names]
+
+
+def load_settings(
+    project_root: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the environment files of the current ``APP_ENV`` under ``project_root``."""
+    root = project_root or find_project_root()
+    process_env = os.environ if environ is None else environ
+    app_env = process_env.get("APP_ENV") or _app_env_from_files(root) or DEFAULT_APP_ENV
+    merged: dict[str, str] = {}
+    for path in env_files(root, app_env):
+        if path.is_file():
+            merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(process_env)
+    merged["APP_ENV"] = app_env
+    return Settings(project_root=root, app_env=app_env, values=merged)
+
+
+def _app_env_from_files(root: Path) -> str | None:
+    # APP_ENV itself may only come from the files that do not depend on it.
+    for name in (".env.local", ".env"):
+        path = root / name
+        if path.is_file():
+            value = dotenv_values(path).get("APP_ENV")
+            if value:
+                return value
+    return None

@@ -1,0 +1,32 @@
+"""The seeds: declared correctly, loaded in order, and a second run changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from {{ cookiecutter.package_name }}.db import migrations
+from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
+from {{ cookiecutter.package_name }}.db.seeding import runner
+from {{ cookiecutter.package_name }}.models import Country, User
+from {{ cookiecutter.package_name }}.seeds import load_all_seeds
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def test_every_seed_is_well_declared() -> None:
+    seeds = load_all_seeds()
+    for seed in seeds.values():
+        seed.check()
+    assert runner.order(seeds).index("countries") < runner.order(seeds).index("demo_users")
+
+
+def test_seeding_twice_changes_nothing(settings: Settings) -> None:
+    migrations.upgrade(settings, "head")
+    first = runner.run(settings, full=True, echo=lambda _: None)
+    second = runner.run(settings, full=True, echo=lambda _: None)
+    assert sum(o.counts.inserted + o.counts.updated for o in second) == 0
+    assert sum(o.counts.rows for o in second) == sum(o.counts.rows for o in first)
+    engine = make_engine(database_url(settings))
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Country)).scalar_one() >= 249
+        assert connection.execute(select(func.count()).select_from(User)).scalar_one() >= 2
+    engine.dispose()
