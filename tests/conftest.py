@@ -36,6 +36,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "embedded: starts a baked project's own embedded server")
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The baked project's suite timings (tests/test_generated_suite.py), one line each."""
+    lines = [
+        f"{figures['label']:<40} {figures['tests']} tests in {figures['wall']:.1f} s, "
+        f"rolled-back transaction {figures['isolation_per_test'] * 1000:.1f} ms per test"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, figures in getattr(report, "user_properties", [])
+        if name == "baked_suite"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "baked project's test suite")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Parametrized "database" tests get the marker of the backend they run on.
     for item in items:

@@ -1,21 +1,121 @@
-"""Shared fixtures: settings that point at a throw-away database, never the development one."""
+"""Test fixtures: a test database built by the real migrations, and a rolled-back transaction
+per test. docs/database.md ("Testing") explains them.
+
+Which database: ``TEST_DATABASE_URL`` when set, else the ``DATABASE_URL`` of ``.env.test``,
+else the project-local ``<package>_test`` database. A ``DATABASE_URL`` in your shell is
+ignored here, so the tests never touch the development database. Under ``pytest -n`` every
+worker gets a copy of its own, named with the worker id (``<package>_test_gw0``). The database
+is dropped and created again at the start of each run (and left afterwards, to look into), so
+its name must contain "test".
+
+Fixtures for your tests:
+
+- ``session``: an ORM ``Session`` in a transaction that is rolled back after the test. Its
+  ``commit()`` only releases a SAVEPOINT, so code under test may commit freely.
+- ``connection``: the same for Core: a ``Connection`` in a rolled-back transaction.
+- ``engine``: the ``Engine`` of this worker's test database (migrated and seeded once).
+- ``test_settings``: the ``Settings`` that point at it (``APP_ENV=test``).
+- ``scratch_settings``: ``Settings`` of an empty database of its own, for tests that migrate,
+  seed or otherwise commit for real (slower: use it only for that).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from {{ cookiecutter.package_name }}.db import admin, migrations, protection
+from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
+from {{ cookiecutter.package_name }}.db.seeding import runner
+from {{ cookiecutter.package_name }}.db.urls import backend_of, normalize
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings for APP_ENV=test on a fresh SQLite file (or TEST_DATABASE_URL when set)."""
-    environ = dict(os.environ)
+def settings_for_tests(suffix: str = "") -> Settings:
+    """``APP_ENV=test`` settings on this worker's test database (plus ``suffix`` in its name)."""
+    environ = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
     environ["APP_ENV"] = "test"
-    environ["DATABASE_URL"] = os.environ.get(
-        "TEST_DATABASE_URL", f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    )
-    return load_settings(environ=environ)
+    settings = load_settings(environ=environ)
+    given = os.environ.get("TEST_DATABASE_URL")
+    url = normalize(given, settings.project_root) if given else database_url(settings)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest -n
+    url = _renamed(url, f"_{worker}" if worker else "", suffix)
+    return dataclasses.replace(settings, values={**settings.values, "DATABASE_URL": url})
+
+
+def _renamed(url: str, *suffixes: str) -> str:
+    """``url`` with ``suffixes`` appended to the database name (the file name on SQLite)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if backend_of(url) == "sqlite":
+        path = Path(name)
+        name = str(path.with_name(path.stem + "".join(suffixes) + path.suffix))
+    else:
+        name += "".join(suffixes)
+    if "test" not in Path(name).name:
+        pytest.exit(f"refusing to use {name!r} as a test database: its name must contain 'test'")
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def recreate(settings: Settings) -> None:
+    """Drop and create the database of ``settings``: each run starts from nothing."""
+    url = database_url(settings)
+    stamped = protection.stamped_environment(url)
+    if stamped not in (None, "test"):
+        label = protection.database_label(url)
+        pytest.exit(f"refusing to drop {label}: it was initialized for APP_ENV={stamped}")
+    admin.drop_database(url)
+    admin.create_database(url)
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    """This worker's test database, built once per run by the real migrations and seeds."""
+    settings = settings_for_tests()
+    recreate(settings)
+    migrations.upgrade(settings, "head")
+    runner.run(settings, echo=lambda _: None)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(test_settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(database_url(test_settings))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """A session joined to ``connection``'s transaction; ``commit()`` releases a SAVEPOINT."""
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
+        yield session
+
+
+@pytest.fixture
+def scratch_settings() -> Iterator[Settings]:
+    """An empty database of its own (dropped afterwards), for tests that commit for real."""
+    settings = settings_for_tests("_scratch")
+    recreate(settings)
+    yield settings
+    admin.drop_database(database_url(settings))

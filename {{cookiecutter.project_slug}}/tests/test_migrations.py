@@ -1,25 +1,66 @@
-"""The migrations: one head, a full round trip, and no drift from the models."""
+"""The migrations: one head, every step down and up again, and no drift from the models."""
 
 from __future__ import annotations
 
+from sqlalchemy import inspect
+
 from {{ cookiecutter.package_name }}.db import migrations
+from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
-def test_single_head(settings: Settings) -> None:
-    assert len(migrations.script_directory(settings).get_heads()) == 1
+def test_single_head(test_settings: Settings) -> None:
+    assert len(migrations.script_directory(test_settings).get_heads()) == 1
 
 
-def test_upgrade_downgrade_upgrade(settings: Settings) -> None:
-    migrations.upgrade(settings, "head")
-    head = migrations.script_directory(settings).get_current_head()
-    assert migrations.current(settings) == (head,)
-    migrations.downgrade(settings, "base")
-    assert migrations.current(settings) == ()
-    migrations.upgrade(settings, "head")
-    assert migrations.current(settings) == (head,)
+def test_every_step_downgrades_and_upgrades_again(scratch_settings: Settings) -> None:
+    """The stairway: upgrade one revision, downgrade it, upgrade it again, up to head.
+
+    A revision whose downgrade forgets an object fails here: the second upgrade collides with
+    it, or the schema after the round trip differs.
+    """
+    scripts = migrations.script_directory(scratch_settings)
+    revisions = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    for revision in revisions:
+        migrations.upgrade(scratch_settings, "+1")
+        assert migrations.current(scratch_settings) == (revision,)
+        upgraded = schema_of(scratch_settings)
+        migrations.downgrade(scratch_settings, "-1")
+        migrations.upgrade(scratch_settings, "+1")
+        assert schema_of(scratch_settings) == upgraded, f"{revision} does not round-trip"
+    assert migrations.current(scratch_settings) == tuple(scripts.get_heads())
+    migrations.downgrade(scratch_settings, "base")
+    assert migrations.current(scratch_settings) == ()
 
 
-def test_models_match_migrations(settings: Settings) -> None:
-    migrations.upgrade(settings, "head")
-    assert migrations.check(settings) == []
+def test_models_match_migrations(test_settings: Settings) -> None:
+    """A model change without its revision fails here (as `invoke db.check` does)."""
+    assert migrations.check(test_settings) == []
+
+
+def test_offline_sql_renders_every_revision(test_settings: Settings) -> None:
+    """What `invoke db.sql` gives a DBA: every revision, without connecting."""
+    sql = migrations.offline_sql(test_settings)
+    for script in migrations.script_directory(test_settings).walk_revisions():
+        assert script.revision in sql
+
+
+def schema_of(settings: Settings) -> dict[str, object]:
+    """Tables with their columns, indexes and foreign keys, as the database reports them."""
+    engine = make_engine(database_url(settings))
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            return {
+                table: (
+                    [
+                        (c["name"], str(c["type"]), c["nullable"])
+                        for c in inspector.get_columns(table)
+                    ],
+                    sorted(str(i["name"]) for i in inspector.get_indexes(table)),
+                    sorted(str(fk["name"]) for fk in inspector.get_foreign_keys(table)),
+                )
+                for table in sorted(inspector.get_table_names())
+            }
+    finally:
+        engine.dispose()

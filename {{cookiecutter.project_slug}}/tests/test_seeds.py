@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from {{ cookiecutter.package_name }}.db import migrations
 from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
@@ -19,14 +20,23 @@ def test_every_seed_is_well_declared() -> None:
     assert runner.order(seeds).index("countries") < runner.order(seeds).index("demo_users")
 
 
-def test_seeding_twice_changes_nothing(settings: Settings) -> None:
-    migrations.upgrade(settings, "head")
-    first = runner.run(settings, full=True, echo=lambda _: None)
-    second = runner.run(settings, full=True, echo=lambda _: None)
+def test_seeding_twice_changes_nothing(scratch_settings: Settings) -> None:
+    migrations.upgrade(scratch_settings, "head")
+    first = runner.run(scratch_settings, full=True, echo=lambda _: None)
+    assert sum(o.counts.inserted for o in first) == sum(o.counts.rows for o in first) > 0
+    second = runner.run(scratch_settings, full=True, echo=lambda _: None)
     assert sum(o.counts.inserted + o.counts.updated for o in second) == 0
     assert sum(o.counts.rows for o in second) == sum(o.counts.rows for o in first)
-    engine = make_engine(database_url(settings))
+    engine = make_engine(database_url(scratch_settings))
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Country)).scalar_one() >= 249
-        assert connection.execute(select(func.count()).select_from(User)).scalar_one() >= 2
     engine.dispose()
+
+
+def test_the_test_database_is_seeded(session: Session) -> None:
+    """Reference data and the test environment's demo data are there for every test."""
+    countries = session.scalar(select(func.count()).select_from(Country))
+    users = session.scalar(select(func.count()).select_from(User))
+    assert countries is not None
+    assert countries >= 249
+    assert users == 2
