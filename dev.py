@@ -49,7 +49,9 @@ def demo() -> None:
     if out.exists():
         project = out / "my-service"
         if (project / ".venv").exists():
-            subprocess.run([project / ".venv" / "bin" / "invoke", "db.down"], cwd=project, check=False)
+            subprocess.run(
+                [project / ".venv" / "bin" / "invoke", "db.down"], cwd=project, check=False
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True)
     run(BIN / "cookiecutter", "--no-input", REPO, "-o", out)
@@ -60,8 +62,10 @@ def demo() -> None:
     run(project_bin / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", cwd=project)
     run(project_bin / "invoke", "db.init", cwd=project)
     run(project_bin / "invoke", "db.status", cwd=project)
-    print(f"\nThe project is in {project}; its local PostgreSQL keeps running: "
-          f"`cd {project.relative_to(REPO)} && .venv/bin/invoke db.down` stops it.")
+    print(
+        f"\nThe project is in {project}; its local PostgreSQL keeps running: "
+        f"`cd {project.relative_to(REPO)} && .venv/bin/invoke db.down` stops it."
+    )
 
 
 def test(pytest_args: list[str]) -> int:

@@ -12,9 +12,11 @@ from pathlib import Path
 # Modules that exist once per database flavour; the chosen one becomes the unsuffixed name.
 FLAVOURED_MODULES = ("db/local",)
 # Files only one flavour uses, relative to the project root.
-ONLY_FOR = {
+# (compose.yaml, the Dockerfile and the CI workflow serve both: their few differences are
+# Jinja blocks of configuration, not code.)
+ONLY_FOR: dict[str, list[str]] = {
     "postgresql": [],
-    "sqlite": ["compose.yaml"],
+    "sqlite": [],
 }
 
 

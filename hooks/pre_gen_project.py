@@ -75,9 +75,7 @@ _NEWER_STDLIB_MODULES: frozenset[str] = frozenset(
         "compression",  # 3.14
     }
 )
-STDLIB_MODULES: frozenset[str] = (
-    frozenset(sys.stdlib_module_names) | _NEWER_STDLIB_MODULES
-)
+STDLIB_MODULES: frozenset[str] = frozenset(sys.stdlib_module_names) | _NEWER_STDLIB_MODULES
 
 
 def check_package_name(value: str) -> str | None:
@@ -88,10 +86,7 @@ def check_package_name(value: str) -> str | None:
             "(letters, digits, underscores; not starting with a digit)"
         )
     if value.strip("_") == "":
-        return (
-            f"ERROR: package_name {value!r} must contain a letter or digit, "
-            "not only underscores"
-        )
+        return f"ERROR: package_name {value!r} must contain a letter or digit, not only underscores"
     # Soft keywords (match, case, type, _) are fine as module names, so only
     # the hard keywords are rejected.
     if keyword.iskeyword(value):
@@ -384,11 +379,7 @@ def validate(answers: Mapping[str, str]) -> list[str]:
         if derived is not None:
             parent, derive = derived
             parent_value = answers.get(parent)
-            if (
-                parent in failed
-                and parent_value is not None
-                and value == derive(parent_value)
-            ):
+            if parent in failed and parent_value is not None and value == derive(parent_value):
                 failed.add(field)
                 continue
         error = check(value)

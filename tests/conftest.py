@@ -101,9 +101,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def project_copy(
-    baked: dict[str, Path], tmp_path: Path
-) -> Iterator[Callable[..., Project]]:
+def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Project]]:
     """``project_copy("postgresql", database_url)``: a private, writable copy of a bake."""
 
     def make(flavour: str, database_url: str | None = None) -> Project:

@@ -71,7 +71,11 @@ class Project:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project folder; ``check`` fails the test on a non-zero exit."""
         result = subprocess.run(
@@ -124,7 +128,9 @@ def pg_admin_url(cache_dir: Path) -> str:
 
 
 def _psycopg_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
+    return url.replace("postgresql+psycopg://", "postgresql://").replace(
+        "postgres://", "postgresql://"
+    )
 
 
 def with_database(url: str, name: str) -> str:

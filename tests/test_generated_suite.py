@@ -21,14 +21,25 @@ from tests.support import REPO, Project, admin_sql, with_database
 TESTS_OF_THE_BAKED_SUITE = 14
 
 
-def run_suite(project: Project, env: dict[str, str], tmp_path: Path, workers: int) -> dict[str, Any]:
+def run_suite(
+    project: Project, env: dict[str, str], tmp_path: Path, workers: int
+) -> dict[str, Any]:
     timing = tmp_path / "timing.jsonl"
     env = {**env, "SUITE_TIMING": str(timing), "PYTHONPATH": f"src:{REPO / 'tests'}"}
     xdist = ["-n", str(workers)] if workers else ["-p", "no:xdist"]
     started = time.perf_counter()
     result = project.run(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suite_timing",
-        *xdist, env=env, check=False,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "suite_timing",
+        *xdist,
+        env=env,
+        check=False,
     )
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -67,7 +78,9 @@ def test_baked_suite_passes(
     if flavour == "postgresql":
         _drop_databases_of_the_run(request, database)
     else:
-        created = sorted(p.name for p in Path(database.removeprefix("sqlite:///")).parent.glob("*.sqlite3"))
+        created = sorted(
+            p.name for p in Path(database.removeprefix("sqlite:///")).parent.glob("*.sqlite3")
+        )
         expected = {0: ["test.sqlite3"], 2: ["test_gw0.sqlite3", "test_gw1.sqlite3"]}[workers]
         assert created == expected
     record(request, f"{flavour}, {'one process' if not workers else f'-n {workers}'}", figures)

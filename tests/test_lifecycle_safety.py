@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,7 @@ def test_backups_of_the_same_second_sort_in_the_order_taken(initialized: Project
     assert same_second in placeholders, newest
     for later in placeholders[placeholders.index(same_second) + 1 :]:
         later.unlink()
-    assert sorted(first.parent.iterdir())[-1] == newest
+    assert max(first.parent.iterdir()) == newest
 
 
 def _backup(project: Project) -> Path:

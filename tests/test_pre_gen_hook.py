@@ -492,9 +492,7 @@ def test_bad_answer_on_the_command_line_gives_one_line_on_stderr(
     sandbox.assert_nothing_written()
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("database", "mysql"), ("python_version", "3.9")]
-)
+@pytest.mark.parametrize(("field", "value"), [("database", "mysql"), ("python_version", "3.9")])
 def test_bad_choice_from_a_replay_file_is_stopped_by_the_hook(
     sandbox: Sandbox, capfd: pytest.CaptureFixture[str], field: str, value: str
 ) -> None:

@@ -50,7 +50,10 @@ def version_rows(url: str) -> list[str]:
     engine = sa.create_engine(engine_url(url))
     try:
         with engine.connect() as connection:
-            return [row[0] for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))]
+            return [
+                row[0]
+                for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ]
     finally:
         engine.dispose()
 
@@ -64,7 +67,9 @@ def project(project_copy: Callable[..., Project], database: str) -> Project:
     return project_copy("postgresql", database)
 
 
-def test_init_brings_an_empty_database_to_head_and_is_idempotent(project: Project, database: str) -> None:
+def test_init_brings_an_empty_database_to_head_and_is_idempotent(
+    project: Project, database: str
+) -> None:
     first = project.invoke("db.init")
     assert "Running upgrade" in first.stderr
     assert {"countries", "users", "alembic_version"} <= tables(database)
@@ -74,7 +79,9 @@ def test_init_brings_an_empty_database_to_head_and_is_idempotent(project: Projec
     assert version_rows(database) == head
 
 
-def test_migrate_with_a_message_writes_one_revision_and_applies_it(project: Project, database: str) -> None:
+def test_migrate_with_a_message_writes_one_revision_and_applies_it(
+    project: Project, database: str
+) -> None:
     project.invoke("db.init")
     before = revision_files(project)
     (project.path / "src" / project.package / "models" / "order.py").write_text(NEW_MODEL)
@@ -108,11 +115,11 @@ def test_downgrade_to_base_and_upgrade_round_trip(project: Project, database: st
 def test_status_marks_applied_and_pending(project: Project, database: str) -> None:
     pending = project.invoke("db.status", check=False)
     assert pending.returncode == 1
-    assert re.search(r"^\[ \] 0d848db94cb2", pending.stdout, re.M)
+    assert re.search(r"^\[ \] 0d848db94cb2", pending.stdout, re.MULTILINE)
     assert "1 of 1 revisions pending" in pending.stderr
     project.invoke("db.init")
     applied = project.invoke("db.status")
-    assert re.search(r"^\[X\] 0d848db94cb2", applied.stdout, re.M)
+    assert re.search(r"^\[X\] 0d848db94cb2", applied.stdout, re.MULTILINE)
 
 
 def test_sql_prints_ddl_without_touching_the_database(project: Project, database: str) -> None:
@@ -138,9 +145,11 @@ def test_check_fails_on_drift_behind_head_and_two_heads(project: Project, databa
 
     # A second branch from the initial revision: two heads.
     project.invoke("db.revision", "--empty", "-m", "other branch")
-    newest = next(path for path in revision_files(project) if path.name.endswith("_other_branch.py"))
+    newest = next(
+        path for path in revision_files(project) if path.name.endswith("_other_branch.py")
+    )
     source = newest.read_text()
-    parent = re.search(r'^down_revision: .* = "([0-9a-f]+)"', source, re.M)
+    parent = re.search(r'^down_revision: .* = "([0-9a-f]+)"', source, re.MULTILINE)
     assert parent is not None
     newest.write_text(source.replace(f'= "{parent[1]}"', '= "0d848db94cb2"', 1))
     two = project.invoke("db.check", check=False)
@@ -168,21 +177,44 @@ def test_plain_alembic_cli_works(project: Project, database: str) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
-        (["db.status"], {"DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/x"}, "cannot reach the database"),
+        (
+            ["db.status"],
+            {"DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/x"},
+            "cannot reach the database",
+        ),
         (["db.status"], {"DATABASE_URL": f"nonsense:{SECRET}"}, "is not a database URL"),
-        (["db.status"], {"DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"}, "unsupported scheme 'mysql'"),
-        (["db.status"], {"DATABASE_URL": f"postgresql://app:{SECRET}@localhost:port/x"}, "port that is not a number"),
+        (
+            ["db.status"],
+            {"DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"},
+            "unsupported scheme 'mysql'",
+        ),
+        (
+            ["db.status"],
+            {"DATABASE_URL": f"postgresql://app:{SECRET}@localhost:port/x"},
+            "port that is not a number",
+        ),
         (["db.upgrade", "--to", "nosuchrev"], {}, "unknown revision 'nosuchrev'"),
         (["db.stamp", "zzz"], {}, "unknown revision 'zzz'"),
         (["db.sql", "--revisions", "zzz"], {}, "unknown revision 'zzz'"),
         (["db.revision"], {}, "needs a message"),
     ],
-    ids=["unreachable", "not-a-url", "scheme", "port", "upgrade-rev", "stamp-rev", "sql-rev", "no-message"],
+    ids=[
+        "unreachable",
+        "not-a-url",
+        "scheme",
+        "port",
+        "upgrade-rev",
+        "stamp-rev",
+        "sql-rev",
+        "no-message",
+    ],
 )
 def test_bad_input_gives_one_line_and_no_password(
     baked: dict[str, Path], tmp_path: Path, args: list[str], env: dict[str, str], expected: str
 ) -> None:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    project = Project.copy_of(
+        baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}"
+    )
     result = project.invoke(*args, env=env, check=False)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -194,7 +226,9 @@ def test_bad_input_gives_one_line_and_no_password(
 
 
 def test_debug_flag_shows_the_traceback(baked: dict[str, Path], tmp_path: Path) -> None:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    project = Project.copy_of(
+        baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}"
+    )
     result = project.invoke("-d", "db.upgrade", "--to", "nosuchrev", check=False)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
@@ -215,6 +249,21 @@ def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Pat
     result = project.python(code)
     assert "HEAVY []" in result.stdout
     listed = project.invoke("--list").stdout
-    for name in ("init", "migrate", "revision", "upgrade", "downgrade", "current", "history",
-                 "heads", "status", "sql", "check", "stamp", "merge", "up", "down"):
+    for name in (
+        "init",
+        "migrate",
+        "revision",
+        "upgrade",
+        "downgrade",
+        "current",
+        "history",
+        "heads",
+        "status",
+        "sql",
+        "check",
+        "stamp",
+        "merge",
+        "up",
+        "down",
+    ):
         assert f"db.{name} " in listed or f"db.{name}\n" in listed, name

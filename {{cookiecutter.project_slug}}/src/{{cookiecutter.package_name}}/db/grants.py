@@ -355,6 +355,8 @@ def admin_url(settings: Settings, given: str | None = None) -> str:
         url = normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL")
     elif settings.database_url is None:
         url = database_url(settings)  # the project-local server: we are its superuser
+    elif backend_of(settings.database_url) == "sqlite":
+        url = settings.database_url  # refused just below, for what it is
     else:
         raise TaskError(
             "db.grant needs an admin connection, never the app's: set ADMIN_DATABASE_URL "
