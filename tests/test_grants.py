@@ -211,6 +211,10 @@ def matrix_failures(app: str, schema: str, owner: str, reader: str | None = None
         "DELETE": ["DELETE FROM users", "DELETE FROM later_identity"],
         "CREATE TEMP TABLE": ["CREATE TEMP TABLE scratch (x int)"],
         "read the version": ["SELECT version_num FROM alembic_version"],
+        "read the lifecycle": [
+            "SELECT count(*) FROM migration_ledger",
+            "SELECT count(*) FROM lifecycle_environment",
+        ],
     }
     denied_app = {
         "TRUNCATE": ["TRUNCATE users"],
@@ -224,6 +228,9 @@ def matrix_failures(app: str, schema: str, owner: str, reader: str | None = None
         "SET ROLE owner": [f"SET ROLE {sql.Identifier(owner).as_string()}"],
         "rewrite the version": ["UPDATE alembic_version SET version_num = 'forged'"],
         "delete the version": ["DELETE FROM alembic_version"],
+        "forge a migration checksum": ["UPDATE migration_ledger SET checksum = 'forged'"],
+        "forget applied migrations": ["DELETE FROM migration_ledger"],
+        "re-stamp the environment": ["UPDATE lifecycle_environment SET value = 'development'"],
     }
     failures = []
     for what, statements in allowed_app.items():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError
+from .ledger import ENVIRONMENT_TABLE, LEDGER_TABLE
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 # The prefix chosen at bake time; DB_ROLE_PREFIX overrides it (one project, several clusters).
 BAKED_ROLE_PREFIX = "{{ cookiecutter.role_prefix }}"
 VERSION_TABLE = "alembic_version"
+# Written by migrations only; the app (and the reader) may read them. seed_ledger is not here:
+# seeds run with the app's login.
+READ_ONLY_TABLES = (VERSION_TABLE, LEDGER_TABLE, ENVIRONMENT_TABLE)
 PASSWORD_SETTINGS = {
     "migrator": "DB_MIGRATOR_PASSWORD",
     "app": "DB_APP_PASSWORD",
@@ -104,7 +108,8 @@ MODEL = Model(
     # USAGE lets serial columns call nextval(); UPDATE (setval) is never needed by the app.
     sequences={"rw": ("USAGE", "SELECT"), "ro": ("SELECT",)},
     functions={"rw": ("EXECUTE",)},
-    # Everyone may read which revision is applied; only the owner may write it.
+    # Everyone may read which revision is applied (and the lifecycle's other records, below);
+    # only the owner, that is migrations, may write them.
     version_table={"rw": ("SELECT",), "ro": ("SELECT",)},
 )
 
@@ -288,22 +293,25 @@ def render_sql(names: RoleNames) -> str:
                 f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {s}"
                 f" GRANT {privs} ON {kind} TO {_ident(grantee)};"
             )
-    version = f"{s}.{_ident(VERSION_TABLE)}"
     lines += [
         "-- PUBLIC's EXECUTE on new functions can only be revoked globally (no IN SCHEMA).",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;",
         "",
-        "-- 8. Alembic's version table, created here (Alembic's own layout) so that the app can",
-        "--    read the applied revision but never rewrite it.",
-        f"CREATE TABLE IF NOT EXISTS {version} (",
-        "    version_num VARCHAR(32) NOT NULL,",
-        "    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)",
-        ");",
-        f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {version}",
-        f"    FROM {_ident(n.rw)}, {_ident(n.ro)};",
+        "-- 8. The lifecycle's tables, created here so that the app can read them but never",
+        "--    rewrite them: Alembic's version table (Alembic's own layout), the checksums of",
+        "--    applied migrations and the environment the database was initialized for.",
     ]
-    for grantee, privs in _grantees(n, MODEL.version_table):
-        lines.append(f"GRANT {privs} ON {version} TO {_ident(grantee)};")
+    for table in READ_ONLY_TABLES:
+        qualified = f"{s}.{_ident(table)}"
+        lines += [
+            f"CREATE TABLE IF NOT EXISTS {qualified} (",
+            *_column_lines(table),
+            ");",
+            f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {qualified}",
+            f"    FROM {_ident(n.rw)}, {_ident(n.ro)};",
+        ]
+        for grantee, privs in _grantees(n, MODEL.version_table):
+            lines.append(f"GRANT {privs} ON {qualified} TO {_ident(grantee)};")
     lines += [
         "RESET ROLE;",
         "",
@@ -311,7 +319,7 @@ def render_sql(names: RoleNames) -> str:
         "DO $$",
         "DECLARE",
         "  bad text;",
-        "  version_table oid;",
+        "  lifecycle_table oid;",
         "BEGIN",
         "  SELECT string_agg(rolname, ', ') INTO bad FROM pg_roles",
         f"   WHERE rolname IN ({model_roles})",
@@ -326,20 +334,35 @@ def render_sql(names: RoleNames) -> str:
         f"      {_literal(n.migrator)}, {_literal(n.owner)};",
         "  END IF;",
         "  -- By oid: a non-superuser admin has no USAGE on the schema to look names up.",
-        "  SELECT c.oid INTO version_table FROM pg_class c",
-        f"   WHERE c.relname = {_literal(VERSION_TABLE)}",
-        "     AND c.relnamespace = (SELECT oid FROM pg_namespace",
-        f"                           WHERE nspname = {_literal(n.schema)});",
-        f"  IF NOT has_table_privilege({_literal(n.rw)}, version_table, 'SELECT')",
-        f"     OR has_table_privilege({_literal(n.rw)}, version_table, 'UPDATE') THEN",
-        "    RAISE EXCEPTION 'roles.sql: the grants on the version table did not apply';",
-        "  END IF;",
+        "  FOR lifecycle_table IN SELECT c.oid FROM pg_class c",
+        f"     WHERE c.relname IN ({', '.join(_literal(t) for t in READ_ONLY_TABLES)})",
+        "       AND c.relnamespace = (SELECT oid FROM pg_namespace",
+        f"                             WHERE nspname = {_literal(n.schema)}) LOOP",
+        f"    IF NOT has_table_privilege({_literal(n.rw)}, lifecycle_table, 'SELECT')",
+        f"       OR has_table_privilege({_literal(n.rw)}, lifecycle_table, 'UPDATE') THEN",
+        "      RAISE EXCEPTION 'roles.sql: the grants on % did not apply', lifecycle_table;",
+        "    END IF;",
+        "  END LOOP;",
         "END $$;",
         "",
         "COMMIT;",
         "",
     ]
     return "\n".join(lines)
+
+
+def _column_lines(table: str) -> list[str]:
+    """The columns and primary key of a lifecycle table, as the code that writes it defines it."""
+    from sqlalchemy.dialects.postgresql.base import PGDialect
+    from sqlalchemy.schema import CreateTable
+
+    from .ledger import lifecycle_metadata
+
+    dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+    ddl = str(CreateTable(lifecycle_metadata.tables[table]).compile(dialect=dialect))
+    body = ddl.split("(", 1)[1].rsplit(")", 1)[0]
+    columns = [f"    {part.strip()}" for part in body.strip().split(", \n")]
+    return [f"{column}," for column in columns[:-1]] + columns[-1:]
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -679,22 +702,22 @@ SELECT p.oid::regprocedure::text, p.proowner::regrole::text,
 
 def _object_problems(query: Query, n: RoleNames) -> list[str]:
     problems = []
-    seen_version_table = False
+    missing = set(READ_ONLY_TABLES)
     for name, kind, owner, acl in query(_RELATIONS_SQL, (n.schema,)):
         what = f"{'sequence' if kind == 'S' else 'table'} {n.schema}.{name}"
         if owner != n.owner:
             problems.append(f"{what} is owned by {owner}, not {n.owner}")
         if kind == "S":
             expected = _expected(n, MODEL.sequences)
-        elif name == VERSION_TABLE:
-            seen_version_table = True
+        elif name in READ_ONLY_TABLES:
+            missing.discard(name)
             expected = _expected(n, MODEL.version_table)
         else:
             expected = _expected(n, MODEL.tables)
         rows = [(int(grantee), priv) for grantee, priv in acl]
         problems += _acl_problems(what, rows, expected, query)
-    if not seen_version_table:
-        problems.append(f"table {n.schema}.{VERSION_TABLE} is missing: run `invoke db.grant`")
+    for name in sorted(missing):
+        problems.append(f"table {n.schema}.{name} is missing: run `invoke db.grant`")
     for signature, owner, acl in query(_FUNCTIONS_SQL, (n.schema,)):
         what = f"function {signature}"
         if owner != n.owner:

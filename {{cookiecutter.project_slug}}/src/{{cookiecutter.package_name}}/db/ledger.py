@@ -17,21 +17,36 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, inspect, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    select,
+)
+
+if TYPE_CHECKING:
+    # Alembic is imported where it is used: an unchanged `db.seed` imports the table names
+    # from here and finishes without loading Alembic (seeding/unchanged.py).
+    from alembic.script import ScriptDirectory
 
 LEDGER_TABLE = "migration_ledger"
 ENVIRONMENT_TABLE = "lifecycle_environment"
-# The seeds' ledger (seeding/ledger.py): which seed content was loaded last.
+# The seeds' ledger (seeding/ledger.py): which seed content was loaded last, and by which runs.
 SEED_LEDGER_TABLE = "seed_ledger"
-LIFECYCLE_TABLES = frozenset({LEDGER_TABLE, ENVIRONMENT_TABLE, SEED_LEDGER_TABLE})
+SEED_RUNS_TABLE = "seed_runs"
+LIFECYCLE_TABLES = frozenset({LEDGER_TABLE, ENVIRONMENT_TABLE, SEED_LEDGER_TABLE, SEED_RUNS_TABLE})
 
-_metadata = MetaData()
+lifecycle_metadata = MetaData()
 ledger = Table(
     LEDGER_TABLE,
-    _metadata,
+    lifecycle_metadata,
     Column("revision", String(64), primary_key=True),
     Column("file", String(255), nullable=False),
     Column("checksum", String(64), nullable=False),
@@ -39,10 +54,19 @@ ledger = Table(
 )
 environment = Table(
     ENVIRONMENT_TABLE,
-    _metadata,
+    lifecycle_metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Alembic creates this one itself; it is described here so that db.grant (grants.py) can
+# create it first, with the same layout, and keep it read-only for the app.
+Table(
+    "alembic_version",
+    lifecycle_metadata,
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
 
 
@@ -52,6 +76,8 @@ def checksum(path: Path) -> str:
 
 
 def applied_revisions(connection: Connection, scripts: ScriptDirectory) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     heads = MigrationContext.configure(connection).get_current_heads()
     if not heads:
         return set()

@@ -146,8 +146,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE "{{ cookiecutter.role_prefix }}_owner" IN SCHE
 -- PUBLIC's EXECUTE on new functions can only be revoked globally (no IN SCHEMA).
 ALTER DEFAULT PRIVILEGES FOR ROLE "{{ cookiecutter.role_prefix }}_owner" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
--- 8. Alembic's version table, created here (Alembic's own layout) so that the app can
---    read the applied revision but never rewrite it.
+-- 8. The lifecycle's tables, created here so that the app can read them but never
+--    rewrite them: Alembic's version table (Alembic's own layout), the checksums of
+--    applied migrations and the environment the database was initialized for.
 CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."alembic_version" (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -156,13 +157,34 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{{ cookiecutter
     FROM "{{ cookiecutter.role_prefix }}_rw", "{{ cookiecutter.role_prefix }}_ro";
 GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."alembic_version" TO "{{ cookiecutter.role_prefix }}_rw";
 GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."alembic_version" TO "{{ cookiecutter.role_prefix }}_ro";
+CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."migration_ledger" (
+    revision VARCHAR(64) NOT NULL,
+    file VARCHAR(255) NOT NULL,
+    checksum VARCHAR(64) NOT NULL,
+    applied_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (revision)
+);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{{ cookiecutter.role_prefix }}"."migration_ledger"
+    FROM "{{ cookiecutter.role_prefix }}_rw", "{{ cookiecutter.role_prefix }}_ro";
+GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."migration_ledger" TO "{{ cookiecutter.role_prefix }}_rw";
+GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."migration_ledger" TO "{{ cookiecutter.role_prefix }}_ro";
+CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."lifecycle_environment" (
+    key VARCHAR(64) NOT NULL,
+    value VARCHAR(255) NOT NULL,
+    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (key)
+);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{{ cookiecutter.role_prefix }}"."lifecycle_environment"
+    FROM "{{ cookiecutter.role_prefix }}_rw", "{{ cookiecutter.role_prefix }}_ro";
+GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."lifecycle_environment" TO "{{ cookiecutter.role_prefix }}_rw";
+GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."lifecycle_environment" TO "{{ cookiecutter.role_prefix }}_ro";
 RESET ROLE;
 
 -- 9. Verify what warnings would hide.
 DO $$
 DECLARE
   bad text;
-  version_table oid;
+  lifecycle_table oid;
 BEGIN
   SELECT string_agg(rolname, ', ') INTO bad FROM pg_roles
    WHERE rolname IN ('{{ cookiecutter.role_prefix }}_owner', '{{ cookiecutter.role_prefix }}_migrator', '{{ cookiecutter.role_prefix }}_rw', '{{ cookiecutter.role_prefix }}_ro', '{{ cookiecutter.role_prefix }}_app', '{{ cookiecutter.role_prefix }}_reader')
@@ -177,14 +199,15 @@ BEGIN
       '{{ cookiecutter.role_prefix }}_migrator', '{{ cookiecutter.role_prefix }}_owner';
   END IF;
   -- By oid: a non-superuser admin has no USAGE on the schema to look names up.
-  SELECT c.oid INTO version_table FROM pg_class c
-   WHERE c.relname = 'alembic_version'
-     AND c.relnamespace = (SELECT oid FROM pg_namespace
-                           WHERE nspname = '{{ cookiecutter.role_prefix }}');
-  IF NOT has_table_privilege('{{ cookiecutter.role_prefix }}_rw', version_table, 'SELECT')
-     OR has_table_privilege('{{ cookiecutter.role_prefix }}_rw', version_table, 'UPDATE') THEN
-    RAISE EXCEPTION 'roles.sql: the grants on the version table did not apply';
-  END IF;
+  FOR lifecycle_table IN SELECT c.oid FROM pg_class c
+     WHERE c.relname IN ('alembic_version', 'migration_ledger', 'lifecycle_environment')
+       AND c.relnamespace = (SELECT oid FROM pg_namespace
+                             WHERE nspname = '{{ cookiecutter.role_prefix }}') LOOP
+    IF NOT has_table_privilege('{{ cookiecutter.role_prefix }}_rw', lifecycle_table, 'SELECT')
+       OR has_table_privilege('{{ cookiecutter.role_prefix }}_rw', lifecycle_table, 'UPDATE') THEN
+      RAISE EXCEPTION 'roles.sql: the grants on % did not apply', lifecycle_table;
+    END IF;
+  END LOOP;
 END $$;
 
 COMMIT;
