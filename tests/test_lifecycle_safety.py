@@ -3,6 +3,7 @@ failures, the checksum ledger, timeouts and --wait, on SQLite and real PostgreSQ
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.lifecycle_support import INITIAL, add_revision, query, snapshot, versions_dir
-from tests.support import Project
+from tests.support import Project, sqlite_url
 
 
 def flavour_of(url: str) -> str:
@@ -217,6 +218,62 @@ def test_six_concurrent_migrates_run_each_migration_once(
         ("aaaa00000002",),
     ]
     assert query(pg_url, "SELECT count(*) FROM migration_ledger") == [(3,)]
+
+
+def test_concurrent_migrates_on_sqlite_wait_for_each_other(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    """SQLite's write lock, taken at BEGIN, serialises migrations: one runs, the others wait."""
+    url = sqlite_url(tmp_path / "concurrent.sqlite3")
+    project = project_copy("sqlite", url)
+    project.invoke("db.upgrade", "--to", INITIAL)
+    add_revision(
+        project,
+        "aaaa00000001",
+        INITIAL,
+        'op.execute("CREATE TABLE side_effects (name text)")\n'
+        "__import__('time').sleep(1)\n"
+        "op.execute(\"INSERT INTO side_effects VALUES ('aaaa00000001')\")",
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.migrate"],
+            cwd=project.path,
+            env=project.environ(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    assert [code for code, _, _ in results] == [0] * 4, results
+    assert query(url, "SELECT name FROM side_effects") == [("aaaa00000001",)]
+    assert query(url, "SELECT version_num FROM alembic_version") == [("aaaa00000001",)]
+
+
+def test_sqlite_migrate_blocked_by_a_writer_gives_up_after_the_lock_timeout(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    url = sqlite_url(tmp_path / "blocked.sqlite3")
+    project = project_copy("sqlite", url)
+    project.invoke("db.upgrade", "--to", INITIAL)
+    add_revision(project, "aaaa00000001", INITIAL, "op.execute('CREATE TABLE t (x int)')")
+    writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a long write transaction of the application
+        started = time.monotonic()
+        result = project.invoke("db.migrate", "--lock-timeout", "1", check=False)
+        waited = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert result.returncode == 1
+    assert "stayed locked by another writer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert waited >= 1
+    assert query(url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    project.invoke("db.migrate")  # once the writer is done, it goes through
 
 
 @pytest.mark.postgresql

@@ -57,6 +57,11 @@ def _describe(exc: BaseException) -> str:
             message = _driver_message(exc)
             if "does not exist" in message and 'database "' in message:
                 return f"{message}: run `invoke db.init` to create it"
+            if message == "database is locked":
+                return (
+                    "the SQLite file stayed locked by another writer (a migration, a long "
+                    "transaction): retry when it is done, or raise --lock-timeout"
+                )
             return f"cannot reach the database: {message}"
         if isinstance(exc, sa_exc.DBAPIError):
             return f"database error: {_driver_message(exc)}"

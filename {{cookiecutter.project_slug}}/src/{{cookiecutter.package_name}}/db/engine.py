@@ -9,16 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
 from ..settings import Settings
 from . import local
 from .urls import backend_of, normalize
 
 if TYPE_CHECKING:
-    # The ORM is a fifth of a second to import; the migration tasks never need it.
+    # SQLAlchemy is imported by the functions that use it: an unchanged `db.seed` asks
+    # database_url() and then finishes without it (seeding/unchanged.py). The ORM is a fifth
+    # of a second more; the migration tasks never need it.
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -36,14 +35,29 @@ def offline_url(settings: Settings) -> str:
     return normalize(raw, settings.project_root) if raw else local.OFFLINE_URL
 
 
-def make_engine(url: str, *, enforce_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    enforce_foreign_keys: bool = True,
+    write_lock_wait: float | None = None,
+    **kwargs: Any,
+) -> Engine:
     """An engine for ``url``; on SQLite, with real transactions and foreign keys enforced.
 
     pysqlite's legacy transaction handling neither begins a transaction before DDL nor lets
     SAVEPOINT work; taking BEGIN into our own hands (the SQLAlchemy recipe) makes migrations
     atomic and nested test transactions possible. Migrations turn foreign keys off, because
     batch mode rebuilds tables and SQLite would otherwise cascade or fail on the copy.
+
+    ``write_lock_wait`` (SQLite; migrations): take the write lock at BEGIN (``BEGIN
+    IMMEDIATE``), waiting up to that many seconds for another writer to finish. SQLite's file
+    lock is then the migration lock: a second ``db.migrate`` waits for the first and finds the
+    database at head, where two deferred transactions would deadlock and one fail at once.
     """
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
     if backend_of(url) != "sqlite":
         return create_engine(url, **kwargs)
     path = make_url(url).database
@@ -51,18 +65,20 @@ def make_engine(url: str, *, enforce_foreign_keys: bool = True, **kwargs: Any) -
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("poolclass", NullPool)
     engine = create_engine(url, **kwargs)
+    begin = "BEGIN" if write_lock_wait is None else "BEGIN IMMEDIATE"
+    busy_timeout_ms = 5000 if write_lock_wait is None else int(write_lock_wait * 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA foreign_keys = {'ON' if enforce_foreign_keys else 'OFF'}")
-        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
     return engine
 

@@ -92,6 +92,11 @@ def _holder(connection: Connection, key: int) -> str:
     return " ".join(parts)
 
 
+def lock_wait(settings: Settings) -> float:
+    """Seconds to wait for another process's migration: ``MIGRATION_LOCK_WAIT``, --lock-timeout."""
+    return seconds_setting(settings, "MIGRATION_LOCK_WAIT", DEFAULT_LOCK_WAIT)
+
+
 @contextmanager
 def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     """Hold the migration lock of ``url`` (PostgreSQL) for the duration of the block.
@@ -102,7 +107,7 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     if backend_of(url) != "postgresql" or url in _held:
         yield
         return
-    wait = seconds_setting(settings, "MIGRATION_LOCK_WAIT", DEFAULT_LOCK_WAIT)
+    wait = lock_wait(settings)
     engine = make_engine(
         url,
         isolation_level="AUTOCOMMIT",

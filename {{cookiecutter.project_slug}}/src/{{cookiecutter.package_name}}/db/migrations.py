@@ -61,8 +61,9 @@ def connected(
     config = alembic_config(settings)
     # The migrator's login when the role model is in use (docs/database.md, "For DBAs").
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
+    wait = locking.lock_wait(settings) if exclusive else None
     with locking.migration_lock(settings, url) if exclusive else nullcontext():
-        engine = make_engine(url, enforce_foreign_keys=False)
+        engine = make_engine(url, enforce_foreign_keys=False, write_lock_wait=wait)
         try:
             with engine.begin() as connection:
                 grants.assume_migration_role(connection, settings)
