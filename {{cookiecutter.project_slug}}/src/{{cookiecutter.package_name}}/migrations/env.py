@@ -24,13 +24,14 @@ config = context.config
 
 
 def _models() -> MetaData | None:
-    """The models, when this run compares with them; None for the tasks' plain upgrades.
+    """The models, when this run compares with them; None for the tasks' upgrades and SQL.
 
     Only autogenerate (and ``alembic check``) compares; importing the models means importing
-    the ORM, a fifth of a second that ``invoke db.migrate`` would pay on every run for nothing.
-    The plain ``alembic`` command always gets them, since its subcommand is not known here.
+    the ORM, a fifth of a second that ``invoke db.migrate`` (or ``db.sql``) would pay on every
+    run for nothing. The tasks hand over a connection, or a URL for offline SQL; the plain
+    ``alembic`` command does neither and always gets the models, its subcommand unknown here.
     """
-    driven_by_task = config.attributes.get("connection") is not None
+    driven_by_task = any(config.attributes.get(key) is not None for key in ("connection", "url"))
     if driven_by_task and not config.attributes.get("autogenerate"):
         return None
     from {{ cookiecutter.package_name }}.models import load_all_models
