@@ -11,11 +11,12 @@ from pathlib import Path
 
 # Modules that exist once per database flavour; the chosen one becomes the unsuffixed name.
 FLAVOURED_MODULES = ("db/local",)
-# Files only one flavour uses, relative to the project root.
+# Files only one flavour uses, relative to the project root ({package}: the package's name).
 # (compose.yaml, the Dockerfile and the CI workflow serve both: their few differences are
 # Jinja blocks of configuration, not code.)
 ONLY_FOR: dict[str, list[str]] = {
-    "postgresql": [],
+    # COPY through psycopg, which the sqlite flavour does not install.
+    "postgresql": ["src/{package}/db/seeding/postgresql.py"],
     "sqlite": [],
 }
 
@@ -33,7 +34,7 @@ def shape(project: Path, package: str, database: str) -> None:
         if flavour == database:
             continue
         for relative in paths:
-            target = project / relative
+            target = project / relative.format(package=package)
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from tests.support import Project
 
@@ -54,7 +57,7 @@ def count(url: str, table: str) -> int:
 def ledger_rows(url: str) -> list[tuple[Any, ...]]:
     try:
         return query(url, "SELECT name FROM seed_ledger")
-    except Exception:  # the table does not exist: nothing was ever recorded
+    except DBAPIError:  # the table does not exist: nothing was ever recorded
         return []
 
 
@@ -343,3 +346,302 @@ def test_sigkill_in_the_middle_then_rerun(project: Project, database: str, tmp_p
     assert count(database, "users") == BIG_ROWS + DEMO_USERS
     assert count(database, "countries") == COUNTRIES
     assert query(database, "SELECT count(DISTINCT email) FROM users") == [(BIG_ROWS + DEMO_USERS,)]
+
+
+# -- straight into an empty table (PostgreSQL: COPY into the table itself) ------------------
+
+PLAIN_USERS = """
+    from ..db.seeding import Seed
+    from ..models import User
+
+    plain_users = Seed(
+        model=User, key="email", data="{file}", environments=("development", "test")
+    )
+"""
+
+EMPTY_TABLE_BAD_INPUTS: dict[str, tuple[bytes, str, str]] = {
+    "row-missing-key": (b"email,display_name\na@x.io,A\n,Nobody\n", "line 3", "missing its key"),
+    "quoted-empty-key": (b'email,display_name\na@x.io,A\n"",Nobody\n', "line 3", "missing its key"),
+    "malformed-line": (b"email,display_name\na@x.io,A\nb@x.io,B,x\n", "line 3", "3 fields where"),
+    "bad-value": (b"email,display_name,is_admin\na@x.io,A,maybe\n", "line 2", "is_admin"),
+    "duplicate-key": (
+        b"email,display_name\na@x.io,A\nb@x.io,B\na@x.io,C\n",
+        "line 4",
+        "appears twice (first at line 2)",
+    ),
+    # Records are not lines: a quoted field may hold a newline, a blank line is no record.
+    "after-a-multi-line-field": (
+        b'email,display_name\na@x.io,"Two\nlines"\nb@x.io,B,x\n',
+        "line 4",
+        "3 fields where",
+    ),
+    "bad-value-after-blank-lines": (
+        b"email,display_name,is_admin\n\na@x.io,A,true\n\r\nb@x.io,B,maybe\n",
+        "line 5",
+        "is_admin",
+    ),
+    "not-utf-8": (b"email,display_name\na@x.io,A\nb@x.io,Bj\xf6rn\n", "line 3", "not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("kind", list(EMPTY_TABLE_BAD_INPUTS))
+def test_bad_input_into_an_empty_table_names_the_line(
+    project: Project, database: str, kind: str
+) -> None:
+    project.invoke("db.migrate")
+    add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
+    content, line, message = EMPTY_TABLE_BAD_INPUTS[kind]
+    (seeds_dir(project) / "data" / "plain.csv").write_bytes(content)
+    result = project.invoke("db.seed", "--only", "plain_users", check=False)
+    assert result.returncode == 1, result.stdout
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("db.seed: seed plain_users ("), error
+    assert f"seeds/data/plain.csv {line})" in error, error
+    assert message in error, error
+    assert count(database, "users") == 0
+    assert ledger_rows(database) == []
+
+
+def test_csv_edge_cases_load_alike_on_every_path(project: Project, database: str) -> None:
+    """A BOM, CRLF line ends, blank lines, a quoted newline; empty and new table alike."""
+    project.invoke("db.migrate")
+    add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
+    data = seeds_dir(project) / "data" / "plain.csv"
+    data.write_bytes(
+        b'\xef\xbb\xbfemail,display_name,is_admin\r\na@x.io,"Two\r\nlines",true\r\n\r\n'
+        b'b@x.io,"Say ""hi""",false\r\n\r\n\r\n'
+    )
+    expected = [("a@x.io", "Two\r\nlines", True), ("b@x.io", 'Say "hi"', False)]
+    first = project.invoke("db.seed", "--only", "plain_users")
+    assert "2 inserted" in first.stdout
+    users = "SELECT email, display_name, is_admin FROM users ORDER BY email"
+    assert [(e, d, bool(a)) for e, d, a in query(database, users)] == expected
+    data.write_bytes(data.read_bytes() + b"c@x.io,C,false\n")
+    second = project.invoke("db.seed", "--only", "plain_users")
+    assert "1 inserted, 0 updated, 2 unchanged" in second.stdout
+
+
+@pytest.mark.postgresql
+def test_an_empty_table_is_copied_into_directly(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """COPY goes into the table itself when it is empty and the seed has no references;
+    otherwise through the stage and the upsert. A statement trigger records which ran."""
+    project = project_copy("postgresql", pg_url)
+    project.invoke("db.migrate")
+    execute(
+        pg_url,
+        """
+        CREATE TABLE load_log (n serial, tbl text, statement text);
+        CREATE FUNCTION log_load() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO load_log (tbl, statement) VALUES (TG_TABLE_NAME, current_query());
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER log_countries AFTER INSERT ON countries
+            FOR EACH STATEMENT EXECUTE FUNCTION log_load();
+        CREATE TRIGGER log_users AFTER INSERT ON users
+            FOR EACH STATEMENT EXECUTE FUNCTION log_load();
+        """,
+    )
+
+    def loads() -> list[tuple[str, str]]:
+        rows = query(pg_url, "SELECT tbl, statement FROM load_log ORDER BY n")
+        return [(table, statement.split()[0]) for table, statement in rows]
+
+    project.invoke("db.seed")
+    # countries: empty, no references -> COPY; demo_users: a reference -> stage + upsert.
+    assert loads() == [("countries", "COPY"), ("users", "WITH")]
+    assert count(pg_url, "countries") == COUNTRIES
+
+    data = seeds_dir(project) / "data" / "countries.csv"
+    data.write_text(data.read_text().replace("FR,FRA,France", "FR,FRA,French Republic"))
+    project.invoke("db.seed", "--only", "countries")
+    assert loads()[2:] == [("countries", "WITH")]  # not empty any more: the upsert
+
+    execute(pg_url, "TRUNCATE load_log; DELETE FROM users")
+    add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
+    (seeds_dir(project) / "data" / "plain.csv").write_text("email,display_name\na@x.io,A\n")
+    project.invoke("db.seed", "--only", "plain_users")
+    assert loads() == [("users", "COPY")]
+
+
+@pytest.mark.postgresql
+def test_a_role_that_may_only_insert_still_seeds_with_keep_existing(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """Locking the empty table needs more than INSERT: without it, the stage and upsert run."""
+    project = project_copy("postgresql", pg_url)
+    project.invoke("db.init")
+    execute(pg_url, "TRUNCATE countries, users")  # the ledger's tables exist now
+    role = f"gw_inserter_{uuid.uuid4().hex[:8]}"
+    execute(
+        pg_url,
+        f"CREATE ROLE {role} LOGIN; "
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; "
+        f"GRANT INSERT ON countries, users TO {role}; "
+        f"GRANT INSERT, UPDATE, DELETE ON seed_ledger, seed_runs TO {role}",
+    )
+    try:
+        as_role = make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+        result = project.invoke(
+            "db.seed", "--keep-existing", "--only", "countries", env={"DATABASE_URL": as_role}
+        )
+        assert "249 inserted" in result.stdout
+        assert count(pg_url, "countries") == COUNTRIES
+    finally:
+        execute(pg_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+# -- JSON seeds -------------------------------------------------------------------------------
+
+
+def test_json_seed_loads_and_names_the_line_of_a_bad_item(project: Project, database: str) -> None:
+    project.invoke("db.migrate")
+    add_seed(project, "extra_users", USERS_FROM_CSV.format(file="users.json"))
+    data = seeds_dir(project) / "data" / "users.json"
+    data.write_text(
+        '[\n  {"email": "a@x.io", "display_name": "A", "country": "FR"},\n'
+        '  {\n    "email": "b@x.io",\n    "display_name": "B \\u00e9",\n'
+        '    "country": null\n  }\n]\n'
+    )
+    loaded = project.invoke("db.seed", "--only", "extra_users")
+    assert "2 inserted" in loaded.stdout
+    assert query(database, "SELECT display_name FROM users WHERE email = 'b@x.io'") == [("B é",)]
+
+    bad_items = {
+        "unknown-reference": (
+            (
+                '[\n {"email": "c@x.io", "display_name": "C", "country": "FR"},\n\n'
+                ' {"email": "d@x.io",\n  "display_name": "D", "country": "ZZ"}\n]'
+            ),
+            "line 4",
+            "country 'ZZ' is not in countries.code",
+        ),
+        "other-fields": (
+            (
+                '[{"email": "c@x.io", "display_name": "C", "country": "FR"},\n'
+                ' {"email": "d@x.io", "display_name": "D"}]'
+            ),
+            "line 2",
+            "lacks country",
+        ),
+        "malformed": ('[\n {"email": "c@x.io"},\n {"email": }\n]', "line 3", "malformed JSON"),
+        "not-a-list": ('{"email": "c@x.io"}', "line 1", "holds a list of objects"),
+    }
+    for kind, (content, line, message) in bad_items.items():
+        data.write_text(content)
+        result = project.invoke("db.seed", "--only", "extra_users", check=False)
+        assert result.returncode == 1, kind
+        error = result.stderr.strip().splitlines()[-1]
+        assert f"seeds/data/users.json {line})" in error, (kind, error)
+        assert message in error, (kind, error)
+        assert count(database, "users") == 2, kind
+
+
+# -- a nullable natural key -------------------------------------------------------------------
+
+TAG_MODEL = '''"""Tags: a model whose natural key is (unwisely) nullable."""
+
+from __future__ import annotations
+
+from sqlalchemy import Identity, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    slug: Mapped[str | None] = mapped_column(String(50), unique=True)
+    label: Mapped[str]
+'''
+
+TAG_SEED = """
+    from ..db.seeding import Seed
+    from ..models.tag import Tag
+
+    tags = Seed(model=Tag, key="slug", data="tags.csv")
+"""
+
+
+def test_a_nullable_key_still_needs_a_value(project: Project, database: str) -> None:
+    """A row without its key would be inserted again on every run: refused like elsewhere."""
+    (project.path / "src" / project.package / "models" / "tag.py").write_text(TAG_MODEL)
+    project.invoke("db.migrate")
+    project.invoke("db.migrate", "-m", "tags")
+    add_seed(project, "tags", TAG_SEED)
+    data = seeds_dir(project) / "data" / "tags.csv"
+    data.write_text("slug,label\na,A\n,B\n")
+    result = project.invoke("db.seed", "--only", "tags", check=False)
+    assert result.returncode == 1
+    assert "seeds/data/tags.csv line 3): row missing its key 'slug'" in result.stderr
+    assert count(database, "tags") == 0
+    data.write_text("slug,label\na,A\nb,B\n")
+    assert "2 inserted" in project.invoke("db.seed", "--only", "tags").stdout
+    data.write_text("slug,label\na,A\nb,B\n,C\n")
+    result = project.invoke("db.seed", "--only", "tags", check=False)
+    assert "line 4): row missing its key 'slug'" in result.stderr
+    assert count(database, "tags") == 2
+
+
+# -- a run in which nothing changed -----------------------------------------------------------
+
+IMPORTED = """
+import sys
+from {package}.db import commands
+commands.seed({options})
+heavy = ("sqlalchemy", "alembic", "{package}.models", "{package}.seeds")
+print("imported:", sorted({{m.split(".")[0] if m.startswith(heavy[:2]) else m
+                           for m in sys.modules if m.startswith(heavy)}}))
+"""
+
+
+def test_an_unchanged_run_ends_before_importing_the_seeds(project: Project, database: str) -> None:
+    project.invoke("db.init")
+    code = IMPORTED.format(package=project.package, options="")
+    skipped = project.python(code)
+    assert skipped.stdout.count("(ledger), skipped") == 2, skipped.stdout
+    assert "imported: []" in skipped.stdout
+
+    # A table emptied behind the ledger's back (here by a downgrade and an upgrade: same
+    # revisions, no rows) is noticed, and the full run loads it again.
+    project.invoke("db.downgrade", "--to", "base")
+    refused = project.invoke("db.seed", check=False)
+    assert refused.returncode == 1
+    assert "not at head" in refused.stderr
+    project.invoke("db.migrate")
+    reloaded = project.python(code)
+    assert "249 inserted" in reloaded.stdout
+    assert "'sqlalchemy'" in reloaded.stdout
+    assert count(database, "countries") == COUNTRIES
+
+
+def test_each_set_of_options_is_remembered_apart(project: Project, database: str) -> None:
+    project.invoke("db.init")
+    # Another option changes the seeds' hashes: the ledger now holds the --keep-existing run's.
+    kept = project.invoke("db.seed", "--keep-existing")
+    assert "skipped" not in kept.stdout
+    assert project.invoke("db.seed", "--keep-existing").stdout.count("skipped") == 2
+    again = project.invoke("db.seed")
+    assert "skipped" not in again.stdout
+    assert "0 inserted, 0 updated, 249 unchanged" in again.stdout
+    assert project.invoke("db.seed").stdout.count("skipped") == 2
+    # --full never takes the shortcut.
+    assert "skipped" not in project.invoke("db.seed", "--full").stdout
+
+
+# -- flavours ---------------------------------------------------------------------------------
+
+
+def test_a_sqlite_bake_has_no_postgresql_loader(baked: dict[str, Path]) -> None:
+    """The sqlite flavour does not install psycopg, so no module of it may import it."""
+
+    def loader(flavour: str) -> Path:
+        package = next((baked[flavour] / "src").iterdir())
+        return package / "db" / "seeding" / "postgresql.py"
+
+    assert loader("postgresql").is_file()
+    assert not loader("sqlite").exists()

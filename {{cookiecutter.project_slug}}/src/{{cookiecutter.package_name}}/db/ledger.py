@@ -17,8 +17,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
     Connection,
@@ -31,16 +32,12 @@ from sqlalchemy import (
     select,
 )
 
-if TYPE_CHECKING:
-    # Alembic is imported where it is used: an unchanged `db.seed` imports the table names
-    # from here and finishes without loading Alembic (seeding/unchanged.py).
-    from alembic.script import ScriptDirectory
+# The seeds' tables (seeding/ledger.py): which seed content was loaded last, and by which runs.
+from .seeding.names import LEDGER_TABLE as SEED_LEDGER_TABLE
+from .seeding.names import RUNS_TABLE as SEED_RUNS_TABLE
 
 LEDGER_TABLE = "migration_ledger"
 ENVIRONMENT_TABLE = "lifecycle_environment"
-# The seeds' ledger (seeding/ledger.py): which seed content was loaded last, and by which runs.
-SEED_LEDGER_TABLE = "seed_ledger"
-SEED_RUNS_TABLE = "seed_runs"
 LIFECYCLE_TABLES = frozenset({LEDGER_TABLE, ENVIRONMENT_TABLE, SEED_LEDGER_TABLE, SEED_RUNS_TABLE})
 
 lifecycle_metadata = MetaData()
@@ -76,8 +73,6 @@ def checksum(path: Path) -> str:
 
 
 def applied_revisions(connection: Connection, scripts: ScriptDirectory) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-
     heads = MigrationContext.configure(connection).get_current_heads()
     if not heads:
         return set()

@@ -2,11 +2,25 @@
 
 A seed module in the ``seeds`` package declares a :class:`Seed`; :mod:`.runner` orders the
 seeds, loads them in one transaction and records what it loaded in the ledger (:mod:`.ledger`).
-Only the declaration types are imported here, so that seed modules stay cheap to import.
+
+The declaration types are imported on first use (PEP 562): a run in which nothing changed
+finishes before SQLAlchemy is imported (:mod:`.unchanged`), and importing any module of this
+package runs this file first.
 """
 
 from __future__ import annotations
 
-from .declare import EVERY_ENVIRONMENT, Ref, Seed
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .declare import EVERY_ENVIRONMENT, Ref, Seed
 
 __all__ = ["EVERY_ENVIRONMENT", "Ref", "Seed"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import declare
+
+        return getattr(declare, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

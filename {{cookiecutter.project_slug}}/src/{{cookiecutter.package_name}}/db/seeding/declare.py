@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Table, UniqueConstraint, inspect
-from sqlalchemy.orm import QueryableAttribute
 
 from ...errors import TaskError
+
+if TYPE_CHECKING:
+    # The seed modules import the ORM anyway (their models); the runner itself must not, so
+    # that an unchanged run finishes without it (unchanged.py).
+    from sqlalchemy.orm import QueryableAttribute
 
 # The environments value of reference data: every APP_ENV, production included.
 EVERY_ENVIRONMENT = ("*",)

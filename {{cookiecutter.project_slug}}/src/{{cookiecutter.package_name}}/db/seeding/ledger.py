@@ -1,9 +1,11 @@
 """The seed ledger: one row per seed with a hash of what was loaded last.
 
 A re-run of a seed whose files and declaration did not change is skipped without reading its
-rows (Flyway's repeatable migrations work the same way). The table belongs to the seeding
-engine, like ``alembic_version`` belongs to Alembic: it is created on first use, and migrations
-(autogenerate and ``db.check``) ignore it, as one of ``db.ledger.LIFECYCLE_TABLES``.
+rows (Flyway's repeatable migrations work the same way). ``seed_runs`` remembers whole runs, so
+that a run in which nothing changed is recognised without importing the seeds (``unchanged``).
+The tables belong to the seeding engine, like ``alembic_version`` belongs to Alembic: they are
+created on first use, and migrations (autogenerate and ``db.check``) ignore them, as members of
+``db.ledger.LIFECYCLE_TABLES``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TableClause,
+    Text,
     func,
     select,
 )
 
-from ..ledger import SEED_LEDGER_TABLE as LEDGER_TABLE
+from .names import LEDGER_TABLE, RUNS_TABLE
 
 _metadata = MetaData()
 ledger = Table(
@@ -33,10 +37,20 @@ ledger = Table(
     Column("row_count", BigInteger, nullable=False),
     Column("seeded_at", DateTime(timezone=True), nullable=False),
 )
+runs = Table(
+    RUNS_TABLE,
+    _metadata,
+    # A hash of the run's options: environment, --only, --keep-existing, --force, APP_ENV.
+    Column("run_key", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    # JSON: [[seed, schema, table], ...] in the order they ran.
+    Column("seeds", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
 
 
 def ensure(connection: Connection) -> None:
-    ledger.create(connection, checkfirst=True)
+    _metadata.create_all(connection, checkfirst=True)
 
 
 def recorded(connection: Connection) -> dict[str, tuple[str, int]]:
@@ -54,5 +68,22 @@ def record(connection: Connection, name: str, content_hash: str, row_count: int)
     )
 
 
-def table_rows(connection: Connection, table: Table) -> int:
+def record_run(connection: Connection, key: str, fingerprint: str, seeds: str) -> None:
+    connection.execute(runs.delete().where(runs.c.run_key == key))
+    connection.execute(
+        runs.insert().values(
+            run_key=key, fingerprint=fingerprint, seeds=seeds, recorded_at=datetime.now(UTC)
+        )
+    )
+
+
+def recorded_run(connection: Connection, key: str) -> tuple[str, str] | None:
+    """Fingerprint and seeds of the last run with these options, if one was recorded."""
+    row = connection.execute(
+        select(runs.c.fingerprint, runs.c.seeds).where(runs.c.run_key == key)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def table_rows(connection: Connection, table: TableClause) -> int:
     return int(connection.execute(select(func.count()).select_from(table)).scalar_one())

@@ -1,9 +1,16 @@
-"""Loading a seed into PostgreSQL: COPY into a temporary table, then one upsert statement.
+"""Loading a seed into PostgreSQL with COPY.
 
-COPY is the fastest way in; the single ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ...
-WHERE (...) IS DISTINCT FROM (...)`` then touches only rows that are new or differ, so an
-unchanged row costs no write and no dead tuple. References are resolved by a join in the same
-statement. Memory stays flat: rows stream from the file to the server in batches.
+- Into an empty table, for a seed without references: COPY straight into the table, which is
+  locked against other writers first. There is nothing to update, so no upsert is needed, and
+  the load costs what ``psql \\copy`` costs.
+- Otherwise: COPY into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT (key) DO
+  UPDATE ... WHERE (...) IS DISTINCT FROM (...)``. A join on the key first keeps only the rows
+  that are new or differ: the unchanged ones (most of a re-run) reach neither the conflict check
+  nor its row lock, so they cost no write. References are resolved by joins in that statement.
+
+A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server; Python and JSON
+rows are written as CSV text. Memory stays flat: the data streams in blocks. When the server
+rejects a row it names it by position; ``Source.line_of_record`` turns that into a line.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
@@ -22,71 +30,55 @@ from .counts import Counts
 from .progress import Progress
 from .sources import Source
 
-LINE = "seed_line__"
+STAGE = "seed_stage"
+# The stage's record number, given by COPY's order: what maps a stage row back to its line.
+RECORD = "seed_record__"
 _COPY_CONTEXT = re.compile(r"line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
 
 
-def load(
-    connection: Connection, source: Source, stage_name: str, *, keep: bool, progress: Progress
-) -> Counts:
-    seed = source.seed
-    table = seed.table
-    quote = connection.dialect.identifier_preparer.quote
-    batches = source.batches()
-    first = next(batches, None)
-    fields = source.columns
-    if not fields:
+def load(connection: Connection, source: Source, *, keep: bool, progress: Progress) -> Counts:
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    if raw.info.encoding != "utf-8":
+        # Seed files are UTF-8 and CSV blocks go to the server as they are.
+        connection.exec_driver_sql("SET LOCAL client_encoding = 'UTF8'")
+    blocks = _blocks(source)
+    first = next(blocks, None)  # reads the header: the columns are known from here on
+    if not source.columns:
         return Counts()
-    stage = quote(stage_name)
-
-    def stage_type(name: str) -> str:
-        column = seed.references[name].target_column if name in seed.references else table.c[name]
-        return column.type.compile(dialect=connection.dialect)
-
-    columns_sql = ", ".join(f"{quote(name)} {stage_type(name)}" for name in fields)
-    connection.exec_driver_sql(
-        f"CREATE TEMP TABLE {stage} ({LINE} bigint, {columns_sql}) ON COMMIT DROP"
-    )
-    rows = _copy(connection, source, stage, chain([first] if first else [], batches), progress)
+    blocks = chain([first] if first is not None else [], blocks)
+    if _straight_in(connection, source):
+        target = connection.dialect.identifier_preparer.format_table(source.seed.table)
+        rows = _copy(connection, source, target, blocks, progress)
+        return Counts(rows=rows, inserted=rows)
+    stage = _create_stage(connection, source)
+    rows = _copy(connection, source, stage, blocks, progress)
     if rows == 0:
         return Counts()
-    # Temporary tables are never auto-analyzed; without statistics the joins below are planned
-    # as if the table were tiny.
-    connection.exec_driver_sql(f"ANALYZE {stage}")
+    _check_keys(connection, source, stage)
     _check_references(connection, source, stage)
     inserted, updated = _upsert(connection, source, stage, keep=keep)
+    connection.exec_driver_sql(f"DROP TABLE {stage}")  # free its space before the next seed
     return Counts(
         rows=rows, inserted=inserted, updated=updated, unchanged=rows - inserted - updated
     )
 
 
-def _copy(
-    connection: Connection,
-    source: Source,
-    stage: str,
-    batches: Any,
-    progress: Progress,
-) -> int:
-    raw = connection.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
+def _blocks(source: Source) -> Iterator[bytes | str]:
+    """The source as CSV for COPY: a CSV file's own bytes, or Python values written as CSV."""
+    if source.textual:
+        yield from source.csv_blocks()
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    rows = 0
-    try:
-        with raw.cursor() as cursor, cursor.copy(f"COPY {stage} FROM STDIN (FORMAT csv)") as copy:
-            for batch in batches:
-                writer.writerows(batch if source.textual else map(_as_text, batch))
-                copy.write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-                rows += len(batch)
-                progress.update(rows, source.bytes_read)
-    except psycopg.Error as exc:
-        raise _copy_failure(source, exc) from None
-    return rows
+    for batch in source.batches():
+        writer.writerows(_as_text(record[1:]) for record in batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
-def _as_text(record: list[Any]) -> list[Any]:
+def _as_text(values: list[Any]) -> list[Any]:
     """Python values as COPY's CSV text (None stays an empty, unquoted field: NULL)."""
     return [
         ("t" if value else "f")
@@ -94,19 +86,137 @@ def _as_text(record: list[Any]) -> list[Any]:
         else json.dumps(value)
         if isinstance(value, dict | list)
         else value
-        for value in record
+        for value in values
     ]
+
+
+def _straight_in(connection: Connection, source: Source) -> bool:
+    """Whether the rows can be copied straight into the table: it is empty (and stays so until
+    the copy, by a lock that lets readers through), and no value needs a lookup first."""
+    seed = source.seed
+    if any(name in seed.references for name in source.columns):
+        return False
+    if any(seed.table.c[name].nullable for name in seed.key_columns):
+        return False  # only the stage's check would catch a row without its key
+    target = connection.dialect.identifier_preparer.format_table(seed.table)
+    empty = f"SELECT NOT EXISTS (SELECT FROM {target})"
+    if not connection.exec_driver_sql(empty).scalar():
+        return False
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+    except Exception as exc:
+        savepoint.rollback()
+        if isinstance(getattr(exc, "orig", None), psycopg.errors.InsufficientPrivilege):
+            return False  # a role that may only insert: the stage and upsert need no lock
+        raise
+    savepoint.commit()
+    return bool(connection.exec_driver_sql(empty).scalar())
+
+
+def _create_stage(connection: Connection, source: Source) -> str:
+    seed = source.seed
+    quote = connection.dialect.identifier_preparer.quote
+
+    def stage_type(name: str) -> str:
+        ref = seed.references.get(name)
+        column = ref.target_column if ref is not None else seed.table.c[name]
+        return column.type.compile(dialect=connection.dialect)
+
+    columns = ", ".join(f"{quote(name)} {stage_type(name)}" for name in source.columns)
+    stage = quote(STAGE)
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE {stage} ({RECORD} bigint GENERATED ALWAYS AS IDENTITY, {columns}) "
+        "ON COMMIT DROP"
+    )
+    return stage
+
+
+def _copy(
+    connection: Connection,
+    source: Source,
+    into: str,
+    blocks: Iterator[bytes | str],
+    progress: Progress,
+) -> int:
+    """COPY the blocks into ``into``; the number of rows. Quoted empty fields are NULL too."""
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in source.columns)
+    lines = 0
+    try:
+        with raw.cursor() as cursor:
+            with cursor.copy(
+                f"COPY {into} ({names}) FROM STDIN (FORMAT csv, FORCE_NULL ({names}))"
+            ) as copy:
+                for block in blocks:
+                    copy.write(block)
+                    lines += block.count(b"\n") if isinstance(block, bytes) else block.count("\n")
+                    progress.update(lines, source.bytes_read)
+            return cursor.rowcount
+    except psycopg.Error as exc:
+        raise _copy_failure(source, exc) from None
 
 
 def _copy_failure(source: Source, exc: psycopg.Error) -> Exception:
     diag = exc.diag
-    message = diag.message_primary or str(exc).splitlines()[0]
+    message = _message(exc)
     found = _COPY_CONTEXT.search(diag.context or "")
     if found is None:
         return source.fail(None, message)
-    line = source.line_of_record(int(found["line"]))
+    record = int(found["line"])
+    line = source.line_of_record(record)  # raises first if the strict reader finds a problem
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        duplicate = source.first_duplicate(record)
+        if duplicate is not None:
+            key, first, again = duplicate
+            return source.fail(again, f"key {key!r} appears twice (first at line {first})")
     column = f"column {found['column']}: " if found["column"] else ""
     return source.fail(line, f"{column}{message}")
+
+
+def _message(exc: BaseException) -> str:
+    """The server's message, with its detail when it names the value at fault."""
+    diag = getattr(exc, "diag", None)
+    message = (diag.message_primary if diag else None) or str(exc).splitlines()[0]
+    detail = diag.message_detail if diag else None
+    return f"{message} ({detail.rstrip('.')})" if detail and "Key (" in detail else message
+
+
+def _check_keys(connection: Connection, source: Source, stage: str) -> None:
+    """Every row has its key, and only once."""
+    seed = source.seed
+    quote = connection.dialect.identifier_preparer.quote
+    keys = ", ".join(quote(name) for name in seed.key_columns)
+    if any(seed.table.c[name].nullable for name in seed.key_columns):
+        # A NOT NULL key column would reject such a row in the upsert; a nullable one would not.
+        missing = " OR ".join(f"{quote(name)} IS NULL" for name in seed.key_columns)
+        record = connection.exec_driver_sql(
+            f"SELECT min({RECORD}) FROM {stage} WHERE {missing}"
+        ).scalar()
+        if record is not None:
+            line = source.line_of_record(int(record))  # the strict reader says "missing its key"
+            raise source.fail(line, "row missing its key")
+    # The index finds a key given twice (ON CONFLICT would only see one that is new or changed).
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql(f"CREATE UNIQUE INDEX ON {stage} ({keys})")
+    except Exception as exc:
+        savepoint.rollback()
+        if not isinstance(getattr(exc, "orig", None), psycopg.errors.UniqueViolation):
+            raise
+        row = connection.exec_driver_sql(
+            f"SELECT min({RECORD}), max({RECORD}), {keys} FROM {stage} "
+            f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY 2 LIMIT 1"
+        ).one()
+        first, again = int(row[0]), int(row[1])
+        lines = source.lines_of_records(first, again)
+        raise source.fail(
+            lines.get(again),
+            f"key {tuple(row[2:])!r} appears twice (first at line {lines.get(first)})",
+        ) from None
+    savepoint.commit()
 
 
 def _check_references(connection: Connection, source: Source, stage: str) -> None:
@@ -118,15 +228,15 @@ def _check_references(connection: Connection, source: Source, stage: str) -> Non
             continue
         target = ref.target_column
         missing = connection.exec_driver_sql(
-            f"SELECT s.{LINE}, s.{quote(name)} FROM {stage} s "
+            f"SELECT s.{RECORD}, s.{quote(name)} FROM {stage} s "
             f"WHERE s.{quote(name)} IS NOT NULL AND NOT EXISTS "
             f"(SELECT 1 FROM {format_table(ref.target_table)} r "
-            f"WHERE r.{quote(target.name)} = s.{quote(name)}) ORDER BY s.{LINE} LIMIT 1"
+            f"WHERE r.{quote(target.name)} = s.{quote(name)}) ORDER BY s.{RECORD} LIMIT 1"
         ).first()
         if missing is not None:
-            line, value = missing
+            record, value = missing
             raise source.fail(
-                int(line),
+                source.line_of_record(int(record)),
                 f"{name} {value!r} is not in {ref.target_table.name}.{target.name} "
                 "(a reference to a row that does not exist)",
             )
@@ -136,41 +246,46 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
     seed = source.seed
     preparer = connection.dialect.identifier_preparer
     quote = preparer.quote
-    targets: list[str] = []
-    values: list[str] = []
+    table = preparer.format_table(seed.table)
+    values: dict[str, str] = {}  # target column -> the SQL of its new value
     joins: list[str] = []
     for name in source.columns:
         ref = seed.references.get(name)
         if ref is None:
-            targets.append(name)
-            values.append(f"s.{quote(name)}")
+            values[name] = f"s.{quote(name)}"
             continue
         alias = f"r{len(joins)}"
-        targets.append(ref.column)
-        values.append(f"{alias}.{quote(seed.id_column_of(ref).name)}")
+        values[ref.column] = f"{alias}.{quote(seed.id_column_of(ref).name)}"
         joins.append(
             f"LEFT JOIN {preparer.format_table(ref.target_table)} {alias} "
             f"ON {alias}.{quote(ref.target_column.name)} = s.{quote(name)}"
         )
-    keys = ", ".join(quote(name) for name in seed.key_columns)
-    updates = [name for name in targets if name not in seed.key_columns]
+    keys = [quote(name) for name in seed.key_columns]
+    joins.append(f"LEFT JOIN {table} c ON {' AND '.join(f'c.{k} = s.{k}' for k in keys)}")
+    updates = [name for name in values if name not in seed.key_columns]
+    new = f"c.{keys[0]} IS NULL"
     if keep or not updates:
-        conflict = f"ON CONFLICT ({keys}) DO NOTHING"
+        wanted = new
+        conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
     else:
-        current = ", ".join(f"t.{quote(name)}" for name in updates)
-        incoming = ", ".join(f"EXCLUDED.{quote(name)}" for name in updates)
+
+        def row(prefix: str, names: list[str]) -> str:
+            return f"ROW({', '.join(f'{prefix}{quote(name)}' for name in names)})"
+
+        incoming = f"ROW({', '.join(values[name] for name in updates)})"
+        wanted = f"{new} OR {row('c.', updates)} IS DISTINCT FROM {incoming}"
         assignments = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
         conflict = (
-            f"ON CONFLICT ({keys}) DO UPDATE SET {assignments} "
-            f"WHERE ROW({current}) IS DISTINCT FROM ROW({incoming})"
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} "
+            f"WHERE {row('t.', updates)} IS DISTINCT FROM {row('EXCLUDED.', updates)}"
         )
     # xmax is 0 on a freshly inserted row version and set on an updated one: the usual way to
     # tell inserts from updates in one upsert.
     statement = (
-        f"WITH written AS (INSERT INTO {preparer.format_table(seed.table)} AS t "
-        f"({', '.join(quote(name) for name in targets)}) "
-        f"SELECT {', '.join(values)} FROM {stage} s {' '.join(joins)} {conflict} "
-        "RETURNING (t.xmax = 0) AS inserted) "
+        f"WITH written AS (INSERT INTO {table} AS t "
+        f"({', '.join(quote(name) for name in values)}) "
+        f"SELECT {', '.join(values.values())} FROM {stage} s {' '.join(joins)} "
+        f"WHERE {wanted} {conflict} RETURNING (t.xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
     )
     savepoint = connection.begin_nested()
@@ -190,24 +305,15 @@ def _upsert_failure(
     orig = getattr(exc, "orig", exc)
     quote = connection.dialect.identifier_preparer.quote
     diag = getattr(orig, "diag", None)
-    message = (diag.message_primary if diag else None) or str(orig).splitlines()[0]
-    keys = ", ".join(f"s.{quote(name)}" for name in source.seed.key_columns)
-    if isinstance(orig, psycopg.errors.CardinalityViolation):
-        row = connection.exec_driver_sql(
-            f"SELECT min(s.{LINE}), max(s.{LINE}), {keys} FROM {stage} s "
-            f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
-        ).first()
-        if row is not None:
-            return source.fail(
-                int(row[1]), f"key {tuple(row[2:])!r} appears twice (first at line {row[0]})"
-            )
+    message = _message(orig)
     if isinstance(orig, psycopg.errors.NotNullViolation) and diag and diag.column_name:
         column = diag.column_name
         if column in source.columns:
-            row = connection.exec_driver_sql(
-                f"SELECT min({LINE}) FROM {stage} WHERE {quote(column)} IS NULL"
-            ).first()
-            if row is not None and row[0] is not None:
-                return source.fail(int(row[0]), f"column {column!r} is empty: {message}")
+            record = connection.exec_driver_sql(
+                f"SELECT min({RECORD}) FROM {stage} WHERE {quote(column)} IS NULL"
+            ).scalar()
+            if record is not None:
+                line = source.line_of_record(int(record))
+                return source.fail(line, f"column {column!r} is empty: {message}")
         return source.fail(None, f"{message}: give {column!r} in every row")
     return source.fail(None, message)

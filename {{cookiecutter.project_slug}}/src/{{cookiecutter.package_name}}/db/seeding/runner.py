@@ -1,29 +1,37 @@
 """Running seeds: choose them, order them, load them in one transaction, keep the ledger.
 
-Everything that can be found wrong without the database (an unknown seed, a missing
-dependency, a cycle, development data aimed at production) is reported before connecting.
-Then one transaction holds the whole run: a failure, or ``--plan``, leaves nothing behind.
+A run whose files, options and database are those of the last run that loaded everything ends
+at once (``unchanged.py``). Otherwise, everything that can be found wrong without the database
+(an unknown seed, a missing dependency, a cycle, development data aimed at production) is
+reported before the transaction starts. One transaction holds the whole run: a failure, or
+``--plan``, leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from ...errors import TaskError
-from ...settings import Settings
 from ..engine import database_url, make_engine
 from ..urls import backend_of
-from . import ledger
+from . import unchanged
 from .counts import Counts
-from .declare import Seed
 from .progress import Progress
-from .sources import Source
+
+if TYPE_CHECKING:
+    # SQLAlchemy (and with it the declarations, the sources, the ledger) is imported once a
+    # run is known to have work to do: a run in which nothing changed ends without it.
+    from sqlalchemy import Connection
+
+    from ...settings import Settings
+    from .declare import Seed
+    from .sources import Source
 
 PRODUCTION = "production"
 # Any constant will do: it makes two `db.seed` runs on one database take turns.
@@ -99,21 +107,29 @@ def guard_production(
             )
 
 
-def content_hash(seed: Seed, source: Source, dependencies: Sequence[str], *, keep: bool) -> str:
-    """What the ledger compares: the declaration, its module, its data file, its dependencies."""
-    digest = hashlib.sha256()
+def content_hash(
+    seed: Seed,
+    source: Source,
+    dependencies: Sequence[str],
+    *,
+    keep: bool,
+    file_hashes: Mapping[Path, str],
+) -> str:
+    """What the ledger compares: the declaration, its module, its data file, its dependencies.
+
+    ``file_hashes``: hashes already taken this run (each file is read once per run).
+    """
+    files = [
+        file_hashes.get(path) or unchanged.file_hash(path)
+        for path in (seed.module_file, source.path if seed.data else None)
+        if path is not None and path.is_file()
+    ]
     refs = sorted(
         (field_name, ref.column, ref.target_table.name, ref.target_column.name)
         for field_name, ref in seed.references.items()
     )
     declaration = [seed.name, seed.table.name, seed.key_columns, refs, keep, list(dependencies)]
-    digest.update(repr(declaration).encode())
-    for path in (seed.module_file, source.path if seed.data else None):
-        if path is not None and path.is_file():
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-    return digest.hexdigest()
+    return hashlib.sha256(repr([declaration, files]).encode()).hexdigest()
 
 
 def at_head(settings: Settings, connection: Connection) -> None:
@@ -144,23 +160,48 @@ def run(
     echo: Callable[[str], None] = print,
 ) -> list[Outcome]:
     """Load the seeds of ``environment`` (default: APP_ENV) in one transaction."""
+    started = time.monotonic()
+    environment = environment or settings.app_env
+    # The project's own seeds (not a test's ``declared``): whole runs are remembered, and a run
+    # in which nothing changed ends before the seeds are even imported.
+    own = declared is None and data_dir is None
+    key = unchanged.run_key(settings, environment, only, keep=keep_existing, force=force)
+    file_hashes = unchanged.file_hashes() if own else {}
+    digest = unchanged.files_digest(file_hashes)
+    skipped = unchanged.unchanged_run(settings, key, digest) if own and not full else None
+    if skipped is not None:
+        done = [
+            Outcome(name, Counts(rows=rows, unchanged=rows), skipped=True) for name, rows in skipped
+        ]
+        for outcome in done:
+            echo(_describe(outcome, plan=plan, keep=keep_existing))
+        echo(_summary(done, environment, time.monotonic() - started, plan=plan))
+        return done
+
     from ...seeds import DATA_DIR, load_all_seeds
+    from . import ledger
+    from .sources import Source
 
     declared = load_all_seeds() if declared is None else declared
     data_dir = DATA_DIR if data_dir is None else data_dir
     for seed in declared.values():
         seed.check()
-    environment = environment or settings.app_env
     names = select(declared, environment, only)
     guard_production(settings, declared, names, force=force)
     sources = {name: Source(declared[name], data_dir, settings.project_root) for name in names}
     hashes: dict[str, str] = {}
     for name in names:
         dependencies = [hashes[d] for d in declared[name].dependencies(declared) if d in hashes]
-        hashes[name] = content_hash(declared[name], sources[name], dependencies, keep=keep_existing)
+        hashes[name] = content_hash(
+            declared[name],
+            sources[name],
+            dependencies,
+            keep=keep_existing,
+            file_hashes=file_hashes,
+        )
 
-    started = time.monotonic()
     url = database_url(settings)
+    load = _loader(url)
     outcomes: list[Outcome] = []
     engine = make_engine(url)
     try:
@@ -170,12 +211,11 @@ def run(
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})")
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
-            for index, name in enumerate(names):
+            for name in names:
                 outcome = _load_one(
                     connection,
-                    url,
+                    load,
                     sources[name],
-                    index,
                     hashes[name],
                     recorded.get(name),
                     keep=keep_existing,
@@ -185,17 +225,40 @@ def run(
                 echo(_describe(outcome, plan=plan, keep=keep_existing))
             if plan:
                 transaction.rollback()
+            elif own:
+                tables = [
+                    (name, declared[name].table.schema, declared[name].table.name) for name in names
+                ]
+                unchanged.remember(connection, key, digest, tables)
     finally:
         engine.dispose()
     echo(_summary(outcomes, environment, time.monotonic() - started, plan=plan))
     return outcomes
 
 
+def _loader(url: str) -> Callable[..., Counts]:
+    """The loading module of the URL's database: ``sqlite.py`` or ``postgresql.py``.
+
+    Imported by name, because a project baked for SQLite has no ``postgresql.py`` (nor psycopg).
+    """
+    backend = backend_of(url)
+    try:
+        module = importlib.import_module(f"{__package__}.{backend}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.{backend}":
+            raise
+        raise TaskError(
+            f"this project was baked without seeding for {backend} (no db/seeding/{backend}.py): "
+            "bake the template with that database to get it"
+        ) from None
+    load: Callable[..., Counts] = module.load
+    return load
+
+
 def _load_one(
     connection: Connection,
-    url: str,
+    load: Callable[..., Counts],
     source: Source,
-    index: int,
     content: str,
     recorded: tuple[str, int] | None,
     *,
@@ -204,6 +267,8 @@ def _load_one(
 ) -> Outcome:
     seed = source.seed
     started = time.monotonic()
+    from . import ledger
+
     # The row count is a cheap guard against a table emptied behind the ledger's back
     # (a downgrade, a TRUNCATE); --full compares every row whatever the ledger says.
     if (
@@ -216,16 +281,7 @@ def _load_one(
         return Outcome(seed.name, counts, skipped=True, seconds=time.monotonic() - started)
     progress = Progress(f"seed {seed.name}", source.size)
     try:
-        if backend_of(url) == "postgresql":
-            from . import postgresql
-
-            counts = postgresql.load(
-                connection, source, f"seed_stage_{index}", keep=keep, progress=progress
-            )
-        else:
-            from . import sqlite
-
-            counts = sqlite.load(connection, source, keep=keep, progress=progress)
+        counts = load(connection, source, keep=keep, progress=progress)
     finally:
         progress.done()
     ledger.record(connection, seed.name, content, counts.rows)

@@ -1,0 +1,162 @@
+"""Recognising a run in which nothing changed, before importing anything heavy.
+
+A run that finds every seed unchanged does little, but getting there imported SQLAlchemy, the
+seed modules with their models and the ORM, and Alembic with every revision file (to check
+that the database is at head): most of a second. So each run remembers (``seed_runs``) a
+fingerprint of everything its outcome depends on:
+
+- the files of the ``seeds``, ``models`` and ``migrations`` packages (the declarations, the
+  data files, the revisions that decide where head is);
+- the run's options (environment, ``--only``, ``--keep-existing``, ``--force``, APP_ENV);
+- the database's applied revisions and the ledger's hash of each seed of the run.
+
+The next run with the same options computes it again, from the files and two small queries
+through the bare database driver. When it matches, and every table still holds the rows the
+ledger counted (the guard against a table emptied behind the ledger's back), the full run
+would skip every seed: the run ends here. Anything else, an error included, falls through to
+the full run, which decides and reports as always.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..engine import database_url
+from ..urls import backend_of
+from .names import LEDGER_TABLE, RUNS_TABLE
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from ...settings import Settings
+
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+PACKAGES = ("seeds", "models", "migrations")
+# A run's seeds, each as (name, schema, table).
+SeedTables = Sequence[tuple[str, str | None, str]]
+
+
+def run_key(
+    settings: Settings, environment: str, only: Sequence[str], *, keep: bool, force: bool
+) -> str:
+    options = [environment, sorted(only), keep, force, settings.app_env]
+    return hashlib.sha256(repr(options).encode()).hexdigest()
+
+
+def file_hashes(package_dir: Path = PACKAGE_DIR) -> dict[Path, str]:
+    """A hash of every file of the packages the seeds' outcome depends on, by path."""
+    hashes: dict[Path, str] = {}
+    for name in PACKAGES:
+        files = (p for p in (package_dir / name).rglob("*") if "__pycache__" not in p.parts)
+        for path in sorted(p for p in files if p.is_file()):
+            hashes[path] = file_hash(path)
+    return hashes
+
+
+def file_hash(path: Path) -> str:
+    with path.open("rb") as handle:
+        # SHA-1 is twice as fast as SHA-256 on a big data file; this notices changes, it
+        # does not defend against anyone.
+        return hashlib.file_digest(handle, lambda: hashlib.sha1(usedforsecurity=False)).hexdigest()
+
+
+def files_digest(hashes: dict[Path, str]) -> str:
+    content = repr(sorted((path.as_posix(), value) for path, value in hashes.items()))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def fingerprint(
+    dbapi: Any, key: str, digest: str, names: Sequence[str]
+) -> tuple[str, dict[str, tuple[str, int]]]:
+    """The fingerprint of a run of seeds ``names``, and the ledger it read (name: hash, rows)."""
+    # Alembic's own table, read directly: asking Alembic would mean importing it.
+    heads = sorted(row[0] for row in _query(dbapi, "SELECT version_num FROM alembic_version"))
+    recorded = {
+        name: (content_hash, int(rows))
+        for name, content_hash, rows in _query(
+            dbapi, f"SELECT name, content_hash, row_count FROM {LEDGER_TABLE}"
+        )
+    }
+    hashes = [(name, recorded.get(name, ("", 0))[0]) for name in names]
+    content = repr([key, digest, heads, hashes]).encode()
+    return hashlib.sha256(content).hexdigest(), recorded
+
+
+def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, int]] | None:
+    """The seeds and row counts of the last run with these options, if it would skip them all."""
+    url = database_url(settings)
+    try:
+        dbapi, errors = _connect(url)
+    except Exception:  # whatever it is, the full run reports it in its own words
+        return None
+    try:
+        return _unchanged(dbapi, key, digest)
+    except errors:
+        return None  # no ledger yet, a table gone, ...: the full run will tell
+    finally:
+        dbapi.close()
+
+
+def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | None:
+    mark = "?" if type(dbapi).__module__.startswith("sqlite3") else "%s"
+    remembered = _query(
+        dbapi, f"SELECT fingerprint, seeds FROM {RUNS_TABLE} WHERE run_key = {mark}", key
+    )
+    if not remembered:
+        return None
+    value, seeds_json = remembered[0]
+    seeds = [(str(name), schema, str(table)) for name, schema, table in json.loads(seeds_json)]
+    now, recorded = fingerprint(dbapi, key, digest, [name for name, _, _ in seeds])
+    if now != value:
+        return None
+    found = []
+    for name, schema, table in seeds:
+        rows = recorded[name][1]
+        target = ".".join(_quote(part) for part in (schema, table) if part)
+        if int(_query(dbapi, f"SELECT count(*) FROM {target}")[0][0]) < rows:
+            return None
+        found.append((name, rows))
+    return found
+
+
+def _connect(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
+    """A bare driver connection to ``url`` (SQLite: read-only) and the driver's error types."""
+    if backend_of(url) == "sqlite":
+        import sqlite3
+
+        path = url.split(":///", 1)[1].partition("?")[0]
+        if not path or path == ":memory:":
+            raise ValueError("no file")
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True), (sqlite3.Error,)
+    # By name: the sqlite flavour does not install psycopg (nor type-checks against it).
+    psycopg: Any = importlib.import_module("psycopg")
+    # Without its driver name, SQLAlchemy's URL is a libpq connection URI.
+    return psycopg.connect(f"postgresql://{url.split('://', 1)[1]}"), (psycopg.Error,)
+
+
+def _query(dbapi: Any, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def remember(connection: Connection, key: str, digest: str, seeds: SeedTables) -> None:
+    """Record the run that just loaded (or skipped) ``seeds``, in its own transaction."""
+    from . import ledger
+
+    dbapi = connection.connection.driver_connection
+    value, _ = fingerprint(dbapi, key, digest, [name for name, _, _ in seeds])
+    ledger.record_run(connection, key, value, json.dumps(list(seeds)))
