@@ -1,13 +1,24 @@
-"""Benchmark of ``invoke db.seed`` on PostgreSQL (not a test): run it by hand.
+"""Benchmark of ``invoke db.seed`` on PostgreSQL (issue 3; not a test): run it by hand.
 
-    python bench/seed_benchmark.py [--rows 1000000]
+    python bench/seed_benchmark.py [--rows 1000000] [--rounds 3]
 
-Bakes a project, adds a ``bench_items`` model, migration and CSV seed of ``--rows`` rows, then
-prints side by side: db.seed on an empty table, psql ``\\copy`` of the same CSV (the physical
-reference), a naive ORM loop (50,000 rows, scaled), an unchanged re-run (ledger), a ``--full``
-unchanged re-run, a re-run with 1% of rows changed, and the seeding process's peak memory for
-100k and for all rows. Server: TEST_DATABASE_URL (an admin URL), default
-postgresql://postgres@127.0.0.1:5432/postgres.
+Bakes a project, adds a ``bench_items`` model, migration and CSV seed of ``--rows`` rows
+(default: the issue's 1,000,000), then prints every figure next to its reference and target,
+with a verdict:
+
+- ``db.seed`` into the empty table, the whole process, against ``psql \\copy`` of the same CSV
+  into a table of the same definition (the physical floor): throughput >= 0.6x (issue 3);
+- ``db.seed`` against a naive loop that adds ORM objects one by one and commits once
+  (measured on 50,000 rows, scaled);
+- an unchanged re-run (the ledger skips everything), the whole process: under 1 s (issue 3);
+- an unchanged re-run with ``--full`` (every row compared) and a re-run with 1% of the rows
+  changed, against the load into the empty table;
+- the seeding process's peak memory for all rows against 100,000 rows: flat (issue 3).
+
+Each round runs a figure and its reference back to back, in alternating order, after a
+CHECKPOINT; ratios are the median of the per-round ratios. Commands run as a user runs them:
+``python -m invoke`` in the project folder, bytecode cached (PYTHONDONTWRITEBYTECODE unset).
+Server: TEST_DATABASE_URL (an admin URL), default postgresql://postgres@127.0.0.1:5432/postgres.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import (  # noqa: E402
+from tests.support import (
     Project,
     admin_sql,
     bake,
@@ -80,6 +92,18 @@ with session_factory(engine)() as session:
 print(time.monotonic() - started)
 """
 
+ORM_ROWS = 50_000
+SMALL_ROWS = 100_000
+# Both tables empty, the seeds' ledger forgotten (when it exists yet), dirty pages written.
+EMPTY = (
+    "TRUNCATE bench_items, bench_copy RESTART IDENTITY",
+    (
+        "DO $$ BEGIN IF to_regclass('seed_ledger') IS NOT NULL THEN "
+        "DELETE FROM seed_ledger; DELETE FROM seed_runs; END IF; END $$"
+    ),
+    "CHECKPOINT",
+)
+
 
 def write_csv(path: Path, rows: int, changed_every: int = 0) -> None:
     with path.open("w") as handle:
@@ -89,41 +113,66 @@ def write_csv(path: Path, rows: int, changed_every: int = 0) -> None:
             handle.write(f"SKU-{n:08d},{name},{n % 1000}.{n % 100:02d},{n % 500}\n")
 
 
-def run_measured(project: Project, *args: str) -> tuple[float, int, str]:
-    """Wall time, peak RSS (KiB) and stdout of ``invoke ARGS`` as a child process."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=project.path,
-            env=project.environ(),
-            stdout=out,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage: ru_maxrss
-        elapsed = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read()
-        if process.returncode:
-            raise SystemExit(f"invoke {' '.join(args)} failed:\n{stdout}\n{err.read()}")
-    return elapsed, usage.ru_maxrss, stdout
+class Bench:
+    def __init__(self, project: Project, url: str) -> None:
+        self.project = project
+        self.url = url
+        env = project.environ()
+        # As on a user's machine: with PYTHONDONTWRITEBYTECODE (which tests.support sets for
+        # the tests) every command would compile every module again.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env = env
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None) -> tuple[float, int, str]:
+        """Wall time, peak RSS (KiB) and stdout of ``invoke ARGS`` as a child process."""
+        return self.measure([sys.executable, "-m", "invoke", *args], env)
+
+    def measure(
+        self, command: list[str], env: dict[str, str] | None = None
+    ) -> tuple[float, int, str]:
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, cwd=self.project.path, env=env or self.env, stdout=out, stderr=err
+            )
+            _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage: ru_maxrss
+            elapsed = time.perf_counter() - started
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read()
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"{' '.join(command)} failed:\n{stdout}\n{err.read()}")
+        return elapsed, usage.ru_maxrss, stdout
+
+    def seed(self, *options: str) -> tuple[float, int, str]:
+        return self.invoke("db.seed", "--only", "bench_items", *options)
+
+    def psql_copy(self, data: Path) -> float:
+        psql = shutil.which("psql") or "/usr/bin/psql"
+        copy = f"\\copy bench_copy (sku, name, price, quantity) FROM '{data}' CSV HEADER"
+        return self.measure([psql, "-X", "-q", self.url, "-c", copy])[0]
 
 
-def seed_seconds(out: str) -> float:
+def seed_line(out: str) -> str:
+    found = re.search(r"^bench_items +[\d,]+ rows: (.*)$", out, re.MULTILINE)
+    return found[1] if found else out.strip()
+
+
+def in_process_seconds(out: str) -> float:
     found = re.search(r"^bench_items .*\(([\d.]+) s\)$", out, re.MULTILINE)
     return float(found[1]) if found else float("nan")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the CSV")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each figure")
     options = parser.parse_args()
-    rows = options.rows
+    rows, rounds = options.rows, options.rounds
     admin = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     work = Path(tempfile.mkdtemp(prefix="seed-bench-"))
     url = create_pg_database(admin)
+    load_before = os.getloadavg()[0]
     try:
         project = Project(bake(work / "bake"), {"DATABASE_URL": url, "APP_ENV": "development"})
         package_dir = project.path / "src" / project.package
@@ -131,69 +180,166 @@ def main() -> None:
         (package_dir / "seeds" / "bench_items.py").write_text(SEED)
         project.invoke("db.migrate")
         project.invoke("db.migrate", "-m", "bench items")
-        data = package_dir / "seeds" / "data" / "bench_items.csv"
-        small = work / "small.csv"
-        write_csv(data, rows)
-        write_csv(small, 100_000)
-        size_mb = data.stat().st_size / 1e6
-        truncate = "TRUNCATE bench_items RESTART IDENTITY; DELETE FROM seed_ledger"
-
-        # Naive ORM loop first (on the empty table), then start again from empty.
-        orm_rows = 50_000
-        orm = project.python(ORM_LOOP.format(package=project.package, rows=orm_rows))
-        orm_rate = orm_rows / float(orm.stdout.strip().splitlines()[-1])
-        admin_sql(url, "TRUNCATE bench_items RESTART IDENTITY")
-
-        wall, rss_full, out = run_measured(project, "db.seed", "--only", "bench_items")
-        seed_rate = rows / seed_seconds(out)
-        seed_rate_wall = rows / wall
-
-        psql = shutil.which("psql") or "/usr/bin/psql"
         admin_sql(url, "CREATE TABLE bench_copy (LIKE bench_items INCLUDING ALL)")
-        started = time.monotonic()
-        subprocess.run(
-            [psql, url, "-q", "-c",
-             f"\\copy bench_copy (sku, name, price, quantity) FROM '{data}' CSV HEADER"],
-            check=True,
-        )
-        copy_rate = rows / (time.monotonic() - started)
+        bench = Bench(project, url)
+        data = package_dir / "seeds" / "data" / "bench_items.csv"
+        original, changed, small = work / "all.csv", work / "changed.csv", work / "small.csv"
+        write_csv(original, rows)
+        write_csv(changed, rows, changed_every=100)
+        write_csv(small, SMALL_ROWS)
+        shutil.copy(original, data)
+        size_mb = data.stat().st_size / 1e6
+        bench.invoke("--list")  # compiles the project's bytecode once, as a first use would
 
-        unchanged_wall, _, out = run_measured(project, "db.seed", "--only", "bench_items")
-        assert "skipped" in out, out
-        full_wall, _, out_full = run_measured(
-            project, "db.seed", "--only", "bench_items", "--full"
-        )
-        write_csv(data, rows, changed_every=100)
-        changed_wall, _, out_changed = run_measured(project, "db.seed", "--only", "bench_items")
+        # Into the empty table: db.seed (whole process) and psql \copy, alternating.
+        seed_s, copy_s, ratios, rss_full, in_process = [], [], [], [], []
+        for round_ in range(rounds):
+            admin_sql(url, *EMPTY)
+            if round_ % 2:
+                copy_s.append(bench.psql_copy(data))
+            wall, rss, out = bench.seed()
+            if not round_ % 2:
+                copy_s.append(bench.psql_copy(data))
+            assert f"{rows:,} inserted" in out, out
+            seed_s.append(wall)
+            rss_full.append(rss)
+            in_process.append(in_process_seconds(out))
+            ratios.append(copy_s[-1] / wall)
 
-        admin_sql(url, truncate)
+        # Unchanged re-runs (the table is full, the ledger has it), then the start-up floor.
+        unchanged, floor = [], []
+        for _ in range(max(rounds, 5)):
+            wall, _, out = bench.seed()
+            assert "skipped" in out, out
+            unchanged.append(wall)
+            floor.append(bench.invoke("--list")[0])
+        no_bytecode = {**bench.env, "PYTHONDONTWRITEBYTECODE": "1"}
+        cold = statistics.median(
+            bench.invoke("db.seed", "--only", "bench_items", env=no_bytecode)[0] for _ in range(3)
+        )
+
+        full, out_full = [], ""
+        for _ in range(rounds):
+            wall, _, out_full = bench.seed("--full")
+            full.append(wall)
+        one_percent, out_changed = [], ""
+        for round_ in range(rounds):
+            # Each run changes 1% of the rows: to the changed file and back.
+            shutil.copy(original if round_ % 2 else changed, data)
+            wall, _, out_changed = bench.seed()
+            assert f"{rows // 100:,} updated" in out_changed, out_changed
+            one_percent.append(wall)
+
+        admin_sql(url, *EMPTY)
         shutil.copy(small, data)
-        _, rss_small, _ = run_measured(project, "db.seed", "--only", "bench_items")
-
-        print(f"\nSeeding {rows:,} rows ({size_mb:.0f} MB CSV) into PostgreSQL\n")
-        print(f"{'db.seed, empty table':<42}{seed_rate:>12,.0f} rows/s   "
-              f"({seed_rate_wall:,.0f} rows/s counting process start-up)")
-        copy_label, ratio_label = "psql \\copy, same CSV", "  db.seed / \\copy"
-        print(f"{copy_label:<42}{copy_rate:>12,.0f} rows/s")
-        print(f"{ratio_label:<42}{seed_rate / copy_rate:>12.2f} x   (target >= 0.6)")
-        print(f"{'naive ORM loop (50,000 rows, scaled)':<42}{orm_rate:>12,.0f} rows/s "
-              f"({rows / orm_rate:.1f} s for {rows:,})")
-        print(f"{'unchanged re-run (ledger skip)':<42}{unchanged_wall:>12.2f} s        "
-              "(target < 1 s, whole process)")
-        print(f"{'unchanged re-run --full (every row)':<42}{full_wall:>12.2f} s  "
-              f"[{_line(out_full)}]")
-        print(f"{'re-run with 1% of rows changed':<42}{changed_wall:>12.2f} s  "
-              f"[{_line(out_changed)}]")
-        print(f"{'peak RSS, 100,000 rows':<42}{rss_small / 1024:>12.0f} MiB")
-        print(f"{f'peak RSS, {rows:,} rows':<42}{rss_full / 1024:>12.0f} MiB")
+        rss_small = bench.seed()[1]
+        admin_sql(url, "TRUNCATE bench_items RESTART IDENTITY")
+        orm = project.python(ORM_LOOP.format(package=project.package, rows=ORM_ROWS))
+        orm_rate = ORM_ROWS / float(orm.stdout.strip().splitlines()[-1])
+        load_after = os.getloadavg()[0]
+        version = admin_sql_value(url, "SHOW server_version")
     finally:
         drop_pg_database(admin, url)
         shutil.rmtree(work, ignore_errors=True)
 
+    seed_t, copy_t = statistics.median(seed_s), statistics.median(copy_s)
+    seed_rate, copy_rate = rows / seed_t, rows / copy_t
+    ratio = statistics.median(ratios)
+    unchanged_t, floor_t = statistics.median(unchanged), statistics.median(floor)
+    full_t, changed_t = statistics.median(full), statistics.median(one_percent)
+    big_mib, small_mib = max(rss_full) / 1024, rss_small / 1024
+    print(
+        f"\nSeeding {rows:,} rows ({size_mb:.0f} MB CSV) into PostgreSQL {version}; medians of "
+        f"{rounds} rounds; load average {load_before:.1f} before, {load_after:.1f} after.\n"
+    )
+    table = [
+        (
+            "db.seed, empty table (whole process)",
+            f"{seed_t:.2f} s, {seed_rate:,.0f} rows/s",
+            "psql \\copy, same CSV",
+            f"{copy_t:.2f} s, {copy_rate:,.0f} rows/s",
+            f"{ratio:.2f}x",
+            ">= 0.6x (issue 3)",
+            verdict(ratio >= 0.6),
+        ),
+        (
+            "db.seed vs naive ORM loop",
+            f"{seed_rate:,.0f} rows/s",
+            f"ORM add+commit, {ORM_ROWS:,} rows scaled",
+            f"{orm_rate:,.0f} rows/s ({rows / orm_rate:.0f} s)",
+            f"{seed_rate / orm_rate:.1f}x",
+            ">= 10x (ours)",
+            verdict(seed_rate / orm_rate >= 10),
+        ),
+        (
+            "unchanged re-run (whole process)",
+            f"{unchanged_t:.2f} s",
+            "invoke --list (start-up)",
+            f"{floor_t:.2f} s",
+            f"{unchanged_t / floor_t:.2f}x",
+            "< 1 s (issue 3)",
+            verdict(unchanged_t < 1.0),
+        ),
+        (
+            "unchanged re-run --full (every row)",
+            f"{full_t:.2f} s",
+            "db.seed, empty table",
+            f"{seed_t:.2f} s",
+            f"{full_t / seed_t:.2f}x",
+            "<= 1.0x (ours)",
+            verdict(full_t <= seed_t),
+        ),
+        (
+            "re-run with 1% of rows changed",
+            f"{changed_t:.2f} s",
+            "db.seed, empty table",
+            f"{seed_t:.2f} s",
+            f"{changed_t / seed_t:.2f}x",
+            "<= 1.0x (ours)",
+            verdict(changed_t <= seed_t),
+        ),
+        (
+            f"peak RSS, {rows:,} rows",
+            f"{big_mib:.0f} MiB",
+            f"peak RSS, {SMALL_ROWS:,} rows",
+            f"{small_mib:.0f} MiB",
+            f"{big_mib / small_mib:.2f}x",
+            "flat: <= 1.1x (issue 3)",
+            verdict(big_mib <= small_mib * 1.1),
+        ),
+    ]
+    # One line a figure, its cells two spaces apart (bench/run.py keeps each line as a row);
+    # the header has single spaces so that it is not taken for a figure.
+    print("columns: figure | value | reference | ref value | ratio | target | verdict")
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    print(
+        f"\nin-process seed time (the seed's own line), empty table: "
+        f"{statistics.median(in_process):.2f} s\n"
+        f"unchanged re-run with PYTHONDONTWRITEBYTECODE=1 (no bytecode cache): {cold:.2f} s\n"
+        f"--full: [{seed_line(out_full)}]\n1% changed: [{seed_line(out_changed)}]\n"
+        f"samples (s): db.seed {fmt(seed_s)}; \\copy {fmt(copy_s)}; unchanged {fmt(unchanged)}; "
+        f"--full {fmt(full)}; 1% {fmt(one_percent)}"
+    )
 
-def _line(out: str) -> str:
-    found = re.search(r"^bench_items +[\d,]+ rows: (.*)$", out, re.MULTILINE)
-    return found[1] if found else out.strip()
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "MISS"
+
+
+def fmt(samples: list[float]) -> str:
+    return " ".join(f"{sample:.2f}" for sample in samples)
+
+
+def admin_sql_value(url: str, sql: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute(sql).fetchone()  # type: ignore[arg-type]
+    return str(row[0]) if row else "?"
 
 
 if __name__ == "__main__":
