@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -114,3 +115,26 @@ def test_lint_clean(project: Path, tool: list[str]) -> None:
         [sys.executable, "-m", *tool], cwd=project, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_sqlite_flavour_never_imports_psycopg(cookies_session: Any) -> None:
+    """The sqlite flavour does not install psycopg, so no module may import it by statement.
+
+    This suite's environment has psycopg, so mypy above would not notice: a user's would
+    (``Cannot find implementation or library stub``), and so would Python at import time.
+    """
+    project = bake_with(cookies_session, database="sqlite")
+    assert "psycopg" not in (project / "pyproject.toml").read_text()
+    importers = []
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] == "psycopg" for name in names):
+                importers.append(f"{path.relative_to(project)}:{node.lineno}")
+    assert importers == []

@@ -70,6 +70,7 @@ class Setup:
     env: dict[str, str]
     outputs: list[str]
     snapshots: list[list[str]]
+    seed_outputs: list[str]
 
     def url(self, role: str) -> str:
         password = {
@@ -159,6 +160,7 @@ def applied(request: pytest.FixtureRequest, project: Project, admin_url: str) ->
         env=env,
         outputs=[],
         snapshots=[],
+        seed_outputs=[],
     )
     try:
         migrate_env = {
@@ -173,6 +175,10 @@ def applied(request: pytest.FixtureRequest, project: Project, admin_url: str) ->
         setup.outputs.append(setup.grant())
         setup.snapshots.append(snapshot(super_db, roles))
         project.invoke("db.migrate", env=migrate_env)
+        # Seeds run with the app's login, which may not create their ledger: db.grant did.
+        for _ in range(2):
+            seeded = project.invoke("db.seed", env=migrate_env, check=False)
+            setup.seed_outputs.append(f"exit {seeded.returncode}: {seeded.stdout}{seeded.stderr}")
         yield setup
     finally:
         teardown(admin_url, super_db, database, roles, cloud_admin)
@@ -376,6 +382,21 @@ def test_a_second_apply_changes_nothing(applied: Setup) -> None:
             [applied.roles.migrator, applied.roles.app, applied.roles.reader],
         )
         assert [str(v).startswith("SCRAM-SHA-256$") for (v,) in stored] == [True] * 3
+
+
+@pytest.mark.postgresql
+def test_the_app_seeds_with_its_own_login(applied: Setup) -> None:
+    first, second = applied.seed_outputs
+    assert first.startswith("exit 0: ") and "Seeded (development" in first, first
+    assert second.startswith("exit 0: ") and " 0 inserted, 0 updated" in second, second
+    ((countries,),) = applied.query(f'SELECT count(*) FROM "{applied.roles.schema}".countries')
+    assert countries == 249
+    ((owners,),) = applied.query(
+        "SELECT array_agg(DISTINCT tableowner) FROM pg_tables WHERE tablename LIKE 'seed_%%'"
+        " AND schemaname = %s",
+        applied.roles.schema,
+    )
+    assert owners == [applied.roles.owner]
 
 
 @pytest.mark.postgresql

@@ -16,18 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError
 from .ledger import ENVIRONMENT_TABLE, LEDGER_TABLE
+from .seeding.names import LEDGER_TABLE as SEED_LEDGER_TABLE
+from .seeding.names import RUNS_TABLE as SEED_RUNS_TABLE
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Table
 
     from ..settings import Settings
 
 # The prefix chosen at bake time; DB_ROLE_PREFIX overrides it (one project, several clusters).
 BAKED_ROLE_PREFIX = "{{ cookiecutter.role_prefix }}"
 VERSION_TABLE = "alembic_version"
-# Written by migrations only; the app (and the reader) may read them. seed_ledger is not here:
-# seeds run with the app's login.
+# Written by migrations only; the app (and the reader) may read them.
 READ_ONLY_TABLES = (VERSION_TABLE, LEDGER_TABLE, ENVIRONMENT_TABLE)
+# Written by db.seed, which runs with the app's login: ordinary tables of the owner, so the app
+# writes their rows like any other; created here because the app may not CREATE TABLE.
+SEED_TABLES = (SEED_LEDGER_TABLE, SEED_RUNS_TABLE)
 PASSWORD_SETTINGS = {
     "migrator": "DB_MIGRATOR_PASSWORD",
     "app": "DB_APP_PASSWORD",
@@ -304,18 +308,23 @@ def render_sql(names: RoleNames) -> str:
     for table in READ_ONLY_TABLES:
         qualified = f"{s}.{_ident(table)}"
         lines += [
-            f"CREATE TABLE IF NOT EXISTS {qualified} (",
-            *_column_lines(table),
-            ");",
+            *_create_table(qualified, table),
             f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {qualified}",
             f"    FROM {_ident(n.rw)}, {_ident(n.ro)};",
         ]
         for grantee, privs in _grantees(n, MODEL.version_table):
             lines.append(f"GRANT {privs} ON {qualified} TO {_ident(grantee)};")
     lines += [
+        "",
+        "-- 9. The seeds' ledger and runs: db.seed writes them with the app's login, which may",
+        "--    not create tables. The default privileges above give them the app's usual rights.",
+    ]
+    for table in SEED_TABLES:
+        lines += _create_table(f"{s}.{_ident(table)}", table)
+    lines += [
         "RESET ROLE;",
         "",
-        "-- 9. Verify what warnings would hide.",
+        "-- 10. Verify what warnings would hide.",
         "DO $$",
         "DECLARE",
         "  bad text;",
@@ -351,18 +360,25 @@ def render_sql(names: RoleNames) -> str:
     return "\n".join(lines)
 
 
-def _column_lines(table: str) -> list[str]:
-    """The columns and primary key of a lifecycle table, as the code that writes it defines it."""
+def _create_table(qualified: str, name: str) -> list[str]:
+    """CREATE TABLE IF NOT EXISTS with the columns the code that writes the table defines."""
     from sqlalchemy.dialects.postgresql.base import PGDialect
     from sqlalchemy.schema import CreateTable
 
     from .ledger import lifecycle_metadata
+    from .seeding.ledger import seeding_metadata
 
+    table: Table = {**lifecycle_metadata.tables, **seeding_metadata.tables}[name]
     dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
-    ddl = str(CreateTable(lifecycle_metadata.tables[table]).compile(dialect=dialect))
+    ddl = str(CreateTable(table).compile(dialect=dialect))
     body = ddl.split("(", 1)[1].rsplit(")", 1)[0]
     columns = [f"    {part.strip()}" for part in body.strip().split(", \n")]
-    return [f"{column}," for column in columns[:-1]] + columns[-1:]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {qualified} (",
+        *[f"{column}," for column in columns[:-1]],
+        *columns[-1:],
+        ");",
+    ]
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -402,8 +418,9 @@ def _conninfo(url: str) -> str:
 @contextmanager
 def _connect(url: str, notices: list[str] | None = None) -> Iterator[Any]:
     """An autocommit psycopg connection: the script has its own BEGIN/COMMIT."""
-    import psycopg
+    from .driver import psycopg as load_psycopg
 
+    psycopg = load_psycopg()
     try:
         connection = psycopg.connect(_conninfo(url), autocommit=True)
     except psycopg.Error as exc:
@@ -450,8 +467,9 @@ def apply(settings: Settings, given_url: str | None = None) -> tuple[list[str], 
 
 def _set_passwords(connection: Any, settings: Settings, names: RoleNames) -> list[str]:
     """ALTER ROLE ... PASSWORD with a SCRAM verifier made here: the password never travels."""
-    from psycopg import sql
+    from .driver import psycopg
 
+    sql = psycopg().sql
     done = []
     for key, setting in PASSWORD_SETTINGS.items():
         password = settings.get(setting)
@@ -702,15 +720,15 @@ SELECT p.oid::regprocedure::text, p.proowner::regrole::text,
 
 def _object_problems(query: Query, n: RoleNames) -> list[str]:
     problems = []
-    missing = set(READ_ONLY_TABLES)
+    missing = {*READ_ONLY_TABLES, *SEED_TABLES}
     for name, kind, owner, acl in query(_RELATIONS_SQL, (n.schema,)):
         what = f"{'sequence' if kind == 'S' else 'table'} {n.schema}.{name}"
+        missing.discard(name)
         if owner != n.owner:
             problems.append(f"{what} is owned by {owner}, not {n.owner}")
         if kind == "S":
             expected = _expected(n, MODEL.sequences)
         elif name in READ_ONLY_TABLES:
-            missing.discard(name)
             expected = _expected(n, MODEL.version_table)
         else:
             expected = _expected(n, MODEL.tables)

@@ -178,9 +178,26 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "{{ cookiecutter
     FROM "{{ cookiecutter.role_prefix }}_rw", "{{ cookiecutter.role_prefix }}_ro";
 GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."lifecycle_environment" TO "{{ cookiecutter.role_prefix }}_rw";
 GRANT SELECT ON "{{ cookiecutter.role_prefix }}"."lifecycle_environment" TO "{{ cookiecutter.role_prefix }}_ro";
+
+-- 9. The seeds' ledger and runs: db.seed writes them with the app's login, which may
+--    not create tables. The default privileges above give them the app's usual rights.
+CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."seed_ledger" (
+    name VARCHAR(200) NOT NULL,
+    content_hash VARCHAR(64) NOT NULL,
+    row_count BIGINT NOT NULL,
+    seeded_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (name)
+);
+CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."seed_runs" (
+    run_key VARCHAR(64) NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL,
+    seeds TEXT NOT NULL,
+    recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (run_key)
+);
 RESET ROLE;
 
--- 9. Verify what warnings would hide.
+-- 10. Verify what warnings would hide.
 DO $$
 DECLARE
   bad text;

@@ -28,10 +28,10 @@ from sqlalchemy import (
 
 from .names import LEDGER_TABLE, RUNS_TABLE
 
-_metadata = MetaData()
+seeding_metadata = MetaData()
 ledger = Table(
     LEDGER_TABLE,
-    _metadata,
+    seeding_metadata,
     Column("name", String(200), primary_key=True),
     Column("content_hash", String(64), nullable=False),
     Column("row_count", BigInteger, nullable=False),
@@ -39,7 +39,7 @@ ledger = Table(
 )
 runs = Table(
     RUNS_TABLE,
-    _metadata,
+    seeding_metadata,
     # A hash of the run's options: environment, --only, --keep-existing, --force, APP_ENV.
     Column("run_key", String(64), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
@@ -50,7 +50,7 @@ runs = Table(
 
 
 def ensure(connection: Connection) -> None:
-    _metadata.create_all(connection, checkfirst=True)
+    seeding_metadata.create_all(connection, checkfirst=True)
 
 
 def recorded(connection: Connection) -> dict[str, tuple[str, int]]:

@@ -20,12 +20,12 @@ the full run, which decides and reports as always.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..driver import psycopg as load_psycopg
 from ..engine import database_url
 from ..urls import backend_of
 from .names import LEDGER_TABLE, RUNS_TABLE
@@ -134,8 +134,7 @@ def _connect(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
             raise ValueError("no file")
         uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         return sqlite3.connect(uri, uri=True), (sqlite3.Error,)
-    # By name: the sqlite flavour does not install psycopg (nor type-checks against it).
-    psycopg: Any = importlib.import_module("psycopg")
+    psycopg = load_psycopg()
     # Without its driver name, SQLAlchemy's URL is a libpq connection URI.
     return psycopg.connect(f"postgresql://{url.split('://', 1)[1]}"), (psycopg.Error,)
 
