@@ -53,14 +53,19 @@ def teardown(
         .fetchone()
     ]
     if existing:
-        names = ", ".join(f'"{r}"' for r in existing)
-        # One DROP OWNED per role: with several at once, PostgreSQL trips over a default ACL
-        # that names two of them ("could not find tuple for default ACL").
-        admin_sql(
-            super_db,
-            f"REASSIGN OWNED BY {names} TO CURRENT_USER",
-            *(f'DROP OWNED BY "{r}"' for r in existing),
-        )
+        drop_owned(super_db, existing)
     admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     for role in [*existing, *([cloud_admin] if cloud_admin else [])]:
         admin_sql(admin_url, f'DROP ROLE IF EXISTS "{role}"')
+
+
+def drop_owned(database_url: str, roles: list[str]) -> None:
+    """REASSIGN OWNED and DROP OWNED in one database, as superuser: what pins the roles there."""
+    names = ", ".join(f'"{r}"' for r in roles)
+    # One DROP OWNED per role: with several at once, PostgreSQL trips over a default ACL
+    # that names two of them ("could not find tuple for default ACL").
+    admin_sql(
+        database_url,
+        f"REASSIGN OWNED BY {names} TO CURRENT_USER",
+        *(f'DROP OWNED BY "{r}"' for r in roles),
+    )

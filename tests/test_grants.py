@@ -6,12 +6,15 @@ docs/database.md tells a DBA to (REASSIGN OWNED, DROP OWNED, DROP ROLE).
 
 One setup per admin kind (a superuser; a CREATEROLE CREATEDB non-superuser, like a managed
 cloud's master user), shared by the module: grant, migrate part-way as the migrator, grant twice
-more (idempotency), migrate the rest (a LATER migration), then every test reads that state.
+more (idempotency), migrate the rest (a LATER migration) with the plain ``alembic upgrade head``,
+then every test reads that state.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +23,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
-from tests.grants_support import Roles, login_url, teardown
+from tests.grants_support import Roles, drop_owned, login_url, teardown
 from tests.support import Project, _psycopg_url, admin_sql, bake, with_database
 
 FIRST_REVISION = "0d848db94cb2"
@@ -71,6 +75,7 @@ class Setup:
     outputs: list[str]
     snapshots: list[list[str]]
     seed_outputs: list[str]
+    alembic_output: str = ""
 
     def url(self, role: str) -> str:
         password = {
@@ -174,7 +179,10 @@ def applied(request: pytest.FixtureRequest, project: Project, admin_url: str) ->
         setup.snapshots.append(snapshot(super_db, roles))
         setup.outputs.append(setup.grant())
         setup.snapshots.append(snapshot(super_db, roles))
-        project.invoke("db.migrate", env=migrate_env)
+        # The LATER migration through the plain alembic command: its own connection, where the
+        # SET ROLE must be committed with the migration or nothing persists (roles.md, 18).
+        upgraded = project.run(sys.executable, "-m", "alembic", "upgrade", "head", env=migrate_env)
+        setup.alembic_output = upgraded.stdout + upgraded.stderr
         # Seeds run with the app's login, which may not create their ledger: db.grant did.
         for _ in range(2):
             seeded = project.invoke("db.seed", env=migrate_env, check=False)
@@ -308,6 +316,8 @@ def test_migrations_ran_as_the_owner_into_the_schema(applied: Setup) -> None:
     assert applied.query(
         "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
     ) == [(0,)]
+    # The later tables came from `alembic upgrade head` (the fixture): it persisted its work.
+    assert "Running upgrade 0d848db94cb2 -> aaaa00000001" in applied.alembic_output
     assert applied.query(f"SELECT version_num FROM {applied.roles.schema}.alembic_version") == [
         ("aaaa00000001",)
     ]
@@ -442,6 +452,128 @@ def test_check_passes_fresh_and_names_each_difference(applied: Setup) -> None:
     assert f"removed CREATEDB/CREATEROLE from role {r.app}" in out
     assert "OK" in applied.grant("--check")
 
+    # Memberships: a predefined role that bypasses grants, the owner, a stranger in a group.
+    # (The cloud admin's memberships of the model's roles passed above: it administers them.)
+    stranger = f"gwout{uuid.uuid4().hex[:10]}"
+    applied.sql(
+        f'GRANT pg_write_all_data TO "{r.reader}"',
+        f'GRANT "{r.owner}" TO "{r.app}"',
+        f'CREATE ROLE "{stranger}" LOGIN IN ROLE "{r.ro}"',
+    )
+    try:
+        fails_with(
+            f"{r.reader} is a member of pg_write_all_data, which the model does not grant",
+            f"{r.app} is a member of {r.owner}, which the model does not grant",
+            f"{stranger} is a member of {r.ro}, which the model does not grant",
+        )
+    finally:
+        applied.sql(
+            f'REVOKE pg_write_all_data FROM "{r.reader}"',
+            f'REVOKE "{r.owner}" FROM "{r.app}"',
+            f'DROP ROLE "{stranger}"',
+        )
+    assert "OK" in applied.grant("--check")
+
+
+def _database_acl(applied: Setup, database: str) -> list[tuple[object, ...]]:
+    """Who may do what on ``database`` (the defaults spelled out: NULL means PUBLIC's rights)."""
+    return applied.query(
+        "SELECT a.grantee::regrole::text, a.privilege_type FROM pg_database d,"
+        " aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
+        " WHERE d.datname = %s ORDER BY 1, 2",
+        database,
+    )
+
+
+@pytest.mark.postgresql
+def test_the_grants_go_to_the_apps_database_whatever_the_admin_url_names(applied: Setup) -> None:
+    r = applied.roles
+    database = make_url(applied.super_db).database
+    console_url = with_database(applied.grant_admin, "postgres")  # what a cloud console shows
+    before = _database_acl(applied, "postgres")
+    try:
+        for setting, login in (("DATABASE_URL", r.app), ("MIGRATOR_DATABASE_URL", r.migrator)):
+            env = {**applied.env, setting: applied.url(login)}
+            for args, first, last in (
+                ((), "Applying the role model to", "no changes to roles or privileges"),
+                (("--check",), "Checking", "OK: roles, ownership and privileges match"),
+            ):
+                result = applied.project.invoke(
+                    "db.grant", "--admin-url", console_url, *args, env=env
+                )
+                lines = result.stdout.splitlines()
+                assert lines[0].startswith(f"{first} database {database} on "), result.stdout
+                assert last in lines[-1], result.stdout
+        # Without the app's URL, `postgres` is no target: refused before connecting.
+        for args in ((), ("--check",)):
+            refused = applied.project.invoke(
+                "db.grant", "--admin-url", console_url, *args, env=applied.env, check=False
+            )
+            assert refused.returncode == 1
+            assert refused.stderr.strip().count("\n") == 0, refused.stderr
+            assert "names the maintenance database 'postgres'" in refused.stderr
+            assert "name the application's database" in refused.stderr
+        assert _database_acl(applied, "postgres") == before
+    finally:
+        if any(grantee in r.all() for grantee, _ in _database_acl(applied, "postgres")):
+            # This model landed in `postgres`: undo it there, or the shared server stays broken
+            # (PUBLIC's CONNECT revoked) and its roles cannot be dropped.
+            postgres = with_database(applied.super_db, "postgres")
+            drop_owned(postgres, r.all())
+            admin_sql(
+                postgres,
+                f'DROP SCHEMA IF EXISTS "{r.schema}" CASCADE',
+                "GRANT CONNECT, TEMPORARY ON DATABASE postgres TO PUBLIC",
+            )
+
+
+@pytest.mark.postgresql
+def test_the_shipped_sql_runs_twice_through_psql(
+    project: Project, admin_url: str, tmp_path: Path
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    prefix, database = f"gwp{token}", f"gw_psql_{token}"
+    env = {"DB_ROLE_PREFIX": prefix}
+    roles = Roles(prefix, prefix)
+    db = with_database(admin_url, database)
+    script = tmp_path / "roles.sql"
+    script.write_text(project.invoke("db.grant", "--print", env=env).stdout)
+    psql = _psql(project, admin_url)
+    admin_sql(admin_url, f'CREATE DATABASE "{database}"')
+    try:
+        for run in range(2):
+            result = subprocess.run(
+                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _psycopg_url(db), "-f", script],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert result.returncode == 0, f"run {run + 1}: {result.stderr}"
+        checked = project.invoke("db.grant", "--admin-url", db, "--check", env=env, check=False)
+        assert "OK: roles, ownership and privileges match the model" in checked.stdout, (
+            checked.stdout + checked.stderr
+        )
+    finally:
+        teardown(admin_url, db, database, roles, None)
+
+
+def _psql(project: Project, admin_url: str) -> str:
+    """psql as db.backup finds pg_dump: PATH or the embedded server's, not older than the server.
+
+    CI machines have it; a machine without it fails here with the finder's install hint.
+    """
+    with psycopg.connect(_psycopg_url(admin_url)) as connection:
+        ((major,),) = connection.execute("SHOW server_version_num")
+    found = project.python(
+        f"from {project.package}.db.backup import _tool\n"
+        f"from {project.package}.settings import load_settings\n"
+        f"print(_tool(load_settings(), 'psql', {int(major) // 10000}))",
+        check=False,
+    )
+    assert found.returncode == 0, f"no usable psql: {found.stderr.strip().splitlines()[-1:]}"
+    return found.stdout.strip()
+
 
 @pytest.mark.postgresql
 def test_the_permissive_one_role_layout_fails_the_matrix(admin_url: str) -> None:
@@ -483,6 +615,7 @@ def test_the_shipped_file_is_what_the_task_prints(project: Project) -> None:
     shipped = (project.path / "src" / project.package / "sql" / "roles.sql").read_text()
     printed = project.invoke("db.grant", "--print").stdout
     assert shipped == printed
+    assert "-- `invoke db.grant` then sets the logins' passwords" in printed
     assert not re.search(r"PASSWORD\s*'|PASSWORD\s+\$|ENCRYPTED", shipped, re.IGNORECASE)
     # PostgreSQL-16 syntax only inside EXECUTE strings (PL/pgSQL parses dead branches).
     for line in shipped.splitlines():
@@ -500,3 +633,11 @@ def test_sqlite_flavour_says_roles_are_postgresql_and_still_prints(
     assert "roles and grants are a PostgreSQL feature" in result.stderr
     printed = project.invoke("db.grant", "--print").stdout
     assert "ALTER DEFAULT PRIVILEGES FOR ROLE" in printed
+
+
+@pytest.mark.parametrize("setting", ["DB_ROLE_PREFIX", "DB_SCHEMA"])
+def test_a_pg_prefix_is_refused_in_one_line(project: Project, setting: str) -> None:
+    result = project.invoke("db.grant", "--print", env={setting: "pg_app"}, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "'pg_app' starts with 'pg_', which PostgreSQL reserves" in result.stderr

@@ -222,15 +222,18 @@ def grant(
     if print_only:
         print(grants.render_sql(grants.role_names(settings)), end="")
         return
+    url = grants.admin_url(settings, admin_url)
     if check_only:
-        problems = grants.check(settings, admin_url)
+        print(f"Checking {grants.describe(url)}")
+        problems = grants.check(settings, url)
         for problem in problems:
             print(f"FAIL {problem}")
         if problems:
             raise TaskError(f"{len(problems)} difference(s) from the role model, above")
         print("OK: roles, ownership and privileges match the model")
         return
-    changes, passwords = grants.apply(settings, admin_url)
+    print(f"Applying the role model to {grants.describe(url)}")
+    changes, passwords = grants.apply(settings, url)
     for line in changes + passwords:
         print(line)
     print("Applied the role model" + ("" if changes else ": no changes to roles or privileges"))

@@ -57,6 +57,11 @@ class RoleNames:
                     f"{63 - len(_LONGEST_SUFFIX)} characters: set DB_ROLE_PREFIX (or DB_SCHEMA) "
                     "to letters, digits and underscores"
                 )
+            if value.startswith("pg_"):
+                raise TaskError(
+                    f"the {what} {value!r} starts with 'pg_', which PostgreSQL reserves for its "
+                    "own roles and schemas: set DB_ROLE_PREFIX (or DB_SCHEMA) to another name"
+                )
         return cls(prefix, schema or prefix)
 
     owner = property(lambda self: f"{self.prefix}_owner")
@@ -356,6 +361,9 @@ def render_sql(names: RoleNames) -> str:
         "",
         "COMMIT;",
         "",
+        "-- `invoke db.grant` then sets the logins' passwords from DB_*_PASSWORD (SCRAM, never",
+        "-- printed); with psql, run \\password for each login instead.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -384,12 +392,29 @@ def _create_table(qualified: str, name: str) -> list[str]:
 # -- applying -------------------------------------------------------------------------------------
 
 
+# Databases every cluster has: an admin URL often names one, the role model never belongs there.
+MAINTENANCE_DATABASES = ("postgres", "template0", "template1")
+
+
 def admin_url(settings: Settings, given: str | None = None) -> str:
-    """The admin URL: ``--admin-url``, ADMIN_DATABASE_URL, or the project-local server."""
+    """The admin's URL of the application's database.
+
+    ``--admin-url`` or ADMIN_DATABASE_URL supply the server and the credentials; the database is
+    the application's (DATABASE_URL, else MIGRATOR_DATABASE_URL), whatever the admin URL names:
+    an admin URL copied from a console usually names ``postgres``, and the model applied there
+    would lock everyone out of it. Without either setting the admin URL's own database is taken,
+    unless it is a maintenance database. With no admin URL and no DATABASE_URL: the project-local
+    server, where we are the superuser.
+    """
+    from sqlalchemy.engine import make_url
+
     from .engine import database_url
     from .urls import backend_of, normalize
 
     raw = given or settings.get("ADMIN_DATABASE_URL")
+    app_setting = "DATABASE_URL" if settings.database_url else "MIGRATOR_DATABASE_URL"
+    app_raw = settings.get(app_setting)
+    app = normalize(app_raw, settings.project_root, setting=app_setting) if app_raw else None
     if raw:
         url = normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL")
     elif settings.database_url is None:
@@ -401,12 +426,34 @@ def admin_url(settings: Settings, given: str | None = None) -> str:
             "db.grant needs an admin connection, never the app's: set ADMIN_DATABASE_URL "
             "(a superuser, or a CREATEROLE CREATEDB admin owning the database) or --admin-url"
         )
-    if backend_of(url) != "postgresql":
+    if backend_of(url) != "postgresql" or (app and backend_of(app) != "postgresql"):
         raise TaskError(
             "roles and grants are a PostgreSQL feature; this database is SQLite "
             "(`invoke db.grant --print` shows the SQL for a PostgreSQL server)"
         )
+    if not raw:
+        return url
+    database = make_url(app).database if app else None
+    if database:
+        return make_url(url).set(database=database).render_as_string(hide_password=False)
+    named = make_url(url).database
+    if not named or named in MAINTENANCE_DATABASES:
+        what = f"the maintenance database {named!r}" if named else "no database"
+        raise TaskError(
+            f"the admin URL names {what} and DATABASE_URL is unset: name the application's "
+            "database in ADMIN_DATABASE_URL (or --admin-url), or set DATABASE_URL"
+        )
     return url
+
+
+def describe(url: str) -> str:
+    """Which database on which server, for the report's first line (no credentials)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or "the local socket"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"database {parsed.database} on {host}{port}"
 
 
 def _conninfo(url: str) -> str:
@@ -447,10 +494,12 @@ def _first(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def apply(settings: Settings, given_url: str | None = None) -> tuple[list[str], list[str]]:
-    """Run the script as the admin, then set passwords; return what changed, passwords set."""
+def apply(settings: Settings, url: str) -> tuple[list[str], list[str]]:
+    """Run the script as the admin (``url``: :func:`admin_url`'s), then set passwords.
+
+    Returns what changed and which passwords were set.
+    """
     names = role_names(settings)
-    url = admin_url(settings, given_url)
     notices: list[str] = []
     with _connect(url, notices) as connection:
         before = _acl_snapshot(connection, names)
@@ -539,10 +588,9 @@ def _ident_min(name: str) -> str:
 # -- checking -------------------------------------------------------------------------------------
 
 
-def check(settings: Settings, given_url: str | None = None) -> list[str]:
-    """Every difference between the live catalog and the model; empty when they agree."""
+def check(settings: Settings, url: str) -> list[str]:
+    """Every difference between the catalog behind ``url`` (:func:`admin_url`'s) and the model."""
     names = role_names(settings)
-    url = admin_url(settings, given_url)
     with _connect(url) as connection:
         return _differences(lambda q, p=None: list(connection.execute(q, p)), names)
 
@@ -643,12 +691,46 @@ def _role_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
     for member, group in ((n.app, n.rw), (n.reader, n.ro)):
         if not has_role(member, group, "USAGE"):
             problems.append(f"{member} does not have the rights of {group}")
-    for member in (n.app, n.reader, n.rw, n.ro):
-        if has_role(member, n.owner, "MEMBER"):
-            problems.append(f"{member} is a member of {n.owner}: it could drop tables")
-    for member in (n.reader, n.ro):
-        if has_role(member, n.rw, "MEMBER"):
-            problems.append(f"{member} is a member of {n.rw}: it could write")
+    return problems + _membership_problems(query, n)
+
+
+# Every membership a role of the model takes part in, as the member or as the role granted.
+# An administrator is a role outside the model that may create and grant roles anyway (superuser,
+# CREATEROLE: on 16+ the creator of each role holds it WITH ADMIN OPTION), or the database's
+# owner: db.grant makes a non-superuser admin a member of the owner (SET, no INHERIT).
+_MEMBERSHIPS_SQL = """
+SELECT DISTINCT g.rolname, m.rolname, a.admin_option,
+       m.rolsuper OR m.rolcreaterole, m.oid = d.datdba
+  FROM pg_auth_members a
+  JOIN pg_roles g ON g.oid = a.roleid
+  JOIN pg_roles m ON m.oid = a.member
+  JOIN pg_database d ON d.datname = current_database()
+ WHERE g.rolname = ANY(%(roles)s) OR m.rolname = ANY(%(roles)s)
+ ORDER BY 1, 2, 3
+"""
+
+
+def _membership_problems(query: Query, n: RoleNames) -> list[str]:
+    """Each membership the model does not have.
+
+    A role of the model is a member of its own group only (``pg_write_all_data`` or a superuser
+    role would bypass every grant); only its login and an administrator are members of one.
+    """
+    model = {(n.rw, n.app), (n.ro, n.reader), (n.owner, n.migrator)}
+    roles = set(n.roles())
+    problems = []
+    for group, member, admin_option, may_create_roles, owns_database in query(
+        _MEMBERSHIPS_SQL, {"roles": list(roles)}
+    ):
+        if (group, member) in model:
+            if admin_option:
+                problems.append(f"{member} holds {group} WITH ADMIN OPTION: it could grant it")
+            continue
+        administrator = member not in roles and (
+            may_create_roles or (owns_database and group == n.owner)
+        )
+        if not administrator:
+            problems.append(f"{member} is a member of {group}, which the model does not grant")
     return problems
 
 

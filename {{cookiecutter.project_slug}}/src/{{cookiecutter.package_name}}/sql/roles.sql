@@ -228,3 +228,6 @@ BEGIN
 END $$;
 
 COMMIT;
+
+-- `invoke db.grant` then sets the logins' passwords from DB_*_PASSWORD (SCRAM, never
+-- printed); with psql, run \password for each login instead.
