@@ -7,15 +7,15 @@ measures them with repetitions.
 
 from __future__ import annotations
 
-import json
-import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.suite_timing import summary
 from tests.support import REPO, Project, admin_sql, with_database
 
 TESTS_OF_THE_BAKED_SUITE = 14
@@ -44,20 +44,10 @@ def run_suite(
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"{TESTS_OF_THE_BAKED_SUITE} passed" in result.stdout, result.stdout[-2000:]
-    phases: dict[str, dict[str, float]] = {}
-    isolated: set[str] = set()
-    for line in timing.read_text().splitlines():
-        test, phase, seconds, uses_connection = json.loads(line)
-        phases.setdefault(test, {})[phase] = seconds
-        if uses_connection:
-            isolated.add(test)
-    assert len(phases) == TESTS_OF_THE_BAKED_SUITE
-    assert isolated, "no test of the baked suite uses the rolled-back connection"
-    # The first test of each worker also builds the database: the median leaves it out.
-    per_test = statistics.median(
-        phases[test].get("setup", 0.0) + phases[test].get("teardown", 0.0) for test in isolated
-    )
-    return {"wall": wall, "tests": len(phases), "isolation_per_test": per_test}
+    figures = summary(timing)
+    assert figures["tests"] == TESTS_OF_THE_BAKED_SUITE
+    assert figures["isolated_tests"], "no test of the baked suite uses the rolled-back connection"
+    return {"wall": wall, **figures}
 
 
 def record(request: pytest.FixtureRequest, label: str, figures: dict[str, Any]) -> None:
@@ -103,6 +93,41 @@ def test_baked_suite_on_the_embedded_default(
     record(request, "postgresql, embedded default, -n 2", figures)
 
 
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("env_file", "xdist", "suffix"),
+    [(".env", ["-p", "no:xdist"], "_test"), (".env.local", ["-n", "1"], "_test_gw0")],
+)
+def test_own_server_gets_a_test_database_next_to_the_configured_one(
+    project_copy: Any, admin_url: str, env_file: str, xdist: list[str], suffix: str
+) -> None:
+    """DATABASE_URL in .env or .env.local (the README's "your own server"): the suite builds
+    ``<that name>_test`` on that server, not on the embedded one; a shell DATABASE_URL is not
+    taken as the base."""
+    project: Project = project_copy("postgresql")
+    configured, shell = (f"gw_{kind}_{uuid.uuid4().hex[:10]}" for kind in ("own", "shell"))
+    with (project.path / env_file).open("a") as out:
+        out.write(f"\nDATABASE_URL={with_database(admin_url, configured)}\n")
+    env = {"TEST_DATABASE_URL": "", "DATABASE_URL": with_database(admin_url, shell)}
+    try:
+        result = project.run(
+            sys.executable,
+            *("-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist),
+            "tests/test_migrations.py::test_single_head",
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert _databases_like(admin_url, f"{configured}%") == [configured + suffix]
+        assert _databases_like(admin_url, f"{shell}%") == []
+        assert not (project.path / "var" / "postgres").exists(), "the embedded server started"
+    finally:
+        for name in _databases_like(admin_url, f"{configured}%"):
+            admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if (project.path / "var" / "postgres").exists():
+            project.invoke("db.down")
+
+
 LIST_DATABASES = """
 import psycopg
 from sqlalchemy.engine import make_url
@@ -120,15 +145,14 @@ def _drop_databases_of_the_run(request: pytest.FixtureRequest, url: str) -> None
     from sqlalchemy.engine import make_url
 
     admin = request.getfixturevalue("admin_url")
-    name = make_url(url).database
+    for created in _databases_like(admin, f"{make_url(url).database}_%"):
+        admin_sql(admin, f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+
+
+def _databases_like(admin: str, pattern: str) -> list[str]:
+    """Names in the server's pg_database matching the LIKE ``pattern``, sorted."""
     import psycopg
 
     with psycopg.connect(with_database(admin, "postgres"), autocommit=True) as connection:
-        names = [
-            row[0]
-            for row in connection.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}_%",)
-            )
-        ]
-    for created in names:
-        admin_sql(admin, f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+        query = "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname"
+        return [row[0] for row in connection.execute(query, (pattern,))]

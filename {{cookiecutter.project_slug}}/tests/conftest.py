@@ -1,12 +1,13 @@
 """Test fixtures: a test database built by the real migrations, and a rolled-back transaction
 per test. docs/database.md ("Testing") explains them.
 
-Which database: ``TEST_DATABASE_URL`` when set, else the ``DATABASE_URL`` of ``.env.test``,
-else the project-local ``<package>_test`` database. A ``DATABASE_URL`` in your shell is
-ignored here, so the tests never touch the development database. Under ``pytest -n`` every
-worker gets a copy of its own, named with the worker id (``<package>_test_gw0``). The database
-is dropped and created again at the start of each run (and left afterwards, to look into), so
-its name must contain "test".
+Which database, first found: ``TEST_DATABASE_URL``; the ``DATABASE_URL`` of ``.env.test``
+(or ``.env.test.local``); ``<name>_test`` next to the database ``DATABASE_URL`` names in ``.env``
+or ``.env.local`` (your own server: same server, same login); the project-local
+``<package>_test`` database. A ``DATABASE_URL`` in your shell is ignored here, so the tests
+never touch the development database. Under ``pytest -n`` every worker gets a copy of its own,
+named with the worker id (``<package>_test_gw0``). The database is dropped and created again at
+the start of each run (and left afterwards, to look into), so its name must contain "test".
 
 Fixtures for your tests:
 
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -35,19 +37,46 @@ from {{ cookiecutter.package_name }}.db import admin, migrations, protection
 from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
 from {{ cookiecutter.package_name }}.db.seeding import runner
 from {{ cookiecutter.package_name }}.db.urls import backend_of, normalize
-from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    DEFAULT_APP_ENV,
+    Settings,
+    env_files,
+    load_settings,
+)
 
 
 def settings_for_tests(suffix: str = "") -> Settings:
     """``APP_ENV=test`` settings on this worker's test database (plus ``suffix`` in its name)."""
+    # A DATABASE_URL in the shell is usually the development database, exported for `invoke`:
+    # taking it (or a name derived from it) would point a run that drops its database there.
     environ = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    environ["APP_ENV"] = "test"
-    settings = load_settings(environ=environ)
-    given = os.environ.get("TEST_DATABASE_URL")
-    url = normalize(given, settings.project_root) if given else database_url(settings)
+    settings = load_settings(environ={**environ, "APP_ENV": "test"})
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest -n
-    url = _renamed(url, f"_{worker}" if worker else "", suffix)
+    url = _renamed(_test_database_url(settings, environ), f"_{worker}" if worker else "", suffix)
     return dataclasses.replace(settings, values={**settings.values, "DATABASE_URL": url})
+
+
+def _test_database_url(settings: Settings, environ: dict[str, str]) -> str:
+    """The test database before the worker's suffix: the first of the order in the docstring."""
+    given = os.environ.get("TEST_DATABASE_URL") or _set_by_test_files(settings)
+    if given:
+        return normalize(given, settings.project_root)
+    # .env.local, where the README puts your own server, is not read under APP_ENV=test: the
+    # development layering tells which server the project uses on this machine.
+    development = load_settings(settings.project_root, {**environ, "APP_ENV": DEFAULT_APP_ENV})
+    if development.database_url:
+        return _renamed(database_url(development), "_test")
+    return database_url(settings)
+
+
+def _set_by_test_files(settings: Settings) -> str | None:
+    """``DATABASE_URL`` of ``.env.test``/``.env.test.local``, not of the files all share."""
+    shared = env_files(settings.project_root, DEFAULT_APP_ENV)
+    found = None
+    for path in env_files(settings.project_root, "test"):
+        if path not in shared and path.is_file():
+            found = dotenv_values(path).get("DATABASE_URL") or found
+    return found
 
 
 def _renamed(url: str, *suffixes: str) -> str:
