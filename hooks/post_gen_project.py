@@ -58,4 +58,6 @@ def main(answers: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    main(json.loads("""{{ cookiecutter | tojson }}"""))
+    # Raw, as in pre_gen_project.py: a quote or backslash in an answer reaches json.loads as
+    # JSON's own escape (\", \\), which a plain string literal would undo first.
+    main(json.loads(r"""{{ cookiecutter | tojson }}"""))

@@ -20,6 +20,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping
 
 # ---------------------------------------------------------------------------
@@ -287,8 +288,24 @@ def check_role_prefix(value: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# database, python_version, author_email, project_name
+# database, python_version, author_email, the free-text answers
 # ---------------------------------------------------------------------------
+
+# Control characters and line/paragraph separators. The free-text answers land in TOML
+# strings (pyproject.toml), a Python docstring, Markdown headings and a YAML comment: quotes
+# and backslashes are escaped where needed, but a line break would end a heading or a comment,
+# and TOML strings may hold no control character at all.
+_NOT_ONE_LINE = frozenset({"Cc", "Zl", "Zp"})
+
+
+def _check_one_line(field: str, value: str) -> str | None:
+    if any(unicodedata.category(char) in _NOT_ONE_LINE for char in value):
+        return (
+            f"ERROR: {field} {value!r} must be one line of text, without tabs, line breaks "
+            "or other control characters"
+        )
+    return None
+
 
 DATABASES: tuple[str, ...] = ("postgresql", "sqlite")
 
@@ -328,14 +345,24 @@ def check_author_email(value: str) -> str | None:
             f"ERROR: author_email {value!r} must look like an e-mail address "
             "(name@domain, exactly one '@', no spaces)"
         )
-    return None
+    return _check_one_line("author_email", value)
 
 
 def check_project_name(value: str) -> str | None:
-    """Return an error line if ``value`` is blank."""
+    """Return an error line if ``value`` is blank or not one line of text."""
     if not value.strip():
         return f"ERROR: project_name {value!r} must not be empty"
-    return None
+    return _check_one_line("project_name", value)
+
+
+def check_description(value: str) -> str | None:
+    """Return an error line unless ``value`` is one line of text (it may be empty)."""
+    return _check_one_line("description", value)
+
+
+def check_author_name(value: str) -> str | None:
+    """Return an error line unless ``value`` is one line of text (it may be empty)."""
+    return _check_one_line("author_name", value)
 
 
 # ---------------------------------------------------------------------------
@@ -346,6 +373,8 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "project_name": check_project_name,
     "project_slug": check_project_slug,
     "package_name": check_package_name,
+    "description": check_description,
+    "author_name": check_author_name,
     "author_email": check_author_email,
     "python_version": check_python_version,
     "database": check_database,

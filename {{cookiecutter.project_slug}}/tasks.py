@@ -1,7 +1,7 @@
 """Project tasks. `invoke --list` shows them; docs/database.md explains them.
 
-Each task parses its options and calls one function of `{{ cookiecutter.package_name }}.db.commands`, where
-the logic lives (and where the tests call it). Failures print one line and exit 1;
+Each task parses its options and calls one function of the package's `db.commands` module,
+where the logic lives (and where the tests call it). Failures print one line and exit 1;
 `invoke -d db.TASK` shows the traceback instead.
 """
 

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}.
+"""{{ cookiecutter.project_name | trim | replace('\\', '\\\\') | replace('"', '\\"') }}.
 
-{{ cookiecutter.description | wordwrap(96) }}
+{{ cookiecutter.description | trim | wordwrap(88) | replace('\\', '\\\\') | replace('"', '\\"') }}
 """

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import sys
 
-_USERINFO_PASSWORD = re.compile(
-    r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<secret>[^@\s]*)@"
-)
+# user:secret@ where the secret runs to the LAST '@' of the word: a password with an unencoded
+# '@' (or '/', '?') would otherwise show from its first '@' on. The user name may hold an '@'
+# too. Hiding a host now and then (an '@' further on in the word) is the lesser harm.
+_USERINFO_PASSWORD = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s]*):(?P<secret>\S*)@")
 _QUERY_PASSWORD = re.compile(r"(?P<prefix>\bpassword=)(?P<secret>[^&\s'\"]+)", re.IGNORECASE)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import TaskError
 from ..settings import Settings
 from . import local
 from .urls import backend_of, normalize
@@ -22,10 +23,15 @@ if TYPE_CHECKING:
 
 
 def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
-    """The SQLAlchemy URL of ``setting``, or of the local default database when it is unset."""
-    raw = settings.get(setting) or settings.database_url
+    """The SQLAlchemy URL of ``setting``, or of the local default database when it is unset.
+
+    ``setting`` (``MIGRATOR_DATABASE_URL``) falls back to ``DATABASE_URL``; an error about the
+    value names the one it came from, which is the one to fix.
+    """
+    source = setting if settings.get(setting) else "DATABASE_URL"
+    raw = settings.get(source)
     if raw:
-        return normalize(raw, settings.project_root, setting=setting)
+        return normalize(raw, settings.project_root, setting=source)
     return local.default_url(settings)
 
 
@@ -40,6 +46,7 @@ def make_engine(
     *,
     enforce_foreign_keys: bool = True,
     write_lock_wait: float | None = None,
+    existing_only: bool = False,
     **kwargs: Any,
 ) -> Engine:
     """An engine for ``url``; on SQLite, with real transactions and foreign keys enforced.
@@ -53,6 +60,9 @@ def make_engine(
     IMMEDIATE``), waiting up to that many seconds for another writer to finish. SQLite's file
     lock is then the migration lock: a second ``db.migrate`` waits for the first and finds the
     database at head, where two deferred transactions would deadlock and one fail at once.
+
+    ``existing_only`` (SQLite; tasks that only read): a missing file is reported, where
+    connecting would create it, and its folder, empty. Creating is ``db.init``'s job.
     """
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
@@ -62,6 +72,8 @@ def make_engine(
         return create_engine(url, **kwargs)
     path = make_url(url).database
     if path and path != ":memory:":
+        if existing_only and not Path(path).is_file():
+            raise TaskError(f"database {path} does not exist: run `invoke db.init` to create it")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("poolclass", NullPool)
     engine = create_engine(url, **kwargs)

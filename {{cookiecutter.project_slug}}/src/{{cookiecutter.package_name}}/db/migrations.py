@@ -63,7 +63,9 @@ def connected(
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
     wait = locking.lock_wait(settings) if exclusive else None
     with locking.migration_lock(settings, url) if exclusive else nullcontext():
-        engine = make_engine(url, enforce_foreign_keys=False, write_lock_wait=wait)
+        engine = make_engine(
+            url, enforce_foreign_keys=False, write_lock_wait=wait, existing_only=not exclusive
+        )
         try:
             with engine.begin() as connection:
                 grants.assume_migration_role(connection, settings)
@@ -290,7 +292,7 @@ def status(settings: Settings) -> list[RevisionStatus]:
     pending = [row for row in rows if not row.applied]
     if pending:
         raise TaskError(f"{len(pending)} of {len(rows)} revisions pending: run `invoke db.migrate`")
-    print(f"{len(rows)} revisions, all applied")
+    print(f"{len(rows)} revision{'' if len(rows) == 1 else 's'}, all applied")
     return rows
 
 

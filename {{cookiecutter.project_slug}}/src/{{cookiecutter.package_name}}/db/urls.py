@@ -48,6 +48,13 @@ def normalize(url: str, project_root: Path, *, setting: str = "DATABASE_URL") ->
         )
     if target == "sqlite":
         return f"sqlite://{_absolute_sqlite_path(rest, project_root)}"
+    # A second '@' in the authority is a password (or user name) that was not percent-encoded:
+    # the driver would take the rest of the password for the host and print it.
+    if re.split(r"[/?#]", rest, maxsplit=1)[0].count("@") > 1:
+        raise TaskError(
+            f"{setting} {mask_secrets(raw)!r}: its password or user name holds '@': "
+            "percent-encode it as %40 (p@ss -> p%40ss)"
+        )
     host_part = urlsplit(f"x://{rest}")
     try:
         host_part.port  # noqa: B018 - raises ValueError on a port that is not a number
