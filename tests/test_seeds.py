@@ -115,7 +115,7 @@ def test_init_seeds_and_a_second_run_changes_nothing(project: Project, database:
     assert "0 inserted, 0 updated, 251 unchanged" in full.stdout
     assert "Nothing to change" in full.stdout
     skipped = project.invoke("db.seed")
-    assert skipped.stdout.count("(ledger), skipped") == 2
+    assert skipped.stdout.count("skipped, unchanged since the last run") == 2
     assert snapshot(database) == before
     # The ledger table is the seeding engine's: the drift check does not report it.
     project.invoke("db.check")
@@ -280,6 +280,96 @@ def test_production_gets_no_development_data(project: Project, database: str) ->
 
     project.invoke("db.seed", "--only", "demo_users", "--force", env=production)
     assert count(database, "users") == DEMO_USERS
+
+
+def test_a_database_initialized_for_production_gets_no_development_data(
+    project: Project, database: str
+) -> None:
+    """The database's stamp counts as much as APP_ENV: a shell without APP_ENV (development's
+    seeds) must not load demo data into a database initialized for production."""
+    project.invoke("db.init", env={"APP_ENV": "production"})
+    ledger_before = query(database, "SELECT name, content_hash FROM seed_ledger ORDER BY name")
+    refused = project.invoke("db.seed", check=False)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    error = refused.stderr.strip().splitlines()[-1]
+    assert "seed demo_users is not for production" in error, error
+    assert "the database was initialized for production" in error, error
+    assert "--force" in error, error
+    assert count(database, "users") == 0
+    assert query(database, "SELECT name, content_hash FROM seed_ledger ORDER BY name") == (
+        ledger_before
+    )
+    assert project.invoke("db.seed", "--plan", check=False).returncode == 1
+
+    project.invoke("db.seed", "--force")
+    assert count(database, "users") == DEMO_USERS
+
+
+def test_the_unchanged_run_shortcut_reads_the_stamp(project: Project, database: str) -> None:
+    """A run remembered on a development database does not stand for one on a database
+    stamped production since: the whole-run shortcut must not skip the refusal."""
+    project.invoke("db.init")
+    execute(database, "UPDATE lifecycle_environment SET value = 'production'")
+    refused = project.invoke("db.seed", check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert "the database was initialized for production" in refused.stderr
+
+
+def test_a_ledger_skip_says_the_rows_were_not_compared(project: Project, database: str) -> None:
+    """A skipped seed's rows were not looked at: a row edited by hand stays until the seed
+    changes or --full compares it, and the output says so instead of "Nothing to change"."""
+    project.invoke("db.init")
+    execute(database, "UPDATE countries SET name = 'Gaul' WHERE code = 'FR'")
+    for options in [(), ("--plan",), ("--only", "countries", "--plan"), ("--only", "countries")]:
+        # The first two take the whole-run shortcut; --only is a run not remembered yet.
+        out = project.invoke("db.seed", *options).stdout
+        countries = next(line for line in out.splitlines() if line.startswith("countries"))
+        assert "skipped, unchanged since the last run (249 rows; --full compares them)" in (
+            countries
+        ), (options, out)
+        assert "Nothing to change" not in out, (options, out)
+        summary = out.strip().splitlines()[-1]
+        assert "0 inserted, 0 updated" in summary, (options, out)
+        rows = "251 rows" if "countries" not in options else "249 rows"
+        assert f"{rows} not compared" in summary, (options, out)
+        assert "--full" in summary, (options, out)
+        assert query(database, "SELECT name FROM countries WHERE code = 'FR'") == [("Gaul",)]
+
+    full = project.invoke("db.seed", "--full")
+    assert "0 inserted, 1 updated, 250 unchanged" in full.stdout
+    assert "not compared" not in full.stdout
+    assert query(database, "SELECT name FROM countries WHERE code = 'FR'") == [("France",)]
+
+
+BLANK_USERS = """
+    from ..db.seeding import Seed
+    from ..models import User
+
+    blank_users = Seed(
+        model=User,
+        key="email",
+        environments=("development", "test"),
+        rows=[
+            {"email": "a@x.io", "display_name": "", "country_id": None},
+            {"email": "b@x.io", "display_name": 'Say "hi",\\nbye', "country_id": None},
+        ],
+    )
+"""
+
+
+def test_python_rows_keep_empty_strings_on_every_database(project: Project, database: str) -> None:
+    """From Python (or JSON), "" is an empty string and None is NULL, on both databases and on
+    both PostgreSQL paths (COPY into the empty table; the stage and the upsert)."""
+    project.invoke("db.migrate")
+    add_seed(project, "blank_users", BLANK_USERS)
+    expected = [("a@x.io", "", None), ("b@x.io", 'Say "hi",\nbye', None)]
+    users = "SELECT email, display_name, country_id FROM users ORDER BY email"
+    assert "2 inserted" in project.invoke("db.seed", "--only", "blank_users").stdout
+    assert query(database, users) == expected
+    again = project.invoke("db.seed", "--only", "blank_users", "--full")
+    assert "0 inserted, 0 updated, 2 unchanged" in again.stdout
+    assert query(database, users) == expected
 
 
 def test_ledger_notices_a_changed_file(project: Project, database: str) -> None:
@@ -603,7 +693,7 @@ def test_an_unchanged_run_ends_before_importing_the_seeds(project: Project, data
     project.invoke("db.init")
     code = IMPORTED.format(package=project.package, options="")
     skipped = project.python(code)
-    assert skipped.stdout.count("(ledger), skipped") == 2, skipped.stdout
+    assert skipped.stdout.count("skipped, unchanged since the last run") == 2, skipped.stdout
     assert "imported: []" in skipped.stdout
 
     # A table emptied behind the ledger's back (here by a downgrade and an upgrade: same

@@ -33,11 +33,13 @@ from sqlalchemy import (
 )
 
 # The seeds' tables (seeding/ledger.py): which seed content was loaded last, and by which runs.
+# The stamp's name is there too, for the seeds to read it without importing this module;
+# protection.py and grants.py take it from here.
+from .seeding.names import ENVIRONMENT_TABLE as ENVIRONMENT_TABLE
 from .seeding.names import LEDGER_TABLE as SEED_LEDGER_TABLE
 from .seeding.names import RUNS_TABLE as SEED_RUNS_TABLE
 
 LEDGER_TABLE = "migration_ledger"
-ENVIRONMENT_TABLE = "lifecycle_environment"
 LIFECYCLE_TABLES = frozenset({LEDGER_TABLE, ENVIRONMENT_TABLE, SEED_LEDGER_TABLE, SEED_RUNS_TABLE})
 
 lifecycle_metadata = MetaData()

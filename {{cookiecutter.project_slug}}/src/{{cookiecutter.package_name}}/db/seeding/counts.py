@@ -12,3 +12,5 @@ class Counts:
     updated: int = 0
     # Rows already there: identical, or (with --keep-existing) left as they were.
     unchanged: int = 0
+    # Rows of a seed the ledger skipped: not read, so not compared with the table's.
+    not_compared: int = 0

@@ -1,4 +1,4 @@
-"""The names of the seeding engine's own tables.
+"""The names of the tables an unchanged run reads: the seeding engine's own, and the stamp.
 
 Here, with no imports, because an unchanged run reads these tables before anything else is
 loaded (``unchanged.py``); ``db.ledger.LIFECYCLE_TABLES`` lists them among the tables that
@@ -9,3 +9,6 @@ migrations leave alone.
 LEDGER_TABLE = "seed_ledger"
 # One row per set of options: the fingerprint of the last run (``unchanged.py``).
 RUNS_TABLE = "seed_runs"
+# The environment the database was initialized for (db/protection.py); db/ledger.py describes
+# the table under this name. A database stamped production gets production's seeds only.
+ENVIRONMENT_TABLE = "lifecycle_environment"

@@ -8,15 +8,15 @@
   that are new or differ: the unchanged ones (most of a re-run) reach neither the conflict check
   nor its row lock, so they cost no write. References are resolved by joins in that statement.
 
-A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server; Python and JSON
-rows are written as CSV text. Memory stays flat: the data streams in blocks. When the server
+A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server, with an empty
+field NULL whether quoted or not (the documented CSV rule). Python and JSON rows are written as
+CSV text in which None is an empty field and every other value is quoted, so "" stays an empty
+string, as it does on SQLite. Memory stays flat: the data streams in blocks. When the server
 rejects a row it names it by position; ``Source.line_of_record`` turns that into a line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -69,25 +69,25 @@ def _blocks(source: Source) -> Iterator[bytes | str]:
     if source.textual:
         yield from source.csv_blocks()
         return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     for batch in source.batches():
-        writer.writerows(_as_text(record[1:]) for record in batch)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield "".join(",".join(map(_as_field, record[1:])) + "\n" for record in batch)
 
 
-def _as_text(values: list[Any]) -> list[Any]:
-    """Python values as COPY's CSV text (None stays an empty, unquoted field: NULL)."""
-    return [
-        ("t" if value else "f")
-        if isinstance(value, bool)
-        else json.dumps(value)
-        if isinstance(value, dict | list)
-        else value
-        for value in values
-    ]
+def _as_field(value: Any) -> str:
+    """A Python value as a field of COPY's CSV: None unquoted (NULL), anything else quoted.
+
+    The csv module cannot quote an empty string alone before Python 3.12 (QUOTE_NOTNULL), and
+    an unquoted empty field is NULL to COPY.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, dict | list):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _straight_in(connection: Connection, source: Source) -> bool:
@@ -139,17 +139,19 @@ def _copy(
     blocks: Iterator[bytes | str],
     progress: Progress,
 ) -> int:
-    """COPY the blocks into ``into``; the number of rows. Quoted empty fields are NULL too."""
+    """COPY the blocks into ``into``; the number of rows.
+
+    A CSV file's quoted empty fields are NULL too; Python values were quoted for what they are.
+    """
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in source.columns)
+    force_null = f", FORCE_NULL ({names})" if source.textual else ""
     lines = 0
     try:
         with raw.cursor() as cursor:
-            with cursor.copy(
-                f"COPY {into} ({names}) FROM STDIN (FORMAT csv, FORCE_NULL ({names}))"
-            ) as copy:
+            with cursor.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT csv{force_null})") as copy:
                 for block in blocks:
                     copy.write(block)
                     lines += block.count(b"\n") if isinstance(block, bytes) else block.count("\n")

@@ -3,7 +3,8 @@
 A run whose files, options and database are those of the last run that loaded everything ends
 at once (``unchanged.py``). Otherwise, everything that can be found wrong without the database
 (an unknown seed, a missing dependency, a cycle, development data aimed at production) is
-reported before the transaction starts. One transaction holds the whole run: a failure, or
+reported before the transaction starts; development data aimed at a database initialized for
+production, first thing inside it. One transaction holds the whole run: a failure, or
 ``--plan``, leaves nothing behind.
 """
 
@@ -92,17 +93,21 @@ def select(declared: Mapping[str, Seed], environment: str, only: Sequence[str] =
 
 
 def guard_production(
-    settings: Settings, declared: Mapping[str, Seed], names: Sequence[str], *, force: bool
+    declared: Mapping[str, Seed], names: Sequence[str], *, production: str | None, force: bool
 ) -> None:
-    """Development data never reaches a production database unless asked for by name."""
-    if settings.app_env != PRODUCTION or force:
+    """Development data never reaches a production database unless forced.
+
+    ``production``: what makes the database production's (APP_ENV, or the environment the
+    database was initialized for), None when nothing does.
+    """
+    if production is None or force:
         return
     for name in names:
         seed = declared[name]
         if not seed.runs_in(PRODUCTION):
             raise TaskError(
                 f"seed {name} is not for production (environments: "
-                f"{', '.join(seed.environments)}) and APP_ENV is production: it was not run; "
+                f"{', '.join(seed.environments)}) and {production}: it was not run; "
                 "pass --force to load it there anyway"
             )
 
@@ -171,7 +176,8 @@ def run(
     skipped = unchanged.unchanged_run(settings, key, digest) if own and not full else None
     if skipped is not None:
         done = [
-            Outcome(name, Counts(rows=rows, unchanged=rows), skipped=True) for name, rows in skipped
+            Outcome(name, Counts(rows=rows, not_compared=rows), skipped=True)
+            for name, rows in skipped
         ]
         for outcome in done:
             echo(_describe(outcome, plan=plan, keep=keep_existing))
@@ -187,7 +193,8 @@ def run(
     for seed in declared.values():
         seed.check()
     names = select(declared, environment, only)
-    guard_production(settings, declared, names, force=force)
+    app_env = "APP_ENV is production" if settings.app_env == PRODUCTION else None
+    guard_production(declared, names, production=app_env, force=force)
     sources = {name: Source(declared[name], data_dir, settings.project_root) for name in names}
     hashes: dict[str, str] = {}
     for name in names:
@@ -206,6 +213,15 @@ def run(
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin() as transaction:
+            # Whatever APP_ENV says (unset in a shell, say): the database knows what it is.
+            stamped = unchanged.stamp(connection.connection.driver_connection)
+            initialized = "the database was initialized for production"
+            guard_production(
+                declared,
+                names,
+                production=initialized if stamped == PRODUCTION else None,
+                force=force,
+            )
             at_head(settings, connection)
             if backend_of(url) == "postgresql":
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})")
@@ -277,7 +293,7 @@ def _load_one(
         and recorded[0] == content
         and ledger.table_rows(connection, seed.table) >= recorded[1]
     ):
-        counts = Counts(rows=recorded[1], unchanged=recorded[1])
+        counts = Counts(rows=recorded[1], not_compared=recorded[1])
         return Outcome(seed.name, counts, skipped=True, seconds=time.monotonic() - started)
     progress = Progress(f"seed {seed.name}", source.size)
     try:
@@ -292,7 +308,13 @@ def _describe(outcome: Outcome, *, plan: bool, keep: bool) -> str:
     counts = outcome.counts
     name = f"{outcome.name:<20}"
     if outcome.skipped:
-        return f"{name} {counts.rows:>9,} rows: unchanged since the last run (ledger), skipped"
+        # Its rows were not read: one edited by hand in the table is not noticed, so no claim
+        # is made about them.
+        skipped = "would be skipped" if plan else "skipped"
+        return (
+            f"{name} {skipped}, unchanged since the last run "
+            f"({counts.rows:,} rows; --full compares them)"
+        )
     kept = "already there, left as they were" if keep else "unchanged"
     if plan:
         return (
@@ -309,10 +331,20 @@ def _summary(outcomes: Sequence[Outcome], environment: str, seconds: float, *, p
     inserted = sum(o.counts.inserted for o in outcomes)
     updated = sum(o.counts.updated for o in outcomes)
     unchanged = sum(o.counts.unchanged for o in outcomes)
+    not_compared = sum(o.counts.not_compared for o in outcomes)
     totals = f"{inserted:,} inserted, {updated:,} updated, {unchanged:,} unchanged"
+    if not_compared:
+        totals += (
+            f"; {not_compared:,} rows not compared (seeds unchanged since the last run; "
+            "--full compares them)"
+        )
     if plan:
         return f"Plan for {environment}, nothing written: would be {totals}."
     if not outcomes:
         return f"No seed runs in {environment}."
-    verdict = "Nothing to change" if inserted == updated == 0 else "Seeded"
+    if inserted or updated:
+        verdict = "Seeded"
+    else:
+        # "Nothing to change" only when every row was compared.
+        verdict = "No rows written" if not_compared else "Nothing to change"
     return f"{verdict} ({environment}, {len(outcomes)} seeds, {seconds:.2f} s): {totals}."

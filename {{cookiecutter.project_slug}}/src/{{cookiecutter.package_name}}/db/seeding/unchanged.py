@@ -8,9 +8,10 @@ fingerprint of everything its outcome depends on:
 - the files of the ``seeds``, ``models`` and ``migrations`` packages (the declarations, the
   data files, the revisions that decide where head is);
 - the run's options (environment, ``--only``, ``--keep-existing``, ``--force``, APP_ENV);
-- the database's applied revisions and the ledger's hash of each seed of the run.
+- the database's applied revisions, its environment stamp (a database stamped production
+  since the run meets the production guard again) and the ledger's hash of each seed.
 
-The next run with the same options computes it again, from the files and two small queries
+The next run with the same options computes it again, from the files and a few small queries
 through the bare database driver. When it matches, and every table still holds the rows the
 ledger counted (the guard against a table emptied behind the ledger's back), the full run
 would skip every seed: the run ends here. Anything else, an error included, falls through to
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..driver import psycopg as load_psycopg
 from ..engine import database_url
 from ..urls import backend_of
-from .names import LEDGER_TABLE, RUNS_TABLE
+from .names import ENVIRONMENT_TABLE, LEDGER_TABLE, RUNS_TABLE
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -83,8 +84,26 @@ def fingerprint(
         )
     }
     hashes = [(name, recorded.get(name, ("", 0))[0]) for name in names]
-    content = repr([key, digest, heads, hashes]).encode()
+    content = repr([key, digest, heads, stamp(dbapi), hashes]).encode()
     return hashlib.sha256(content).hexdigest(), recorded
+
+
+def stamp(dbapi: Any) -> str | None:
+    """The environment the database was initialized for (db/protection.py), or None.
+
+    Through the bare driver, for the shortcut; the full run reads it the same way, inside its
+    transaction. The catalog is asked first: on PostgreSQL a query of a missing table would
+    abort the transaction.
+    """
+    if _is_sqlite(dbapi):
+        exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        exists = "SELECT to_regclass(%s)"
+    found = _query(dbapi, exists, ENVIRONMENT_TABLE)
+    if not found or found[0][0] is None:
+        return None
+    value = _query(dbapi, f"SELECT value FROM {ENVIRONMENT_TABLE} WHERE key = 'environment'")
+    return str(value[0][0]) if value else None
 
 
 def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, int]] | None:
@@ -103,7 +122,7 @@ def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, 
 
 
 def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | None:
-    mark = "?" if type(dbapi).__module__.startswith("sqlite3") else "%s"
+    mark = "?" if _is_sqlite(dbapi) else "%s"
     remembered = _query(
         dbapi, f"SELECT fingerprint, seeds FROM {RUNS_TABLE} WHERE run_key = {mark}", key
     )
@@ -137,6 +156,10 @@ def _connect(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
     psycopg = load_psycopg()
     # Without its driver name, SQLAlchemy's URL is a libpq connection URI.
     return psycopg.connect(f"postgresql://{url.split('://', 1)[1]}"), (psycopg.Error,)
+
+
+def _is_sqlite(dbapi: Any) -> bool:
+    return type(dbapi).__module__.startswith("sqlite3")
 
 
 def _query(dbapi: Any, sql: str, *params: object) -> list[tuple[Any, ...]]:
