@@ -1,12 +1,22 @@
-"""Helpers of the lifecycle tests: reading rows straight from a database, adding revisions."""
+"""Helpers of the lifecycle tests: reading rows straight from a database, adding revisions,
+the role model's logins, a relay that reaches the test server late or under another name."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import Project
+from sqlalchemy.engine import make_url
+
+from tests.grants_support import Roles, login_url
+from tests.support import Project, with_database
 
 INITIAL = "0d848db94cb2"
 
@@ -57,3 +67,105 @@ def add_revision(project: Project, rev: str, down: str, upgrade_body: str) -> Pa
         "def downgrade() -> None:\n    pass\n"
     )
     return path
+
+
+@dataclass
+class RoleModel:
+    """The logins of ``db.grant``'s role model on database ``database``, for one test."""
+
+    admin_url: str
+    database: str
+    roles: Roles
+    passwords: dict[str, str] = field(
+        default_factory=lambda: {
+            "DB_MIGRATOR_PASSWORD": "m1gr-" + uuid.uuid4().hex,
+            "DB_APP_PASSWORD": "app-" + uuid.uuid4().hex,
+            "DB_READER_PASSWORD": "rdr-" + uuid.uuid4().hex,
+        }
+    )
+
+    @property
+    def super_db(self) -> str:
+        return with_database(self.admin_url, self.database)
+
+    def login(self, role: str) -> str:
+        setting = {self.roles.app: "DB_APP_PASSWORD", self.roles.migrator: "DB_MIGRATOR_PASSWORD"}
+        return login_url(self.super_db, role, self.passwords[setting[role]])
+
+    def env(self) -> dict[str, str]:
+        """The project's settings: the app's login, the migrator's, the prefix, passwords."""
+        return {
+            **self.passwords,
+            "DB_ROLE_PREFIX": self.roles.prefix,
+            "DATABASE_URL": self.login(self.roles.app),
+            "MIGRATOR_DATABASE_URL": self.login(self.roles.migrator),
+        }
+
+    def grant(self, project: Project, *args: str) -> str:
+        """``db.grant`` (``--check``...) as the admin; its output, having exited 0."""
+        result = project.invoke("db.grant", "--admin-url", self.super_db, *args)
+        return result.stdout
+
+
+@contextmanager
+def relay(url: str, *, delay: float = 0.0) -> Iterator[int]:
+    """A TCP port on every address of this machine relaying to the PostgreSQL server of ``url``.
+
+    Until ``delay`` seconds have passed the port is bound but not listening, so connections
+    are refused as by a server still starting. Reaching the server under another host name
+    (this machine's) makes it look remote to the tasks while it is the test server.
+    """
+    parsed = make_url(url)
+    socket_dir = parsed.query.get("host")
+    target: str | tuple[str, int]
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        target = str(next(Path(socket_dir).glob(f".s.PGSQL.{parsed.port or '*'}")))
+    else:
+        target = (parsed.host or "127.0.0.1", parsed.port or 5432)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        if stop.wait(delay):
+            return
+        listener.listen(16)
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            family = socket.AF_UNIX if isinstance(target, str) else socket.AF_INET
+            upstream = socket.socket(family, socket.SOCK_STREAM)
+            upstream.connect(target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+def through(url: str, host: str, port: int) -> str:
+    """``url`` reaching its server at ``host:port`` (a :func:`relay`), no Unix socket."""
+    parsed = make_url(url)
+    return parsed.set(host=host, port=port, query={}).render_as_string(hide_password=False)

@@ -3,18 +3,31 @@ failures, the checksum ledger, timeouts and --wait, on SQLite and real PostgreSQ
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.lifecycle_support import INITIAL, add_revision, query, snapshot, versions_dir
-from tests.support import Project, sqlite_url
+from tests.grants_support import Roles, teardown
+from tests.lifecycle_support import (
+    INITIAL,
+    RoleModel,
+    add_revision,
+    query,
+    relay,
+    snapshot,
+    through,
+    versions_dir,
+)
+from tests.support import Project, admin_sql, drop_pg_database, sqlite_url, with_database
 
 
 def flavour_of(url: str) -> str:
@@ -393,13 +406,119 @@ def test_wait_retries_then_fails_clearly(project_copy: Callable[..., Project]) -
 
 
 @pytest.mark.postgresql
-def test_wait_proceeds_once_the_server_is_up(
+def test_wait_retries_until_the_server_accepts(
     project_copy: Callable[..., Project], pg_url: str
 ) -> None:
-    project = project_copy("postgresql", pg_url)
-    result = project.invoke("db.init", "--wait", "5")
-    assert "Seeded" in result.stdout or "Running upgrade" in result.stderr
+    with relay(pg_url, delay=2) as port:  # refuses connections for 2 s, like a starting server
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
+        started = time.monotonic()
+        result = project.invoke("db.init", "--wait", "30")
+    assert "Waiting up to 30 s for the database server" in result.stdout
+    assert time.monotonic() - started >= 2
     assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+
+
+@pytest.mark.postgresql
+def test_remote_host_refuses_then_force_yes_passes(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    host = socket.gethostname()  # resolves to one of this machine's addresses: the relay's
+    try:
+        socket.gethostbyname(host)
+    except OSError:
+        pytest.skip(f"this machine's name {host!r} does not resolve")
+    if host.lower() == "localhost":
+        pytest.skip("this machine is named localhost, which counts as local")
+    with relay(pg_url) as port:  # the test server, reached as this machine's name
+        project = project_copy("postgresql", through(pg_url, host, port))
+        project.invoke("db.init")
+        _insert_user(pg_url, "remote@example.com")
+        refused = project.invoke("db.reset", check=False)
+        assert refused.returncode == 1
+        assert f"the database host {host!r} is not this machine" in refused.stderr
+        project.invoke("db.reset", "--force", "--yes")
+    assert query(pg_url, "SELECT email FROM users WHERE email LIKE 'remote%'") == []
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    assert len(list((project.path / "backups").glob("*.dump"))) == 1
+
+
+@pytest.mark.postgresql
+def test_reset_holds_one_lock_whatever_the_urls_spelling(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """The lock is the database's, not the URL's: reset -> upgrade must not wait for itself."""
+    parsed = make_url(pg_url)
+    other = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(parsed.host or "")
+    spelled = (
+        parsed.set(host=other) if other else parsed.update_query_dict({"connect_timeout": "9"})
+    ).render_as_string(hide_password=False)
+    project = project_copy("postgresql", pg_url)
+    project.env["MIGRATOR_DATABASE_URL"] = spelled
+    result = project.invoke("db.reset", "--no-backup", "--lock-timeout", "1", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Waiting for the migration lock" not in result.stderr
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+
+
+@pytest.mark.postgresql
+def test_concurrent_creations_of_a_missing_database_all_succeed(
+    project_copy: Callable[..., Project], admin_url: str
+) -> None:
+    """Replicas running db.init on a database not created yet: one creates it, none fails.
+
+    Threads released together by a barrier, so that all pass the existence check before any
+    CREATE DATABASE (processes would start too unevenly to race reliably); db.init runs the
+    same create_database() before taking the migration lock.
+    """
+    url = with_database(admin_url, f"gw_test_{uuid.uuid4().hex[:12]}")
+    project = project_copy("postgresql", url)
+    code = (
+        "import threading\n"
+        f"from {project.package}.db import admin\n"
+        f"from {project.package}.db.engine import database_url\n"
+        f"from {project.package}.settings import load_settings\n"
+        "url = database_url(load_settings())\n"
+        "barrier, results = threading.Barrier(4), []\n"
+        "def create():\n"
+        "    barrier.wait()\n"
+        "    try:\n"
+        "        results.append(admin.create_database(url))\n"
+        "    except Exception as exc:\n"
+        "        results.append(repr(exc))\n"
+        "threads = [threading.Thread(target=create) for _ in range(4)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(sorted(map(str, results)))\n"
+    )
+    try:
+        out = project.python(code).stdout.strip()
+        assert out == "['False', 'False', 'False', 'True']", out
+        project.invoke("db.init")
+    finally:
+        drop_pg_database(admin_url, url)
+
+
+FAILING_PG_DUMP = """#!/bin/sh
+[ "$1" = --version ] && echo "pg_dump (PostgreSQL) 99" && exit 0
+for arg; do case $arg in --file=*) echo half > "${arg#--file=}";; esac; done
+echo "pg_dump: error: disk full (simulated)" >&2
+exit 1
+"""
+
+
+def test_failed_backup_leaves_no_file(initialized: Project, database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        Path(database.split(":///", 1)[1]).write_bytes(b"not a database at all" * 100)
+        env = {}
+    else:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "pg_dump").write_text(FAILING_PG_DUMP)
+        (bin_dir / "pg_dump").chmod(0o755)
+        env = {"POSTGRES_BIN_DIR": str(bin_dir)}
+    result = initialized.invoke("db.backup", env=env, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert list((initialized.path / "backups").iterdir()) == []
 
 
 def _insert_user(url: str, email: str) -> None:
@@ -431,3 +550,51 @@ def snapshot_or_none(url: str) -> object:
         return snapshot(url)
     except Exception as exc:  # noqa: BLE001 - the tables are gone after downgrade to base
         return repr(exc)
+
+
+# -- under the role model (db.grant): app login, migrator login, owner ------------------------
+
+
+@pytest.fixture
+def role_model(
+    project_copy: Callable[..., Project], admin_url: str
+) -> Iterator[tuple[Project, RoleModel]]:
+    """A project on a database of its own with the role model applied, migrated and seeded."""
+    token = uuid.uuid4().hex[:10]
+    model = RoleModel(admin_url, f"gw_life_{token}", Roles(f"gwl{token}", f"gwl{token}"))
+    admin_sql(admin_url, f'CREATE DATABASE "{model.database}"')
+    project = project_copy("postgresql")
+    project.env.update(model.env())
+    try:
+        model.grant(project)
+        project.invoke("db.migrate")
+        project.invoke("db.seed")
+        yield project, model
+    finally:
+        teardown(admin_url, model.super_db, model.database, model.roles, None)
+
+
+@pytest.mark.postgresql
+def test_role_model_restore_then_reset(role_model: tuple[Project, RoleModel]) -> None:
+    project, model = role_model
+    app = model.login(model.roles.app)
+    _insert_user(app, "someone@example.com")
+    before = snapshot(app)
+    path = _backup(project)
+
+    # Restore: as the migrator, after SET ROLE the owner; the app may not.
+    query(app, "DELETE FROM users")
+    query(app, "UPDATE countries SET name = 'changed'")
+    assert snapshot(app) != before
+    restored = project.invoke("db.restore", str(path), check=False)
+    assert restored.returncode == 0, restored.stderr
+    assert snapshot(app) == before
+    assert "OK" in model.grant(project, "--check")
+
+    # Reset: the lifecycle tables db.grant created stay (emptied), so the app seeds again.
+    reset = project.invoke("db.reset", "--no-backup", check=False)
+    assert reset.returncode == 0, reset.stderr
+    assert query(app, "SELECT email FROM users WHERE email = 'someone@example.com'") == []
+    assert query(app, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    assert query(app, "SELECT count(*) FROM countries") == [(249,)]
+    assert "OK" in model.grant(project, "--check")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from ..errors import TaskError
 from .engine import make_engine
@@ -13,24 +18,57 @@ from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.
 _MAINTENANCE_DATABASES = ("postgres", "template1")
+# CREATE DATABASE racing another one of the same name (two replicas running db.init):
+# "already exists", or the unique index of pg_database when both passed the existence check.
+_ALREADY_EXISTS = ("42P04", "23505")
 
 
-def _maintenance_url(url: URL) -> URL:
-    return url.set(database=_MAINTENANCE_DATABASES[0])
+@contextmanager
+def _maintenance(
+    url: URL, *, or_target: bool = False, autocommit: bool = False
+) -> Iterator[Connection]:
+    """A connection to ``postgres``, else ``template1``, else (``or_target``) the database itself.
+
+    Managed servers and careful DBAs may refuse a login the ``postgres`` database (no CONNECT,
+    no pg_hba.conf line); a server's answer (FATAL) moves on to the next candidate, while a
+    server that does not answer at all is reported at once. The first refusal is the one
+    reported when none accepts: it names the database people expect to be used.
+    """
+    candidates = [*_MAINTENANCE_DATABASES, *([url.database] if or_target else [])]
+    first: DBAPIError | None = None
+    options: dict[str, Any] = {"poolclass": NullPool}
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
+    for name in dict.fromkeys(candidates):
+        engine = make_engine(
+            url.set(database=name).render_as_string(hide_password=False), **options
+        )
+        try:
+            try:
+                connection = engine.connect()
+            except DBAPIError as exc:
+                if "FATAL" not in str(exc.orig):
+                    raise
+                first = first or exc
+                continue
+            with connection:
+                yield connection
+            return
+        finally:
+            engine.dispose()
+    if first is not None:  # always, once the loop is over
+        raise first
 
 
 def database_exists(url: str) -> bool:
     parsed = make_url(url)
     if backend_of(url) == "sqlite":
         return parsed.database in (None, "", ":memory:") or Path(parsed.database or "").is_file()
-    engine = make_engine(_maintenance_url(parsed).render_as_string(hide_password=False))
-    try:
-        with engine.connect() as connection:
-            found = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
-            ).first()
-    finally:
-        engine.dispose()
+    # Reaching the database itself answers the question too.
+    with _maintenance(parsed, or_target=True) as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+        ).first()
     return found is not None
 
 
@@ -46,24 +84,24 @@ def create_database(url: str) -> bool:
         return True
     if database_exists(url):
         return False
-    engine = make_engine(
-        _maintenance_url(parsed).render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
-            privileged = connection.execute(
-                text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-            if not privileged:
-                raise TaskError(
-                    f"database {parsed.database!r} does not exist and {parsed.username!r} may "
-                    "not create databases: ask a DBA to create it, or use a login with CREATEDB"
-                )
+    with _maintenance(parsed, autocommit=True) as connection:
+        quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
+        privileged = connection.execute(
+            text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        ).scalar()
+        if not privileged:
+            raise TaskError(
+                f"database {parsed.database!r} does not exist and {parsed.username!r} may "
+                "not create databases: ask a DBA to create it, or use a login with CREATEDB"
+            )
+        try:
             connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
-    finally:
-        engine.dispose()
+        except DBAPIError as exc:
+            # Outside the migration lock (there is no database to hold it in yet): another
+            # process created it between our check and our CREATE, which is what we wanted.
+            if getattr(exc.orig, "sqlstate", None) in _ALREADY_EXISTS:
+                return False
+            raise
     return True
 
 
@@ -78,14 +116,7 @@ def drop_database(url: str) -> bool:
         return existed
     if not database_exists(url):
         return False
-    engine = make_engine(
-        _maintenance_url(parsed).render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with engine.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
-            connection.exec_driver_sql(f"DROP DATABASE {quoted} WITH (FORCE)")
-    finally:
-        engine.dispose()
+    with _maintenance(parsed, autocommit=True) as connection:
+        quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
+        connection.exec_driver_sql(f"DROP DATABASE {quoted} WITH (FORCE)")
     return True

@@ -2,9 +2,12 @@
 
 PostgreSQL: ``pg_dump --format=custom`` of the application's schema (the schema of
 ``alembic_version``); a restore empties that schema and replays the dump with ``psql
---single-transaction``, so a failed restore changes nothing. The client programs are taken from
-``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the embedded server's, whichever is the
-closest version not older than the server (``pg_dump`` refuses servers newer than itself).
+--single-transaction``, so a failed restore changes nothing. Both connect as migrations do:
+``MIGRATOR_DATABASE_URL`` (falling back to ``DATABASE_URL``), and under the role model as the
+owner (``SET ROLE``), who alone may drop and recreate the schema's tables and sees all of them.
+The client programs are taken from ``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the
+embedded server's, whichever is the closest version not older than the server (``pg_dump``
+refuses servers newer than itself).
 
 SQLite: the online backup API (``sqlite3.Connection.backup``), consistent while the file is in
 use, and the same API copies a backup back.
@@ -24,6 +27,9 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,12 +40,17 @@ from sqlalchemy.pool import NullPool
 from ..errors import TaskError, mask_secrets
 from ..settings import Settings
 from . import local
-from .engine import make_engine
+from .engine import database_url, make_engine
+from .grants import READ_ONLY_TABLES, SEED_TABLES, assume_migration_role
 from .protection import database_label
 from .urls import backend_of
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
+# Created by db.grant, as the owner, for an app that may not create tables: db.reset under the
+# role model empties them instead of dropping them, or the app could not seed afterwards and
+# db.grant --check would find them gone (or, recreated by migrations, writable by the app).
+LIFECYCLE_TABLES = (*READ_ONLY_TABLES, *SEED_TABLES)
 
 
 def backup_dir(settings: Settings) -> Path:
@@ -75,20 +86,32 @@ def backup(settings: Settings, url: str) -> Path:
             raise TaskError(f"no database to back up: {source} does not exist")
         target = _new_path(settings, url, ".sqlite3")
         partial = target.with_name(target.name + ".partial")
-        with _SQLite(source, readonly=True) as src, _SQLite(partial) as dst:
+        with (
+            _unlinked_on_error(partial),
+            _SQLite(source, readonly=True) as src,
+            _SQLite(partial) as dst,
+        ):
             src.backup(dst)
         partial.replace(target)
         return target
+    login = _owner_login(settings)
+    pg_dump = _tool(settings, "pg_dump", login.major)
     target = _new_path(settings, url, ".dump")
     partial = target.with_name(target.name + ".partial")
-    schema, major = _schema_and_version(url)
-    pg_dump = _tool(settings, "pg_dump", major)
-    _run(
-        [str(pg_dump), "--format=custom", f"--schema={schema}", f"--file={partial}"],
-        url,
-        connect=True,
-        what="backup",
-    )
+    role = [f"--role={login.role}"] if login.role else []
+    with _unlinked_on_error(partial):
+        _run(
+            [
+                str(pg_dump),
+                "--format=custom",
+                f"--schema={login.schema}",
+                *role,
+                f"--file={partial}",
+            ],
+            login.url,
+            connect=True,
+            what="backup",
+        )
     partial.replace(target)
     return target
 
@@ -112,7 +135,8 @@ def restore(settings: Settings, url: str, file: str) -> None:
             with _SQLite(target) as dst:
                 src.backup(dst)  # one write transaction on the target: all or nothing
         return
-    _, major = _schema_and_version(url)
+    login = _owner_login(settings, drops=True)
+    major = login.major
     pg_restore = _tool(settings, "pg_restore", major)
     psql = pg_restore.with_name("psql")
     listing = _run([str(pg_restore), "--list", str(path)], url, what=f"reading {file!r}")
@@ -125,42 +149,126 @@ def restore(settings: Settings, url: str, file: str) -> None:
         script = _run([str(pg_restore), f"--use-list={list_file}", "--file=-", str(path)], url)
     if major < 17:  # written by a newer pg_restore for any server; older ones reject it
         script = script.replace("SET transaction_timeout = 0;\n", "")
-    drops = "SET client_min_messages = warning;\n" + "".join(
-        f"{statement};\n" for statement in _drop_statements(url)
+    # As the owner: only an object's owner may drop it or ALTER ... OWNER TO as the dump does.
+    role = f"SET ROLE {_ident(login.role)};\n" if login.role else ""
+    drops = (
+        role
+        + "SET client_min_messages = warning;\n"
+        + "".join(f"{statement};\n" for statement in login.drops)
     )
+    if " DEFAULT ACL " in kept:
+        drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", _literal(login.schema))
     _run(
         [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
-        url,
+        login.url,
         connect=True,
         stdin=drops + script,
         what=f"restoring {file!r} (nothing was changed)",
     )
 
 
-def empty_schema(connection: Connection) -> list[str]:
-    """Drop every object of the application's schema (PostgreSQL); return what was dropped.
+def empty_schema(connection: Connection) -> tuple[list[str], list[str]]:
+    """Drop every object of the application's schema (PostgreSQL); return what was dropped and
+    the tables emptied instead.
 
     The schema itself, its owner, grants and default privileges stay, and so does the database:
-    this works for a login that may not create databases, and keeps what a DBA set up.
+    this works for a login that may not create databases, and keeps what a DBA set up. Under
+    the role model (the migrator's connection, after SET ROLE the owner) the lifecycle tables
+    db.grant created stay too, emptied, with their grants.
     """
-    statements = _drop_statements_on(connection)
+    as_owner = connection.exec_driver_sql("SELECT current_user <> session_user").scalar()
+    keep = LIFECYCLE_TABLES if as_owner else ()
+    statements = _drop_statements_on(connection, keep)
     for statement in statements:
         connection.exec_driver_sql(statement)
-    return statements
+    emptied = [
+        str(name)
+        for (name,) in connection.execute(
+            text(
+                "SELECT format('%I.%I', current_schema(), c.relname) FROM pg_class c"
+                " WHERE c.relnamespace = current_schema()::regnamespace"
+                " AND c.relkind IN ('r', 'p') AND c.relname = ANY(:keep) ORDER BY 1"
+            ),
+            {"keep": list(keep)},
+        )
+    ]
+    if emptied:
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(emptied)}")
+    return statements, emptied
 
 
-def _drop_statements(url: str) -> list[str]:
+@dataclass(frozen=True)
+class _OwnerLogin:
+    """How backups and restores connect: the migrator's URL, the role it sets, what it sees."""
+
+    url: str
+    role: str | None  # the owner under the role model (SET ROLE), else None
+    schema: str
+    major: int
+    drops: list[str]
+
+
+def _owner_login(settings: Settings, *, drops: bool = False) -> _OwnerLogin:
+    url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
     engine = make_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return _drop_statements_on(connection)
+            role = assume_migration_role(connection, settings)
+            # After SET ROLE: the migrator alone may not even use the schema, so the search
+            # path would skip it.
+            schema, version = connection.execute(
+                text("SELECT current_schema(), current_setting('server_version_num')::int")
+            ).one()
+            statements = _drop_statements_on(connection) if drops else []
     finally:
         engine.dispose()
+    return _OwnerLogin(url, role, str(schema or "public"), int(version) // 10000, statements)
 
 
-def _drop_statements_on(connection: Connection) -> list[str]:
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# A dump's ACL entries are differences from the built-in defaults, not from the schema's
+# default privileges: replayed while those are in force, a table the app may only read (such
+# as alembic_version under the role model) would come back writable. Without them until the
+# dump's own DEFAULT ACL entries, replayed last, put them back, every object gets exactly the
+# privileges it had. Only the current role's own, in this schema: the ones that apply here.
+_WITHOUT_DEFAULT_PRIVILEGES = """DO $$
+DECLARE
+  d record;
+BEGIN
+  FOR d IN SELECT a.defaclobjtype AS kind, x.grantee
+             FROM pg_default_acl a, aclexplode(a.defaclacl) x
+            WHERE a.defaclnamespace = to_regnamespace({schema})
+              AND a.defaclrole = current_user::regrole LOOP
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE ALL ON %s FROM %s', {schema},
+      CASE d.kind WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
+                  ELSE 'TYPES' END,
+      CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE d.grantee::regrole::text END);
+  END LOOP;
+END $$;
+"""
+
+
+@contextmanager
+def _unlinked_on_error(partial: Path) -> Iterator[None]:
+    """Remove ``partial`` when the block fails: a failed backup leaves no file behind."""
+    try:
+        yield
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _drop_statements_on(connection: Connection, keep: tuple[str, ...] = ()) -> list[str]:
     # Objects of current_schema() that no extension owns: views, tables, sequences, types,
     # routines, in that order; CASCADE takes dependants, IF EXISTS skips what went with them.
+    # Tables named in ``keep`` stay.
     not_extension = (
         "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
     )
@@ -174,6 +282,7 @@ def _drop_statements_on(connection: Connection) -> list[str]:
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
            AND NOT c.relispartition AND {not_extension.format(oid="c.oid")}
+           AND NOT (c.relkind IN ('r', 'p') AND c.relname = ANY(:keep))
         UNION ALL
         SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname), 4
           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -187,19 +296,7 @@ def _drop_statements_on(connection: Connection) -> list[str]:
            AND {not_extension.format(oid="p.oid")}
         ORDER BY 2, 1
     """
-    return [row[0] for row in connection.execute(text(query))]
-
-
-def _schema_and_version(url: str) -> tuple[str, int]:
-    engine = make_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            schema, version = connection.execute(
-                text("SELECT current_schema(), current_setting('server_version_num')::int")
-            ).one()
-    finally:
-        engine.dispose()
-    return str(schema or "public"), int(version) // 10000
+    return [row[0] for row in connection.execute(text(query), {"keep": list(keep)})]
 
 
 def _tool(settings: Settings, name: str, server_major: int) -> Path:

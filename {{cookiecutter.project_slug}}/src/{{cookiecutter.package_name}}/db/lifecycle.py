@@ -44,6 +44,11 @@ def wait_for_server(settings: Settings) -> None:
     locking.wait_for_server(database_url(settings), seconds)
 
 
+def _migrator_url(settings: Settings) -> str:
+    # The lock is taken where migrations take it, so that reset -> upgrade finds it held.
+    return database_url(settings, setting="MIGRATOR_DATABASE_URL")
+
+
 def create(settings: Settings) -> bool:
     url = database_url(settings)
     created = admin.create_database(url)
@@ -74,7 +79,7 @@ def restore(settings: Settings, file: str, *, force: bool = False, yes: bool = F
     url = database_url(settings)
     protection.confirm(settings, url, "restore", force=force, yes=yes)
     admin.create_database(url)
-    with locking.migration_lock(settings, url):
+    with locking.migration_lock(settings, _migrator_url(settings)):
         backup.restore(settings, url, file)
     print(f"Restored {file} into {protection.database_label(url)}")
 
@@ -91,12 +96,14 @@ def reset(
 
     SQLite: the file is deleted and created again. PostgreSQL: the database stays (the login
     may not be allowed to create one); every table, view, sequence, type and routine of the
-    application's schema is dropped, the schema, its owner and grants stay.
+    application's schema is dropped, the schema, its owner and grants stay. Under the role
+    model the drops run as the owner, and the lifecycle tables db.grant created are emptied
+    instead (backup.empty_schema).
     """
     url = database_url(settings)
     protection.confirm(settings, url, "reset", force=force, yes=yes)
     saved = take_backup(settings) if take_backup_first and admin.database_exists(url) else None
-    with locking.migration_lock(settings, url):
+    with locking.migration_lock(settings, _migrator_url(settings)):
         if backend_of(url) == "sqlite":
             admin.drop_database(url)
             admin.create_database(url)
@@ -104,9 +111,12 @@ def reset(
         elif admin.create_database(url):
             print(f"Created database {protection.database_label(url)}")
         else:
+            # The migrator's connection, as the owner under the role model: only the owner
+            # may drop the schema's objects.
             with migrations.connected(settings, exclusive=True) as (_, connection):
-                dropped = backup.empty_schema(connection)
-            print(f"Dropped {len(dropped)} objects of the application's schema")
+                dropped, emptied = backup.empty_schema(connection)
+            kept = f", emptied {', '.join(emptied)}" if emptied else ""
+            print(f"Dropped {len(dropped)} objects of the application's schema{kept}")
         migrations.upgrade(settings, "head")
     if seed is not None:
         seed(settings)

@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 from ..errors import TaskError, describe
 from ..settings import PACKAGE, Settings
 from .engine import make_engine
+from .grants import assume_migration_role
 from .urls import backend_of
 
 VERSION_TABLE = "alembic_version"
@@ -38,8 +39,9 @@ DEFAULT_PG_LOCK_TIMEOUT = "5s"
 DEFAULT_PG_STATEMENT_TIMEOUT = "15min"
 _POLL_SECONDS = 0.25
 
-# Locks this process holds already, by URL: reset -> upgrade must not wait for itself.
-_held: set[str] = set()
+# Locks this process holds already, by key (two spellings of one URL are one lock): reset ->
+# upgrade must not wait for itself.
+_held: set[int] = set()
 
 
 def seconds_setting(settings: Settings, name: str, default: float) -> float:
@@ -102,9 +104,10 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     """Hold the migration lock of ``url`` (PostgreSQL) for the duration of the block.
 
     Waits at most ``MIGRATION_LOCK_WAIT`` seconds (``--lock-timeout``), saying once who holds
-    it, then fails with one line naming the holder.
+    it, then fails with one line naming the holder. Re-entrant within a process: reset and
+    restore hold it around the upgrade or the drops that take it again.
     """
-    if backend_of(url) != "postgresql" or url in _held:
+    if backend_of(url) != "postgresql":
         yield
         return
     wait = lock_wait(settings)
@@ -116,10 +119,10 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     )
     try:
         with engine.connect() as connection:
-            database, schema = connection.execute(
-                text("SELECT current_database(), current_schema()")
-            ).one()
-            key = lock_key(database, schema or "public")
+            database, key = _identity(connection, settings)
+            if key in _held:
+                yield
+                return
             deadline = time.monotonic() + wait
             reported = False
             while not connection.execute(
@@ -135,14 +138,31 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
                     print(f"Waiting for the migration lock, held by {holder}", file=sys.stderr)
                     reported = True
                 time.sleep(_POLL_SECONDS)
-            _held.add(url)
+            _held.add(key)
             try:
                 yield
             finally:
-                _held.discard(url)
+                _held.discard(key)
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
     finally:
         engine.dispose()
+
+
+def _identity(connection: Connection, settings: Settings) -> tuple[str, int]:
+    """The database's name and the lock key, the same whichever login a task connects with.
+
+    The schema is the one the migrations write their version table to: the current schema
+    once the migration role is assumed (SET ROLE the owner, under the role model). Before it,
+    the migrator may not even use that schema and PostgreSQL skips it in the search path, so
+    the app and the migrator would compute different keys and never exclude each other.
+    """
+    role = assume_migration_role(connection, settings)
+    database, schema = connection.execute(text("SELECT current_database(), current_schema()")).one()
+    if role is not None:
+        # Back to the login: it may read its own sessions' pg_stat_activity rows (the
+        # holder's pid and start), which the owner may not.
+        connection.exec_driver_sql("RESET ROLE")
+    return str(database), lock_key(database, schema or "public")
 
 
 def apply_timeouts(settings: Settings, connection: Connection) -> None:
