@@ -19,7 +19,8 @@ from tests.support import REPO, bake, bake_with
 # docstring with a SyntaxError), a typographic dash and apostrophe, non-ASCII and an emoji
 # (which JSON writes as a surrogate pair that TOML rejects).
 UNUSUAL_NAMES = {
-    "project_name": 'Ann O\'Neil "Zo\u00eb" \\ Billing API 2',
+    # ...and long: the package name fills lines that ruff would wrap or find too long.
+    "project_name": 'Ann O\'Neil "Zo\u00eb" \\ Interplanetary Billing And Ledger API 2',
     "description": (
         'Bills for "Zo\u00eb\u2019s" shop \u2013 C:\\New\\Invoices, '
         "'''\u2615''' and \"\"\" too \U0001f600"
@@ -77,11 +78,13 @@ def test_unusual_names_are_derived(tmp_path: Path) -> None:
 def test_free_text_answers_arrive_as_typed(cookies_session: Any) -> None:
     """Quotes and backslashes in the answers are escaped wherever the text is embedded."""
     project = bake_with(cookies_session, **UNUSUAL_NAMES)
-    assert project.name == "ann-o-neil-zoe-billing-api-2"
+    assert project.name == "ann-o-neil-zoe-interplanetary-billing-and-ledger-api-2"
     metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert metadata["description"] == UNUSUAL_NAMES["description"]
     assert metadata["authors"][0]["name"] == UNUSUAL_NAMES["author_name"]
-    init = project / "src" / "ann_o_neil_zoe_billing_api_2" / "__init__.py"
+    init = (
+        project / "src" / "ann_o_neil_zoe_interplanetary_billing_and_ledger_api_2" / "__init__.py"
+    )
     docstring = ast.get_docstring(ast.parse(init.read_text()))
     assert docstring is not None
     name, _, description = docstring.split("\n", 2)

@@ -33,10 +33,20 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from {{ cookiecutter.package_name }}.db import admin, migrations, protection
-from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
+from {{ cookiecutter.package_name }}.db import (
+    admin,
+    migrations,
+    protection,
+)
+from {{ cookiecutter.package_name }}.db.engine import (
+    database_url,
+    make_engine,
+)
 from {{ cookiecutter.package_name }}.db.seeding import runner
-from {{ cookiecutter.package_name }}.db.urls import backend_of, normalize
+from {{ cookiecutter.package_name }}.db.urls import (
+    backend_of,
+    normalize,
+)
 from {{ cookiecutter.package_name }}.settings import (
     DEFAULT_APP_ENV,
     Settings,

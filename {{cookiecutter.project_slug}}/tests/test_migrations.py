@@ -10,7 +10,10 @@ from __future__ import annotations
 from sqlalchemy import inspect
 
 from {{ cookiecutter.package_name }}.db import migrations
-from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
+from {{ cookiecutter.package_name }}.db.engine import (
+    database_url,
+    make_engine,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 

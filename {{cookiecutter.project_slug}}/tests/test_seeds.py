@@ -6,9 +6,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from {{ cookiecutter.package_name }}.db import migrations
-from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine
+from {{ cookiecutter.package_name }}.db.engine import (
+    database_url,
+    make_engine,
+)
 from {{ cookiecutter.package_name }}.db.seeding import runner
-from {{ cookiecutter.package_name }}.models import Country, User
+from {{ cookiecutter.package_name }}.models import (
+    Country,
+    User,
+)
 from {{ cookiecutter.package_name }}.seeds import load_all_seeds
 from {{ cookiecutter.package_name }}.settings import Settings
 

@@ -41,7 +41,13 @@ from ..errors import TaskError, mask_secrets
 from ..settings import Settings
 from . import local
 from .engine import database_url, make_engine
-from .grants import READ_ONLY_TABLES, SEED_TABLES, assume_migration_role
+from .grants import (
+    READ_ONLY_TABLES,
+    SEED_TABLES,
+    assume_migration_role,
+    ident,
+    literal,
+)
 from .protection import database_label
 from .urls import backend_of
 
@@ -150,14 +156,14 @@ def restore(settings: Settings, url: str, file: str) -> None:
     if major < 17:  # written by a newer pg_restore for any server; older ones reject it
         script = script.replace("SET transaction_timeout = 0;\n", "")
     # As the owner: only an object's owner may drop it or ALTER ... OWNER TO as the dump does.
-    role = f"SET ROLE {_ident(login.role)};\n" if login.role else ""
+    role = f"SET ROLE {ident(login.role)};\n" if login.role else ""
     drops = (
         role
         + "SET client_min_messages = warning;\n"
         + "".join(f"{statement};\n" for statement in login.drops)
     )
     if " DEFAULT ACL " in kept:
-        drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", _literal(login.schema))
+        drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", literal(login.schema))
     _run(
         [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
         login.url,
@@ -223,14 +229,6 @@ def _owner_login(settings: Settings, *, drops: bool = False) -> _OwnerLogin:
     finally:
         engine.dispose()
     return _OwnerLogin(url, role, str(schema or "public"), int(version) // 10000, statements)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 # A dump's ACL entries are differences from the built-in defaults, not from the schema's

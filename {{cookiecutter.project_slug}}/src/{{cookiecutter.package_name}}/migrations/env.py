@@ -14,7 +14,11 @@ from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
-from {{ cookiecutter.package_name }}.db.engine import database_url, make_engine, offline_url
+from {{ cookiecutter.package_name }}.db.engine import (
+    database_url,
+    make_engine,
+    offline_url,
+)
 from {{ cookiecutter.package_name }}.db.grants import assume_migration_role
 from {{ cookiecutter.package_name }}.db.ledger import not_lifecycle_table
 from {{ cookiecutter.package_name }}.db.urls import backend_of

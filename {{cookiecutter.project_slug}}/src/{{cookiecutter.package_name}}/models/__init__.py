@@ -1,4 +1,6 @@
-"""The models. Import them from here: ``from {{ cookiecutter.package_name }}.models import User``.
+"""The models. Import them from here::
+
+    from {{ cookiecutter.package_name }}.models import User
 
 A new model goes in a module of its own in this package. Migrations see it without anyone
 adding an import (``load_all_models`` imports every module here); list it in ``__all__`` too,
