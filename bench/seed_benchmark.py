@@ -20,6 +20,12 @@ CHECKPOINT; ratios are the median of the per-round ratios. Commands run as a use
 ``python -m invoke`` in the project folder, bytecode cached (PYTHONDONTWRITEBYTECODE unset) and
 compiled before the first timed run (``invoke --list``, then ``db.seed --plan``).
 Server: TEST_DATABASE_URL (an admin URL), default postgresql://postgres@127.0.0.1:5432/postgres.
+
+    python bench/seed_benchmark.py --backend sqlite [--rows 1000000] [--rounds 3]
+
+SQLite has no COPY (batched ``executemany``) and no server to compare with: this mode prints,
+for a SQLite bake, the seeding process's peak memory and wall time at 100,000 rows against
+``--rows`` rows, into the empty table and for a ``--full`` re-run (every row compared).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import argparse
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -114,6 +121,16 @@ def write_csv(path: Path, rows: int, changed_every: int = 0) -> None:
             handle.write(f"SKU-{n:08d},{name},{n % 1000}.{n % 100:02d},{n % 500}\n")
 
 
+def add_bench_items(project: Project) -> Path:
+    """The bench_items model, its migration (applied) and seed; returns the seed's CSV path."""
+    package_dir = project.path / "src" / project.package
+    (package_dir / "models" / "bench_item.py").write_text(MODEL)
+    (package_dir / "seeds" / "bench_items.py").write_text(SEED)
+    project.invoke("db.migrate")
+    project.invoke("db.migrate", "-m", "bench items")
+    return package_dir / "seeds" / "data" / "bench_items.csv"
+
+
 class Bench:
     def __init__(self, project: Project, url: str) -> None:
         self.project = project
@@ -168,22 +185,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the CSV")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each figure")
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     options = parser.parse_args()
     rows, rounds = options.rows, options.rounds
+    if options.backend == "sqlite":
+        sqlite_main(rows, rounds)
+        return
     admin = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     work = Path(tempfile.mkdtemp(prefix="seed-bench-"))
     url = create_pg_database(admin)
     load_before = os.getloadavg()[0]
     try:
         project = Project(bake(work / "bake"), {"DATABASE_URL": url, "APP_ENV": "development"})
-        package_dir = project.path / "src" / project.package
-        (package_dir / "models" / "bench_item.py").write_text(MODEL)
-        (package_dir / "seeds" / "bench_items.py").write_text(SEED)
-        project.invoke("db.migrate")
-        project.invoke("db.migrate", "-m", "bench items")
+        data = add_bench_items(project)
         admin_sql(url, "CREATE TABLE bench_copy (LIKE bench_items INCLUDING ALL)")
         bench = Bench(project, url)
-        data = package_dir / "seeds" / "data" / "bench_items.csv"
         original, changed, small = work / "all.csv", work / "changed.csv", work / "small.csv"
         write_csv(original, rows)
         write_csv(changed, rows, changed_every=100)
@@ -329,6 +345,73 @@ def main() -> None:
         f"samples (s): db.seed {fmt(seed_s)}; \\copy {fmt(copy_s)}; unchanged {fmt(unchanged)}; "
         f"--full {fmt(full)}; 1% {fmt(one_percent)}"
     )
+
+
+def sqlite_main(rows: int, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="seed-bench-sqlite-"))
+    database = work / "bench.sqlite3"
+    sizes = (SMALL_ROWS, rows)
+    try:
+        project = Project(
+            bake(work / "bake", database="sqlite"),
+            {"DATABASE_URL": f"sqlite:///{database}", "APP_ENV": "development"},
+        )
+        data = add_bench_items(project)
+        bench = Bench(project, f"sqlite:///{database}")
+        files = {size: work / f"{size}.csv" for size in sizes}
+        for size, path in files.items():
+            write_csv(path, size)
+        shutil.copy(files[SMALL_ROWS], data)
+        bench.invoke("--list")  # bytecode compiled once, as in main()
+        assert "nothing written" in bench.seed("--plan")[2]
+        # (wall s, peak RSS KiB) per size: into the empty table, then a --full re-run.
+        empty: dict[int, list[tuple[float, int]]] = {size: [] for size in sizes}
+        full: dict[int, list[tuple[float, int]]] = {size: [] for size in sizes}
+        for round_ in range(rounds):
+            for size in sizes if round_ % 2 else reversed(sizes):
+                sqlite_empty(database)
+                shutil.copy(files[size], data)
+                wall, rss, out = bench.seed()
+                assert f"{size:,} inserted" in out, out
+                empty[size].append((wall, rss))
+                wall, rss, out = bench.seed("--full")
+                assert f"{size:,} unchanged" in out, out
+                full[size].append((wall, rss))
+        version = sqlite3.sqlite_version
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(
+        f"\nSeeding into SQLite {version}: {SMALL_ROWS:,} and {rows:,} rows; medians of "
+        f"{rounds} rounds; load average {os.getloadavg()[0]:.1f} at the end.\n"
+    )
+    print("columns: figure | value | reference | ref value | ratio | target | verdict")
+    for label, runs in (("empty table", empty), ("--full re-run", full)):
+        big_mib = statistics.median(rss for _, rss in runs[rows]) / 1024
+        small_mib = statistics.median(rss for _, rss in runs[SMALL_ROWS]) / 1024
+        print(
+            f"peak RSS, {label}, {rows:,} rows  {big_mib:.0f} MiB  "
+            f"peak RSS, {SMALL_ROWS:,} rows  {small_mib:.0f} MiB  {big_mib / small_mib:.2f}x  "
+            f"flat: <= 1.1x (issue 3)  {verdict(big_mib <= small_mib * 1.1)}"
+        )
+    for label, runs in (("empty table", empty), ("--full re-run", full)):
+        for size in sizes:
+            seconds = [wall for wall, _ in runs[size]]
+            wall = statistics.median(seconds)
+            print(
+                f"db.seed, {label}, {size:,} rows (whole process): {wall:.2f} s, "
+                f"{size / wall:,.0f} rows/s; samples (s): {fmt(seconds)}"
+            )
+
+
+def sqlite_empty(database: Path) -> None:
+    """The bench table empty and the seeds' ledger forgotten, as EMPTY does on PostgreSQL."""
+    with sqlite3.connect(database) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        for table in ("bench_items", "seed_ledger", "seed_runs"):
+            if table in tables:
+                connection.execute(f"DELETE FROM {table}")
+    connection.close()
 
 
 def verdict(passed: bool) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from tests.support import Project
+from tests.support import Project, sqlite_url
 
 COUNTRIES = 249
 DEMO_USERS = 2
@@ -490,6 +490,70 @@ def test_bad_input_into_an_empty_table_names_the_line(
     assert message in error, error
     assert count(database, "users") == 0
     assert ledger_rows(database) == []
+
+
+def test_a_key_given_twice_batches_apart_names_both_lines(project: Project, database: str) -> None:
+    """The repeat comes 10,000 rows (a batch) after the first: not only a batch is checked."""
+    project.invoke("db.migrate")
+    add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
+    rows = "".join(f"user{n}@x.io,User {n}\n" for n in range(10_005))
+    (seeds_dir(project) / "data" / "plain.csv").write_text(
+        f"email,display_name\n{rows}user0@x.io,Again\n"
+    )
+    result = project.invoke("db.seed", "--only", "plain_users", check=False)
+    assert result.returncode == 1, result.stdout
+    error = result.stderr.strip().splitlines()[-1]
+    assert error == (
+        f"db.seed: seed plain_users (src/{project.package}/seeds/data/plain.csv line 10007): "
+        "key ('user0@x.io',) appears twice (first at line 2)"
+    ), error
+    assert count(database, "users") == 0
+
+
+# Runs invoke and writes its peak resident memory (VmHWM) to the file argv[1] at exit. Not the
+# rusage a parent gets from wait4: that also counts the memory of the process it was forked
+# from (this test's) until the exec.
+PEAK_RSS = """
+import atexit, runpy, sys
+from pathlib import Path
+
+out = Path(sys.argv.pop(1))
+def report():
+    status = Path("/proc/self/status").read_text().splitlines()
+    out.write_text(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+atexit.register(report)
+sys.argv[0] = "invoke"
+runpy.run_module("invoke", run_name="__main__")
+"""
+
+
+def peak_rss_mib(project: Project, *args: str) -> float:
+    """The peak resident memory of ``invoke ARGS`` in the project."""
+    out = project.path / "peak-rss"
+    project.run(sys.executable, "-c", PEAK_RSS, str(out), *args)
+    return int(out.read_text()) / 1024
+
+
+@pytest.mark.sqlite
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status")
+def test_sqlite_seeding_memory_does_not_grow_with_the_file(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    """Four times the rows, the same peak memory: keys given twice are found on disk, not in
+    a dictionary of every key (~180 bytes a row: 26 MiB more here)."""
+    project = project_copy("sqlite", sqlite_url(tmp_path / "memory.sqlite3"))
+    project.invoke("db.migrate")
+    add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
+    data = seeds_dir(project) / "data" / "plain.csv"
+    peaks = []
+    for rows in (50_000, 200_000):
+        data.write_text(
+            "email,display_name\n" + "".join(f"u{n}@x.io,User {n}\n" for n in range(rows))
+        )
+        peaks.append(peak_rss_mib(project, "db.seed", "--only", "plain_users"))
+    assert count(project.env["DATABASE_URL"], "users") == 200_000
+    small, big = peaks
+    assert big < small + 12, f"peak RSS {small:.0f} MiB at 50,000 rows, {big:.0f} MiB at 200,000"
 
 
 def test_csv_edge_cases_load_alike_on_every_path(project: Project, database: str) -> None:
