@@ -659,24 +659,8 @@ def item5(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
             )
             timing = WORK / f"timing-{backend}.jsonl"
             timing.unlink(missing_ok=True)
-            env = base_env(**extra, SUITE_TIMING=str(timing))
-            env["PYTHONPATH"] = f"src{os.pathsep}{REPO / 'tests'}"  # the suite_timing plugin
-            elapsed, _ = run(
-                [
-                    PY,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "-p",
-                    "no:xdist",
-                    "-p",
-                    "suite_timing",
-                ],
-                base,
-                env,
-            )
+            env = base_env(**extra, **suite_timing.plugin_env(timing))
+            elapsed, _ = run(suite_timing.suite_command(PY, "-p", "no:xdist"), base, env)
             runs.append({"wall": elapsed, **suite_timing.summary(timing)})
             if extra:
                 dbs.drop(extra["TEST_DATABASE_URL"])

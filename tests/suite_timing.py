@@ -23,6 +23,19 @@ import pytest
 _built = [0.0]  # session-scoped fixture seconds not yet written with a phase
 
 
+def suite_command(python: str, *extra: str) -> list[str]:
+    """The baked project's suite with this plugin loaded (run it in the project's folder)."""
+    return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suite_timing", *extra]
+
+
+def plugin_env(timing: Path) -> dict[str, str]:
+    """What the run needs to find the project's ``src``, this plugin and where to write."""
+    return {
+        "SUITE_TIMING": str(timing),
+        "PYTHONPATH": f"src{os.pathsep}{Path(__file__).parent}",
+    }
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> Iterator[None]:
     started = time.perf_counter()

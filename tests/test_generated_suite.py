@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.suite_timing import summary
-from tests.support import REPO, Project, admin_sql, with_database
+from tests.suite_timing import plugin_env, suite_command, summary
+from tests.support import Project, admin_sql, with_database
 
 TESTS_OF_THE_BAKED_SUITE = 14
 
@@ -25,22 +25,10 @@ def run_suite(
     project: Project, env: dict[str, str], tmp_path: Path, workers: int
 ) -> dict[str, Any]:
     timing = tmp_path / "timing.jsonl"
-    env = {**env, "SUITE_TIMING": str(timing), "PYTHONPATH": f"src:{REPO / 'tests'}"}
+    env = {**env, **plugin_env(timing)}
     xdist = ["-n", str(workers)] if workers else ["-p", "no:xdist"]
     started = time.perf_counter()
-    result = project.run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "suite_timing",
-        *xdist,
-        env=env,
-        check=False,
-    )
+    result = project.run(*suite_command(sys.executable, *xdist), env=env, check=False)
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"{TESTS_OF_THE_BAKED_SUITE} passed" in result.stdout, result.stdout[-2000:]
