@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 # Modules that exist once per database flavour; the chosen one becomes the unsuffixed name.
-FLAVOURED_MODULES = ("db/local",)
+FLAVOURED_MODULES = ("db/local", "db/enums")
 # Files only one flavour uses, relative to the project root ({package}: the package's name).
 # (compose.yaml, the Dockerfile and the CI workflow serve both: their few differences are
 # Jinja blocks of configuration, not code.)

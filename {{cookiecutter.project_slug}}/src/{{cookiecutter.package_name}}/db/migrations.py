@@ -346,10 +346,15 @@ def check(settings: Settings) -> list[str]:
                 },
             )
             from ..models import load_all_models  # the ORM: only the drift check needs it
+            from . import enums  # and enum types, with their values, compared as autogenerate does
 
-            diffs = compare_metadata(context, load_all_models())
+            models = load_all_models()
+            enums.register()
+            diffs = compare_metadata(context, models)
             if diffs:
-                summary = "; ".join(_describe_diff(diff) for diff in diffs[:5])
+                summary = "; ".join(
+                    enums.describe(diff, models) or _describe_diff(diff) for diff in diffs[:5]
+                )
                 more = f" (+{len(diffs) - 5} more)" if len(diffs) > 5 else ""
                 problems.append(
                     f"the models differ from the migrations: {summary}{more}: "

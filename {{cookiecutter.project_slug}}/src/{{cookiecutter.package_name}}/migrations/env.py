@@ -14,6 +14,7 @@ from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
+from {{ cookiecutter.package_name }}.db import enums
 from {{ cookiecutter.package_name }}.db.engine import (
     database_url,
     make_engine,
@@ -25,6 +26,9 @@ from {{ cookiecutter.package_name }}.db.urls import backend_of
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 config = context.config
+# Enum types are created, altered and dropped by the revisions (db/enums.py): autogenerate
+# compares them, and the revisions' enum operations exist before any revision runs.
+enums.register()
 
 
 def _models() -> MetaData | None:
