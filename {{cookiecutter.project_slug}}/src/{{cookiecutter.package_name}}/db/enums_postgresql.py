@@ -13,7 +13,6 @@ Importing the library registers its comparator for the whole process, so autogen
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import alembic_postgresql_enum
@@ -23,14 +22,15 @@ _LIBRARY_OPERATIONS = ("create_enum", "drop_enum", "add_enum_value", "change_enu
 
 
 def register() -> None:
-    """Configure the library's comparator and operations (its import registered them)."""
+    """Configure the library's comparator and operations (its import registered them).
+
+    On SQLite they stand aside (an enum is a ``VARCHAR`` there, with no type to manage); the
+    warning they log then goes to Alembic's logger, which prints nothing unless configured.
+    """
     alembic_postgresql_enum.set_configuration(
         # Its operations are not in Alembic's ``op`` stubs: mypy --strict checks the revisions.
         alembic_postgresql_enum.Config(add_type_ignore=True)
     )
-    # Its only warnings say it skips a database other than PostgreSQL: expected when this
-    # project runs on SQLite, where an enum is a VARCHAR and there is no type to manage.
-    logging.getLogger("alembic.alembic_postgresql_enum").setLevel(logging.ERROR)
 
 
 def describe(diff: Any, metadata: MetaData) -> str | None:
