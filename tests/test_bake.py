@@ -64,8 +64,9 @@ def test_nothing_left_unrendered(project: Path) -> None:
 
 def test_flavour_modules_are_picked(project: Path) -> None:
     package = next((project / "src").iterdir())
-    assert (package / "db" / "local.py").is_file()
-    assert list((package / "db").glob("local_*.py")) == []
+    for stem in ("local", "enums"):
+        assert (package / "db" / f"{stem}.py").is_file()
+        assert list((package / "db").glob(f"{stem}_*.py")) == []
 
 
 def test_unusual_names_are_derived(tmp_path: Path) -> None:
@@ -150,14 +151,23 @@ def test_lint_clean(project: Path, tool: list[str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_sqlite_flavour_never_imports_psycopg(cookies_session: Any) -> None:
-    """The sqlite flavour does not install psycopg, so no module may import it by statement.
+# The postgresql flavour's own dependencies: import name, distribution name.
+POSTGRESQL_ONLY_PACKAGES = {
+    "psycopg": "psycopg",
+    "alembic_postgresql_enum": "alembic-postgresql-enum",
+}
 
-    This suite's environment has psycopg, so mypy above would not notice: a user's would
+
+def test_the_sqlite_flavour_never_imports_psycopg(cookies_session: Any) -> None:
+    """The sqlite flavour does not install psycopg (nor alembic-postgresql-enum), so no module
+    may import them by statement.
+
+    This suite's environment has them, so mypy above would not notice: a user's would
     (``Cannot find implementation or library stub``), and so would Python at import time.
     """
     project = bake_with(cookies_session, database="sqlite")
-    assert "psycopg" not in (project / "pyproject.toml").read_text()
+    pyproject = (project / "pyproject.toml").read_text()
+    assert not [name for name in POSTGRESQL_ONLY_PACKAGES.values() if name in pyproject]
     importers = []
     for path in project.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -168,6 +178,6 @@ def test_the_sqlite_flavour_never_imports_psycopg(cookies_session: Any) -> None:
                 if isinstance(node, ast.ImportFrom)
                 else []
             )
-            if any(name.split(".")[0] == "psycopg" for name in names):
+            if any(name.split(".")[0] in POSTGRESQL_ONLY_PACKAGES for name in names):
                 importers.append(f"{path.relative_to(project)}:{node.lineno}")
     assert importers == []
