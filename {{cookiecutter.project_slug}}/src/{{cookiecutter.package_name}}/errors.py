@@ -66,11 +66,6 @@ def _describe(exc: BaseException) -> str:
             return f"cannot reach the database: {message}"
         if isinstance(exc, sa_exc.DBAPIError):
             return f"database error: {_driver_message(exc)}"
-        if isinstance(exc.__cause__, sa_exc.DBAPIError):
-            # A library's own error for a database one (alembic-postgresql-enum's ValueError when
-            # rows still hold a removed enum value): its words, then the database's, which name
-            # the value.
-            return f"{_first_line(str(exc)).rstrip('.')}: {_driver_message(exc.__cause__)}"
     alembic_util = sys.modules.get("alembic.util.exc")
     if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
         text = _first_line(str(exc))
@@ -80,5 +75,10 @@ def _describe(exc: BaseException) -> str:
                 "(another branch?); check that file out, or `invoke db.stamp REV` if you are sure"
             )
         return text
+    if sa_exc is not None and isinstance(exc.__cause__, sa_exc.DBAPIError):
+        # A library's own error for a database one (alembic-postgresql-enum's ValueError when
+        # rows still hold a removed enum value): its words, then the database's, which name the
+        # value.
+        return f"{_first_line(str(exc)).rstrip('.')}: {_driver_message(exc.__cause__)}"
     detail = _first_line(str(exc))
     return f"unexpected {type(exc).__name__}: {detail} (`invoke -d db.TASK` shows the traceback)"
