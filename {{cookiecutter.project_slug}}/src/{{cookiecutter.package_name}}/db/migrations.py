@@ -337,39 +337,29 @@ def check(settings: Settings) -> list[str]:
             behind = ", ".join(applied) or "no revision"
             problems.append(f"the database is at {behind}, not at head: run `invoke db.migrate`")
         else:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": False,
-                    "include_object": ledger.not_lifecycle_table,
-                },
-            )
-            from ..models import load_all_models  # the ORM: only the drift check needs it
-            from . import enums  # and enum types, with their values, compared as autogenerate does
-
-            models = load_all_models()
-            enums.register()
-            diffs = compare_metadata(context, models)
-            if diffs:
-                summary = "; ".join(
-                    enums.describe(diff, models) or _describe_diff(diff) for diff in diffs[:5]
-                )
-                more = f" (+{len(diffs) - 5} more)" if len(diffs) > 5 else ""
-                problems.append(
-                    f"the models differ from the migrations: {summary}{more}: "
-                    "run `invoke db.migrate -m '...'`"
-                )
+            problems.extend(_drift(connection))
     return problems
 
 
-def _describe_diff(diff: object) -> str:
-    item = diff[0] if isinstance(diff, list) else diff
-    if isinstance(item, tuple) and len(item) > 1:
-        target = item[1]
-        name = getattr(target, "name", None) or getattr(target, "key", None) or target
-        return f"{item[0]} {name}"
-    return str(item)
+def _drift(connection: Connection) -> list[str]:
+    """The differences of the models from the database, autogenerate's way, one line each."""
+    from ..models import load_all_models  # the ORM: only the drift check needs it
+    from . import drift, enums  # enum types, with their values, compared as autogenerate does
+
+    context = MigrationContext.configure(
+        connection, opts=drift.comparison_options(connection.dialect.name)
+    )
+    models = load_all_models()
+    enums.register()
+    found = drift.differences(compare_metadata(context, models), models, connection.dialect)
+    if not found:
+        return []
+    # Five in the one line db.check ends with; the others each on a line of their own.
+    summary = f"the models differ from the migrations: {'; '.join(found[:5])}"
+    return [
+        f"{summary}: run `invoke db.migrate -m '...'`",
+        *(f"the models differ from the migrations: {more}" for more in found[5:]),
+    ]
 
 
 def stamp(settings: Settings, target: str) -> None:
