@@ -6,8 +6,10 @@ there, whatever the message came from.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from pathlib import Path
 
 # user:secret@ where the secret runs to the LAST '@' of the word: a password with an unencoded
 # '@' (or '/', '?') would otherwise show from its first '@' on. The user name may hold an '@'
@@ -80,5 +82,45 @@ def _describe(exc: BaseException) -> str:
         # rows still hold a removed enum value): its words, then the database's, which name the
         # value.
         return f"{_first_line(str(exc)).rstrip('.')}: {_driver_message(exc.__cause__)}"
+    module = _failed_import(exc)
+    if module is not None:
+        return f"{module} failed to import: {type(exc).__name__}: {_first_line(str(exc))}"
     detail = _first_line(str(exc))
     return f"unexpected {type(exc).__name__}: {detail} (`invoke -d db.TASK` shows the traceback)"
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _failed_import(exc: BaseException) -> str | None:
+    """``file:line`` of the project's module (a model, a revision) whose import raised ``exc``.
+
+    That is the deepest module body of this package in the traceback; ``env.py``, whose body
+    runs every migration, only when the error is in its own lines.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename and _ours(exc.filename):
+        return f"{_shown(exc.filename)}:{exc.lineno}"
+    found: tuple[str, int] | None = None
+    below = False  # a function of the package ran below the module body found
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        # A module run as a script (python -m) is not an import that failed.
+        if _ours(code.co_filename) and tb.tb_frame.f_globals.get("__name__") != "__main__":
+            if code.co_name == "<module>":
+                found, below = (code.co_filename, tb.tb_lineno), False
+            else:
+                below = True
+        tb = tb.tb_next
+    if found is None or (Path(found[0]).name == "env.py" and below):
+        return None
+    return f"{_shown(found[0])}:{found[1]}"
+
+
+def _ours(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+
+
+def _shown(filename: str) -> str:
+    path = Path(filename).resolve()
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)

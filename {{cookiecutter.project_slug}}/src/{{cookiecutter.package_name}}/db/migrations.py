@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from ..errors import TaskError, describe
 from ..settings import PACKAGE, Settings
-from . import grants, ledger, locking
+from . import grants, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
 
 SCRIPT_LOCATION = f"{PACKAGE}:migrations"
@@ -46,7 +46,8 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def script_directory(settings: Settings) -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config(settings))
+    """The revision files, checked (revision_files.py): one line for what Alembic trips on."""
+    return revision_files.script_directory(alembic_config(settings))
 
 
 @contextmanager
@@ -100,7 +101,7 @@ def changing_schema(
     A failure rolls everything back (PostgreSQL and SQLite have transactional DDL) and is
     reported as one line naming the revision that failed and where the database stayed.
     """
-    from .protection import stamp_environment
+    from .protection import stamp_environment, stamped_line
 
     # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
     scripts = script_directory(settings) if scripts is None else scripts
@@ -119,7 +120,8 @@ def changing_schema(
                 f"{', '.join(before) or 'base'}: {describe(exc)}"
             ) from exc
         ledger.record(connection, scripts)
-        stamp_environment(connection, settings.app_env)
+        if stamp_environment(connection, settings.app_env):
+            print(stamped_line(settings))
 
 
 def _failed_revision(exc: BaseException, scripts: ScriptDirectory) -> str | None:
@@ -255,6 +257,7 @@ def current(settings: Settings) -> tuple[str, ...]:
 
 
 def history(settings: Settings) -> None:
+    script_directory(settings)  # the checks of revision_files.py, before Alembic reads them
     command.history(alembic_config(settings), indicate_current=False)
 
 
@@ -289,6 +292,7 @@ def status(settings: Settings) -> list[RevisionStatus]:
     ]
     for row in rows:
         print(f"[{'X' if row.applied else ' '}] {row.revision}  {row.message}")
+    single_head(scripts)  # two heads: db.migrate refuses, db.merge is what to run
     pending = [row for row in rows if not row.applied]
     if pending:
         raise TaskError(f"{len(pending)} of {len(rows)} revisions pending: run `invoke db.migrate`")
