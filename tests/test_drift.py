@@ -59,8 +59,10 @@ class Order(Base):
 def test_every_difference_names_what_changes(project: Project) -> None:
     user = models_dir(project) / "user.py"
     edit(user, "String(320)", "String(255)")
-    edit(user, "mapped_column(String(100))", "mapped_column(String(100), nullable=True, index=True)")
-    edit(user, ', index=True\n    )', "\n    )")  # country_id loses its index
+    edit(
+        user, "mapped_column(String(100))", "mapped_column(String(100), nullable=True, index=True)"
+    )
+    edit(user, ", index=True\n    )", "\n    )")  # country_id loses its index
     edit(
         user,
         "    # CURRENT_TIMESTAMP",
@@ -115,13 +117,13 @@ PARTITIONS = (
 )
 DROP_PARTITIONS = '    op.execute("DROP TABLE measurements")'
 
-IGNORED = '''IGNORED_TABLES: frozenset[str] = frozenset(
+IGNORED = """IGNORED_TABLES: frozenset[str] = frozenset(
     [
         "legacy_imports",
         "measurements",
         "measurements_y*",
     ]
-)'''
+)"""
 
 
 @pytest.fixture
@@ -159,7 +161,10 @@ def test_ignored_tables_are_left_alone_everywhere(
         )
     )
     project.invoke("db.migrate")
-    hand_made = ["legacy_imports", *(["measurements", "measurements_y2026"] if on_postgresql else [])]
+    hand_made = [
+        "legacy_imports",
+        *(["measurements", "measurements_y2026"] if on_postgresql else []),
+    ]
 
     # Without a filter: db.check, the project's own test and autogenerate all see the tables.
     unfiltered = project.invoke("db.check", check=False)

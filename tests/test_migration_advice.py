@@ -110,8 +110,7 @@ def test_stamping_an_existing_database_says_which_environment(project: Project) 
     project.run(sys.executable, "-m", "alembic", "upgrade", "head")
     stamped = project.invoke("db.stamp", INITIAL).stdout
     assert (
-        "Recorded environment 'development' in the database (APP_ENV unset: the default)"
-        in stamped
+        "Recorded environment 'development' in the database (APP_ENV unset: the default)" in stamped
     ), stamped
     assert "Recorded environment" not in project.invoke("db.init").stdout  # already recorded
 

@@ -81,7 +81,8 @@ def check(scripts: list[Script]) -> None:
                     "missing file"
                 )
         for needed in _tuple(script.dependencies):
-            if needed not in by_id and needed not in labels:
+            known = needed in by_id or needed in labels
+            if not known and not any(rev.startswith(needed) for rev in by_id):  # a short id
                 raise TaskError(
                     f"{shown(Path(script.path))}: depends_on {needed!r} names no revision "
                     "file or branch label: correct it, or restore the missing file"
