@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.support import Project
+from tests.support import Project, admin_sql, with_database
 
 
 @pytest.fixture
@@ -86,3 +87,149 @@ def test_an_empty_revision_keeps_its_imports_for_the_hand_written_part(
     empty_revision(project, "left empty")
     project.run(sys.executable, "-m", "ruff", "check", ".")
     project.run(sys.executable, "-m", "ruff", "format", "--check", ".")
+
+
+# -- 1: merges -----------------------------------------------------------------------------------
+
+MODEL = '''
+"""{doc}"""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class {cls}(Base):
+    __tablename__ = "{table}"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(200))
+'''
+
+CREATE_TABLE = (
+    'op.create_table("{table}", sa.Column("id", sa.Integer(), nullable=False), '
+    'sa.Column("body", sa.String(length=200), nullable=False), '
+    'sa.PrimaryKeyConstraint("id", name=op.f("pk_{table}")))'
+)
+
+
+def two_branches_merged(project: Project) -> tuple[str, str, str]:
+    """Two revisions written on two branches from the example revision (each adding a table
+    and its model), joined by `invoke db.merge`: (branch a, branch b, merge)."""
+    models = project.path / "src" / project.package / "models"
+    revisions = []
+    for cls, table in (("Note", "notes"), ("Tag", "tags")):
+        (models / f"{table}.py").write_text(MODEL.format(doc=f"{cls}s.", cls=cls, table=table))
+        rev, path = empty_revision(project, f"add {table}", parent="0d848db94cb2")
+        fill_in(path, CREATE_TABLE.format(table=table), f'op.drop_table("{table}")')
+        revisions.append(rev)
+    init = models / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace(
+            "from .user import User\n",
+            "from .notes import Note\nfrom .tags import Tag\nfrom .user import User\n",
+        )
+        .replace(
+            '__all__ = ["Base", "Country", "User"]',
+            '__all__ = ["Base", "Country", "Note", "Tag", "User"]',
+        )
+    )
+    heads = project.invoke("db.heads").stdout
+    assert all(rev in heads for rev in revisions), heads
+    merge, _ = written_revision(project.invoke("db.merge", "-m", "join branches").stdout)
+    return revisions[0], revisions[1], merge
+
+
+def current(project: Project) -> set[str]:
+    return set(re.findall(r"^([0-9a-f]{12}) ", project.invoke("db.current").stdout, re.MULTILINE))
+
+
+def test_the_generated_suite_walks_a_merge(
+    project: Project, database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """After `invoke db.merge` the generated stairway test failed for good ("Ambiguous walk")."""
+    project.invoke("db.init")
+    *_, merge = two_branches_merged(project)
+    project.invoke("db.migrate")
+    assert current(project) == {merge}
+    suite_database = (
+        f"sqlite:///{tmp_path / 'suite_test.sqlite3'}"
+        if database.startswith("sqlite")
+        else with_database(database, f"{make_url(database).database}_suite")
+    )
+    try:
+        result = project.run(
+            sys.executable,
+            *("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"),
+            "tests/test_migrations.py",
+            env={"TEST_DATABASE_URL": suite_database},
+            check=False,
+        )
+    finally:
+        if not database.startswith("sqlite"):
+            admin = request.getfixturevalue("admin_url")
+            admin_sql(
+                admin,
+                *(
+                    f'DROP DATABASE IF EXISTS "{make_url(suite_database).database}{suffix}" WITH (FORCE)'
+                    for suffix in ("", "_scratch")
+                ),
+            )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout, result.stdout[-2000:]
+
+
+def test_downgrade_at_a_merge_undoes_it_and_names_the_choices_below(
+    project: Project, database: str
+) -> None:
+    """`invoke db.downgrade` at a merge failed with a bare "Ambiguous walk"."""
+    project.invoke("db.init")
+    a, b, merge = two_branches_merged(project)
+    project.invoke("db.migrate")
+
+    # One step back from the merge: the merge alone is undone, both branches stay.
+    back = project.invoke("db.downgrade")
+    assert f"Running downgrade {merge} -> " in back.stderr
+    assert current(project) == {a, b}
+
+    # One step further is ambiguous: which branch? One line naming both choices.
+    refused = project.invoke("db.downgrade", check=False)
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1, refused.stderr
+    assert f"--to {a}@-1" in lines[0] and f"--to {b}@-1" in lines[0]
+    assert current(project) == {a, b}, "the refused downgrade changed something"
+
+    project.invoke("db.downgrade", "--to", f"{a}@-1")
+    assert current(project) == {b}
+    assert "notes" not in tables(project, database) and "tags" in tables(project, database)
+
+    # From the merge, two steps down cross it: refused, naming the merge and its parents.
+    project.invoke("db.upgrade")
+    assert current(project) == {merge}
+    crossing = project.invoke("db.downgrade", "--to", "-2", check=False)
+    assert crossing.returncode == 1
+    assert merge in crossing.stderr and f"--to {a}@-1" in crossing.stderr
+    assert len(crossing.stderr.strip().splitlines()) == 1
+    # REV@-1 of the merge itself, and --to a parent, undo the merge alone.
+    project.invoke("db.downgrade", "--to", f"{merge}@-1")
+    assert current(project) == {a, b}
+    project.invoke("db.upgrade")
+    project.invoke("db.downgrade", "--to", b)
+    assert current(project) == {a, b}
+    project.invoke("db.downgrade", "--to", "base")
+    assert current(project) == set()
+
+
+def tables(project: Project, database: str) -> set[str]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()

@@ -194,14 +194,91 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
 
 
 def downgrade(settings: Settings, target: str = "-1") -> None:
-    known_target(script_directory(settings), target)
+    scripts = script_directory(settings)
+    known_target(scripts, target)
 
     def run(config: Config, connection: Connection) -> None:
-        if not applied_heads(connection):
+        applied = applied_heads(connection)
+        if not applied:
             raise TaskError("nothing to downgrade: no migration is applied")
-        command.downgrade(config, target)
+        command.downgrade(config, step_back_target(scripts, applied, target))
 
-    changing_schema(settings, run)
+    changing_schema(settings, run, scripts)
+
+
+def parents(scripts: ScriptDirectory, revision: str) -> tuple[str, ...]:
+    """The revisions ``revision`` follows: none for a first one, several for a merge."""
+    script = scripts.get_revision(revision)
+    if script is None:
+        raise TaskError(f"unknown revision {revision!r}: `invoke db.history` lists them")
+    down = script.down_revision
+    return () if down is None else (down,) if isinstance(down, str) else tuple(down)
+
+
+# A step back: -N from what is applied, or REV@-N from the applied revision in REV's line.
+_STEP_BACK = re.compile(r"^(?:(?P<line>.+)@)?-(?P<steps>\d+)$")
+
+
+def step_back_target(scripts: ScriptDirectory, applied: tuple[str, ...], target: str) -> str:
+    """The downgrade target Alembic should get for ``target`` (the same one unless it walks
+    through a merge), or a TaskError naming the ``--to`` choices when it is ambiguous.
+
+    Alembic cannot walk down through a merge revision (``Ambiguous walk``) and picks one of
+    several applied heads at random for ``-1``. Going below a merge to one of its parents undoes
+    the merge alone (every parent stays applied), so the last step of a walk may end there; a
+    walk further down, or ``-N`` from several heads, has to name the branch.
+    """
+    found = _STEP_BACK.match(target)
+    if found is None:
+        return target
+    steps, line = int(found["steps"]), found["line"]
+    if line is None:
+        if len(applied) > 1:
+            choices = " or ".join(f"`--to {head}@-1`" for head in sorted(applied))
+            raise TaskError(
+                f"{target} is ambiguous: the database is at {len(applied)} heads "
+                f"({', '.join(sorted(applied))}): step back one of them with {choices}"
+            )
+        start = applied[0]
+    else:
+        in_line = [head for head in applied if _in_line(scripts, head, line)]
+        if len(in_line) != 1:
+            return target  # Alembic's own message
+        start = in_line[0]
+    revision = start
+    for step in range(steps):
+        above = parents(scripts, revision)
+        if not above:
+            return target  # base: Alembic's own message when it walks too far
+        if len(above) > 1:
+            if step == steps - 1:
+                return above[0]  # undoes everything above the merge's parents, keeps them all
+            choices = " or ".join(f"`--to {parent}@-1`" for parent in above)
+            raise TaskError(
+                f"{target} is ambiguous: it goes below the merge {revision} of "
+                f"{', '.join(above)}: first `--to {above[0]}` (undoes the merge, keeps every "
+                f"parent), then {choices}"
+            )
+        revision = above[0]
+    return target
+
+
+def _ancestors(scripts: ScriptDirectory, revision: str) -> set[str]:
+    """``revision`` and every revision below it."""
+    return {s.revision for s in scripts.iterate_revisions(revision, "base") if s is not None}
+
+
+def _in_line(scripts: ScriptDirectory, head: str, line: str) -> bool:
+    """Whether ``head`` is ``line`` (a revision or branch label), above it or below it."""
+    try:
+        script = scripts.get_revision(line)
+    except Exception:  # an unknown or ambiguous name: Alembic says so when it runs
+        return False
+    if script is None:
+        return False
+    return script.revision in _ancestors(scripts, head) or head in _ancestors(
+        scripts, script.revision
+    )
 
 
 def revision(settings: Settings, message: str, *, autogenerate: bool = True) -> Path | None:
