@@ -7,6 +7,7 @@ through `invoke`, as a user would.
 from __future__ import annotations
 
 import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -233,3 +234,115 @@ def tables(project: Project, database: str) -> set[str]:
         return set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+# -- 3 and 13: offline SQL -----------------------------------------------------------------------
+
+
+def apply_sql(database: str, sql: str) -> None:
+    """Run a script of `invoke db.sql` on ``database``, as sqlite3 or psql would."""
+    if database.startswith("sqlite:///"):
+        with sqlite3.connect(database.removeprefix("sqlite:///")) as connection:
+            connection.executescript(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(sql)  # type: ignore[arg-type]  # several statements, no parameters
+
+
+def sqlite_schema(path: Path) -> dict[str, object]:
+    """The definition of every table and index of a SQLite file, and its applied revisions."""
+    with sqlite3.connect(path) as connection:
+        schema: dict[str, object] = {
+            name: sql
+            for name, sql in connection.execute(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name NOT IN "
+                "('migration_ledger', 'lifecycle_environment', 'seed_ledger', 'seed_runs')"
+            )
+        }
+        schema["alembic_version rows"] = connection.execute(
+            "SELECT version_num FROM alembic_version"
+        ).fetchall()
+    return schema
+
+
+@pytest.mark.sqlite
+def test_offline_sql_on_sqlite_writes_batch_operations(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    """After the first column change (batch mode on SQLite) `invoke db.sql` exited 1."""
+    migrated = tmp_path / "migrated.sqlite3"
+    migrated.touch()
+    project = project_copy("sqlite", f"sqlite:///{migrated}")
+    project.invoke("db.init")
+    user = project.path / "src" / project.package / "models" / "user.py"
+    source = user.read_text()
+    assert "display_name: Mapped[str] = mapped_column(String(100))" in source
+    user.write_text(source.replace("String(100))", "String(150))", 1))
+    project.invoke("db.migrate", "-m", "longer names")
+    assert "batch_alter_table" in max(versions(project).glob("*.py")).read_text()
+
+    upgrade = project.invoke("db.sql")
+    assert "ALTER TABLE _alembic_tmp_users RENAME TO users" in upgrade.stdout
+    replayed = tmp_path / "from_sql.sqlite3"
+    apply_sql(f"sqlite:///{replayed}", upgrade.stdout)
+    assert sqlite_schema(replayed) == sqlite_schema(migrated)
+
+    # Down again, as SQL: the same schema as `invoke db.downgrade --to base`.
+    downgrade = project.invoke("db.sql", "--revisions", "head:base")
+    apply_sql(f"sqlite:///{replayed}", downgrade.stdout)
+    project.invoke("db.downgrade", "--to", "base")
+    assert sqlite_schema(replayed) == sqlite_schema(migrated)
+    assert sqlite_schema(replayed)["alembic_version rows"] == []
+
+    # The generated project's own offline-SQL test passes again.
+    suite = project.run(
+        sys.executable,
+        *("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"),
+        "tests/test_migrations.py::test_offline_sql_renders_every_revision",
+        env={"TEST_DATABASE_URL": f"sqlite:///{tmp_path / 'suite_test.sqlite3'}"},
+        check=False,
+    )
+    assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+def test_offline_sql_of_a_downgrade_range(project: Project, database: str) -> None:
+    """`db.sql --revisions head:base` printed an empty transaction and exited 0."""
+    project.invoke("db.init")
+    assert {"countries", "users"} <= tables(project, database)
+    downgrade = project.invoke("db.sql", "--revisions", "head:base")
+    assert "DROP TABLE users" in downgrade.stdout
+    apply_sql(database, downgrade.stdout)
+    assert not {"countries", "users"} & tables(project, database)
+    one = project.invoke("db.sql", "--revisions", "0d848db94cb2:base")
+    assert one.stdout == downgrade.stdout
+
+    empty = project.invoke("db.sql", "--revisions", "0d848db94cb2:0d848db94cb2", check=False)
+    assert empty.returncode == 1
+    assert empty.stderr.strip().splitlines() == [
+        "db.sql: 0d848db94cb2:0d848db94cb2 holds no revision: nothing to write"
+    ]
+
+
+def test_offline_sql_names_a_revision_that_needs_a_live_database(
+    project: Project, database: str
+) -> None:
+    """A revision using what op.get_bind() returns failed offline as `unexpected AttributeError`,
+    naming no revision."""
+    rev, path = empty_revision(project, "backfill from rows")
+    fill_in(
+        path,
+        'count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
+        '    op.execute(f"UPDATE users SET is_admin = false WHERE id > {count}")',
+    )
+    failed = project.invoke("db.sql", check=False)
+    assert failed.returncode == 1
+    lines = [line for line in failed.stderr.splitlines() if line.startswith("db.sql:")]
+    assert len(lines) == 1, failed.stderr
+    assert rev in lines[0] and path.name in lines[0] and "db.migrate" in lines[0]
+    assert "Traceback" not in failed.stderr
+    # Without it, the range before it is written.
+    assert (
+        "CREATE TABLE users" in project.invoke("db.sql", "--revisions", "base:0d848db94cb2").stdout
+    )

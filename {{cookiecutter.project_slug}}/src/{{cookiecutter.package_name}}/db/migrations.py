@@ -28,6 +28,7 @@ from ..errors import TaskError, describe
 from ..settings import PACKAGE, Settings
 from . import grants, ledger, locking
 from .engine import database_url, make_engine, offline_url
+from .urls import backend_of
 
 SCRIPT_LOCATION = f"{PACKAGE}:migrations"
 
@@ -374,30 +375,80 @@ def status(settings: Settings) -> list[RevisionStatus]:
 
 
 def offline_sql(settings: Settings, revisions: str | None = None) -> str:
-    """The SQL of a revision range (``a:b``), one revision (``a``) or all, without connecting."""
+    """The SQL of a revision range (``a:b``, a downgrade when ``b`` is below ``a``), of one
+    revision (``a``) or of all, without connecting to the database."""
     scripts = script_directory(settings)
-    if revisions is None:
-        rev_range = "base:heads"
-    elif ":" in revisions:
-        rev_range = revisions
-    else:
-        known_target(scripts, revisions)
-        script = scripts.get_revision(revisions)
-        if script is None:
-            raise TaskError(f"unknown revision {revisions!r}: `invoke db.history` lists them")
-        down = script.down_revision
-        start = "base" if down is None else down if isinstance(down, str) else None
-        if start is None:
-            raise TaskError(
-                f"{revisions!r} is a merge revision: give a range such as 'a:{revisions}'"
-            )
-        rev_range = f"{start}:{script.revision}"
+    start, end = _sql_range(scripts, revisions)
+    below_start, below_end = _below(scripts, start), _below(scripts, end)
+    if below_start == below_end:
+        raise TaskError(f"{start}:{end} holds no revision: nothing to write")
+    downgrading = below_end < below_start
+    if not downgrading and not below_start < below_end:
+        raise TaskError(
+            f"{start} and {end} are on different branches: give a range from one to a "
+            "revision above it (an upgrade) or below it (a downgrade)"
+        )
     config = alembic_config(settings)
-    buffer = StringIO()
-    config.output_buffer = buffer
-    config.attributes["url"] = offline_url(settings)
-    command.upgrade(config, rev_range, sql=True)
-    return buffer.getvalue()
+    url = offline_url(settings)
+    try:
+        if backend_of(url) == "sqlite":
+            from .offline import replay_sql  # batch mode needs a database: an in-memory one
+
+            return replay_sql(config, scripts, start, end, downgrade=downgrading)
+        buffer = StringIO()
+        config.output_buffer = buffer
+        config.attributes["url"] = url
+        (command.downgrade if downgrading else command.upgrade)(config, f"{start}:{end}", sql=True)
+        return buffer.getvalue()
+    except TaskError:
+        raise
+    except Exception as exc:
+        failed = _failed_revision(exc, scripts)
+        if failed is None:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TaskError(
+            f"revision {failed} failed as offline SQL ({type(exc).__name__}: {detail}): "
+            "a revision that uses what op.get_bind() returns needs a live database; apply it "
+            "with `invoke db.migrate`, or give a range without it"
+        ) from exc
+
+
+def _sql_range(scripts: ScriptDirectory, revisions: str | None) -> tuple[str, str]:
+    """``(start, end)`` of ``db.sql --revisions``: ``a:b``, one revision ``a``, or all."""
+    if revisions is None:
+        return "base", "heads"
+    if ":" not in revisions:
+        known_target(scripts, revisions)
+        parents_of = parents(scripts, revisions)
+        if len(parents_of) > 1:
+            raise TaskError(
+                f"{revisions!r} is a merge revision: give a range such as "
+                f"'{parents_of[0]}:{revisions}'"
+            )
+        revision = scripts.get_revision(revisions)
+        assert revision is not None  # known_target found it
+        return (parents_of[0] if parents_of else "base"), revision.revision
+    start, _, end = revisions.partition(":")
+    for name in (start, end):
+        if not name or (name not in ("base", "head", "heads") and _RELATIVE_TARGET.match(name)):
+            raise TaskError(
+                f"bad range {revisions!r}: give 'A:B' with revision ids, head or base "
+                "(e.g. 'base:head', 'head:base')"
+            )
+        known_target(scripts, name)
+        if name == "head":
+            single_head(scripts)
+    return start, end
+
+
+def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
+    """Every revision at or below ``name`` (``base``: none; ``head``/``heads``: all)."""
+    if name == "base":
+        return frozenset()
+    return frozenset(
+        script.revision for script in scripts.iterate_revisions(name, "base") if script is not None
+    )
 
 
 def check(settings: Settings) -> list[str]:
