@@ -216,6 +216,8 @@ def test_downgrade_at_a_merge_undoes_it_and_names_the_choices_below(
     assert crossing.returncode == 1
     assert merge in crossing.stderr and f"--to {a}@-1" in crossing.stderr
     assert len(crossing.stderr.strip().splitlines()) == 1
+    crossing = project.invoke("db.downgrade", "--to", f"{merge}-2", check=False)
+    assert crossing.returncode == 1 and f"--to {b}@-1" in crossing.stderr
     # REV@-1 of the merge itself, and --to a parent, undo the merge alone.
     project.invoke("db.downgrade", "--to", f"{merge}@-1")
     assert current(project) == {a, b}

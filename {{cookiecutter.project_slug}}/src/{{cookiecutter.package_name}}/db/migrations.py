@@ -216,8 +216,9 @@ def parents(scripts: ScriptDirectory, revision: str) -> tuple[str, ...]:
     return () if down is None else (down,) if isinstance(down, str) else tuple(down)
 
 
-# A step back: -N from what is applied, or REV@-N from the applied revision in REV's line.
-_STEP_BACK = re.compile(r"^(?:(?P<line>.+)@)?-(?P<steps>\d+)$")
+# A step back: -N from what is applied, REV@-N from the applied revision in REV's line, or
+# REV-N from REV itself.
+_STEP_BACK = re.compile(r"^(?:(?P<line>.+)@|(?P<rev>.+?))?-(?P<steps>\d+)$")
 
 
 def step_back_target(scripts: ScriptDirectory, applied: tuple[str, ...], target: str) -> str:
@@ -232,8 +233,16 @@ def step_back_target(scripts: ScriptDirectory, applied: tuple[str, ...], target:
     found = _STEP_BACK.match(target)
     if found is None:
         return target
-    steps, line = int(found["steps"]), found["line"]
-    if line is None:
+    steps, line, start = int(found["steps"]), found["line"], found["rev"]
+    if start is not None:
+        try:
+            script = scripts.get_revision(start)
+        except Exception:  # several heads, an ambiguous prefix: Alembic says so when it runs
+            script = None
+        if script is None:
+            return target  # base, or unknown: Alembic's own message
+        start = script.revision
+    elif line is None:
         if len(applied) > 1:
             choices = " or ".join(f"`--to {head}@-1`" for head in sorted(applied))
             raise TaskError(
