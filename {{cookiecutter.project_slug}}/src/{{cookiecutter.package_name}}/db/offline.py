@@ -144,4 +144,5 @@ def replay_sql(
             "that offline SQL does not have; apply it with `invoke db.migrate`, or give a "
             "range without it"
         )
-    return "BEGIN TRANSACTION;\n\n" + "\n".join(capture.lines) + "\nCOMMIT;\n"
+    # No BEGIN/COMMIT, as Alembic writes none for SQLite: whoever applies it chooses.
+    return "\n".join(capture.lines)
