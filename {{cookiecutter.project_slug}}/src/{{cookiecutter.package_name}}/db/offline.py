@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 
 from ..errors import TaskError
 from .engine import make_engine
@@ -32,6 +34,7 @@ from .engine import make_engine
 _WRITE = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+[\w.]+\s*=", re.IGNORECASE)
 _RETURNING = re.compile(r"\s+RETURNING\s+[\w\s,.\"]+$", re.IGNORECASE)
+_TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 _READ = re.compile(r"^\s*(SELECT|WITH|VALUES)\b", re.IGNORECASE)
 # What Alembic and SQLAlchemy read to reflect a table (batch mode) or find the applied revision.
 _CATALOG = re.compile(
@@ -43,32 +46,77 @@ _CATALOG = re.compile(
 
 @dataclass
 class _Capture:
-    """The statements of a replay, with Alembic's ``-- Running ...`` line before each step."""
+    """The statements of a replay, with Alembic's ``-- Running ...`` line before each step.
+
+    SQLite's trace reports each statement as it starts, with its values bound in, once per row
+    of an ``executemany``, and again (the same text) at the start of each trigger program it
+    fires. So the traces are grouped by the driver call that caused them (SQLAlchemy's
+    ``before_cursor_execute``), which says how many statements that call ran.
+    """
 
     versions: Path
     lines: list[str] = field(default_factory=list)
     reads: list[tuple[str, str]] = field(default_factory=list)  # (revision file, statement)
+    _traced: list[str] = field(default_factory=list)
+    _expected: int = 0
+    _revision: str | None = None
 
-    def statement(self, sql: str) -> None:
+    def before_cursor_execute(
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        self._flush()
+        self._expected = len(parameters) if executemany else 1
+        self._revision = self._revision_file()
+
+    def traced(self, sql: str) -> None:
+        if not _TRANSACTION.match(sql):  # the driver's own COMMIT, the engine's BEGIN
+            self._traced.append(sql)
+
+    def step(self, short_log: str) -> None:
+        self._flush()
+        self.lines.append(f"-- Running {short_log}\n")
+
+    def finish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        traced, self._traced = self._traced, []
+        if len(traced) > self._expected:  # trigger programs: the same text again
+            traced = [sql for i, sql in enumerate(traced) if i == 0 or sql != traced[i - 1]]
+            if self._expected == 1:
+                traced = traced[:1]
+        if len(traced) != self._expected and traced:
+            raise TaskError(
+                f"revision {self._revision or '?'}: cannot tell the rows of a statement from "
+                f"the triggers it fired ({' '.join(traced[0].split())[:60]}); apply it with "
+                "`invoke db.migrate`"
+            )
+        for sql in traced:
+            self._statement(sql)
+
+    def _statement(self, sql: str) -> None:
         if _WRITE.match(sql) or _PRAGMA_SET.match(sql):
             # SQLAlchemy's RETURNING (of the version row) only fetches rows: the change is the
             # same without it, and sqlite3 would print them.
             sql = _RETURNING.sub("", sql.strip().rstrip(";"))
             self.lines.append(f"{sql};\n")
         elif _READ.match(sql) and not _CATALOG.search(sql):
-            self.reads.append((self._revision_file() or "?", " ".join(sql.split())))
-
-    def step(self, short_log: str) -> None:
-        self.lines.append(f"-- Running {short_log}\n")
+            self.reads.append((self._revision or "?", " ".join(sql.split())))
 
     def _revision_file(self) -> str | None:
         """The revision file whose code runs this statement: the deepest one on the stack."""
-        frame = sys._getframe()
+        frame: FrameType | None = sys._getframe()
         while frame is not None:
             path = Path(frame.f_code.co_filename)
             if path.parent.resolve() == self.versions:
                 return path.name
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         return None
 
 
@@ -125,12 +173,15 @@ def replay_sql(
                     command.upgrade(config, start)  # the database the SQL is meant for
             connection.commit()
             driver: Any = connection.connection.driver_connection
-            driver.set_trace_callback(capture.statement)
+            event.listen(connection, "before_cursor_execute", capture.before_cursor_execute)
+            driver.set_trace_callback(capture.traced)
             try:
                 with _steps_logged(capture):
                     (command.downgrade if downgrade else command.upgrade)(config, end)
+                capture.finish()
             finally:
                 driver.set_trace_callback(None)
+                event.remove(connection, "before_cursor_execute", capture.before_cursor_execute)
     finally:
         engine.dispose()
     if capture.reads:
