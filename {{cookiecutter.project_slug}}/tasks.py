@@ -66,7 +66,7 @@ def upgrade(c: Context, to: str = "head", lock_timeout: str | None = None) -> No
 
 @task(
     help={
-        "to": "where to go back to: -1 (default), -N, a revision id, or base",
+        "to": "where to go back to: -1 (default), -N, a revision id, REV@-1 (one branch), or base",
         "force": "run even where protected (production, a remote host, another environment)",
         "yes": "with --force: do not ask for the database name (non-interactive runs)",
         "lock_timeout": "seconds to wait for another process's migration lock (default 60)",
@@ -112,7 +112,12 @@ def status(c: Context) -> None:
     commands.status()
 
 
-@task(help={"revisions": "a range `a:b`, one revision `a`, or nothing for base to head"})
+@task(
+    help={
+        "revisions": "a range `a:b` (`head:base`: a downgrade), one revision `a`, or nothing "
+        "for base to head"
+    }
+)
 @guarded
 def sql(c: Context, revisions: str | None = None) -> None:
     """Print the SQL of migrations without touching the database."""
