@@ -8,6 +8,7 @@ test_generated_suite.py.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -91,6 +92,30 @@ def test_examples_no_leaves_every_example_out(
     assert (
         json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]["examples"] == "no"
     )
+
+
+def _without_examples(source: str) -> list[str]:
+    """The statements of a module, less its docstring, example imports and ``__all__``."""
+    kept = []
+    for node in ast.parse(source).body[1:]:
+        if isinstance(node, ast.ImportFrom) and node.module in ("country", "user"):
+            continue
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__":
+            continue
+        kept.append(ast.dump(node))
+    return kept
+
+
+def test_the_models_twin_differs_only_by_the_examples(
+    baked: dict[str, Path], clean_bakes: dict[str, Path]
+) -> None:
+    """A change to models/__init__.py must reach its examples=no twin too."""
+    relative = f"src/{PACKAGE}/models/__init__.py"
+    with_examples = (baked["postgresql"] / relative).read_text()
+    without = (clean_bakes["postgresql"] / relative).read_text()
+    shared = _without_examples(with_examples)
+    assert any("load_all_models" in statement for statement in shared)
+    assert _without_examples(without) == shared
 
 
 def test_examples_yes_keeps_them_and_no_twin(baked: dict[str, Path]) -> None:
