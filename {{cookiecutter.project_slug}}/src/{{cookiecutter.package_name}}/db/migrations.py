@@ -377,6 +377,9 @@ def status(settings: Settings) -> list[RevisionStatus]:
         RevisionStatus(script.revision, script.doc or "", script.revision in applied)
         for script in reversed(list(scripts.walk_revisions()))
     ]
+    if not rows:  # a project started without the examples, or that removed them
+        print("No revision yet: write one with `invoke db.revision -m '...'`")
+        return rows
     for row in rows:
         print(f"[{'X' if row.applied else ' '}] {row.revision}  {row.message}")
     single_head(scripts)  # two heads: db.migrate refuses, db.merge is what to run
