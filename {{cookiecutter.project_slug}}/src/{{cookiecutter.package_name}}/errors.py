@@ -28,7 +28,10 @@ def mask_secrets(text: str) -> str:
     if whole:
         text = f"{whole['prefix']}***@{whole['rest']}"
     else:
-        text = _AUTHORITY.sub(lambda m: f"{m['prefix']}***@", text)
+        # The placeholder of the URL help (urls.URL_HELP) stays readable.
+        text = _AUTHORITY.sub(
+            lambda m: m[0] if m[0].endswith("://user:password@") else f"{m['prefix']}***@", text
+        )
     return _QUERY_PASSWORD.sub(lambda m: f"{m['prefix']}***", text)
 
 
