@@ -135,3 +135,17 @@ def test_the_shipped_script_through_psql_runs_no_planted_function(
         )
         assert result.returncode == 0, result.stderr
         assert _calls(planted) == []
+
+
+@pytest.mark.postgresql
+def test_the_connection_that_creates_and_drops_databases_is_pinned(
+    project: Project, admin_url: str
+) -> None:
+    """db.init/create/drop/reset connect to a maintenance database as whoever may CREATE one."""
+    shown = project.python(
+        "from sqlalchemy.engine import make_url\n"
+        f"from {project.package}.db.admin import _maintenance\n"
+        f"with _maintenance(make_url({_psycopg_url(admin_url)!r})) as connection:\n"
+        "    print(connection.exec_driver_sql('SHOW search_path').scalar())\n"
+    )
+    assert shown.stdout.strip().replace(" ", "") == "pg_catalog,pg_temp", shown.stdout
