@@ -115,14 +115,15 @@ def test_special_passwords_are_set_used_and_never_shown(project: Project, fresh:
         password=passwords["reader"][0],
     ) as connection:
         assert connection.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
-    stored = dict(
-        fresh.query(
+    stored = {
+        str(role): str(verifier)
+        for role, verifier in fresh.query(
             "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY(%s)",
             [r.migrator, r.app, r.reader],
         )
-    )
+    }
     for key, role in (("migrator", r.migrator), ("app", r.app), ("reader", r.reader)):
-        verifier = str(stored[role])
+        verifier = stored[role]
         assert scram_matches(verifier, passwords[key][0]), role
         assert not scram_matches(verifier, passwords[key][0] + " "), role  # the check can fail
 

@@ -109,9 +109,7 @@ def test_planted_functions_never_run_as_the_admin(project: Project, planted: Fre
             checked.stdout,
         )
     # PUBLIC's CREATE on public is gone: nobody plants anything more.
-    assert planted.query("SELECT has_schema_privilege('public', 'public', 'CREATE')") == [
-        (False,)
-    ]
+    assert planted.query("SELECT has_schema_privilege('public', 'public', 'CREATE')") == [(False,)]
 
 
 @pytest.mark.postgresql
