@@ -38,10 +38,11 @@ def secret() -> tuple[str, list[str]]:
 def url_with(url: str, user: str, password: str) -> str:
     """``url`` for ``user`` with ``password`` percent-encoded, as a user must write it."""
     parsed = make_url(url)
-    query = "&".join(f"{k}={quote(str(v))}" for k, v in parsed.query.items())
+    query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in parsed.query.items())
+    server = f"{parsed.host or ''}{f':{parsed.port}' if parsed.port else ''}"
     return (
-        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@"
-        f"{parsed.host}:{parsed.port or 5432}/{parsed.database}" + (f"?{query}" if query else "")
+        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{server}"
+        f"/{parsed.database}" + (f"?{query}" if query else "")
     )
 
 
@@ -107,9 +108,10 @@ def test_special_passwords_are_set_used_and_never_shown(project: Project, fresh:
     assert "OK: roles, ownership and privileges match the model" in text
     assert not [token for token in tokens if token in text], text
     # The reader logs in with its password as a keyword parameter (what the libpq URI can't).
+    server = make_url(fresh.super_db)
     with psycopg.connect(
-        host=make_url(fresh.super_db).host,
-        port=make_url(fresh.super_db).port,
+        host=server.host or str(server.query.get("host", "")),
+        port=server.port,
         dbname=fresh.database,
         user=r.reader,
         password=passwords["reader"][0],
