@@ -11,16 +11,29 @@ import re
 import sys
 from pathlib import Path
 
-# user:secret@ where the secret runs to the LAST '@' of the word: a password with an unencoded
-# '@' (or '/', '?') would otherwise show from its first '@' on. The user name may hold an '@'
-# too. Hiding a host now and then (an '@' further on in the word) is the lesser harm.
-_USERINFO_PASSWORD = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s]*):(?P<secret>\S*)@")
+# The whole authority up to the LAST '@' of the word: user and password both, so that a
+# password with an unencoded '@', '/' or '?' never shows from its first '@' on. Hiding a host
+# now and then (an '@' further on in the word) is the lesser harm.
+_AUTHORITY = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://)\S*@")
+# A text that is one URL and nothing else: its password may hold spaces too.
+_WHOLE_URL = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://)[^\n]*@(?P<rest>[^@\n]*)")
 _QUERY_PASSWORD = re.compile(r"(?P<prefix>\bpassword=)(?P<secret>[^&\s'\"]+)", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
-    """Replace every password in URLs or ``password=`` parameters found in ``text`` by ``***``."""
-    text = _USERINFO_PASSWORD.sub(lambda m: f"{m['prefix']}:***@", text)
+    """``text`` with every URL's user and password shown as ``***``, and ``password=`` values.
+
+    ``postgresql://user:secret@host/db`` becomes ``postgresql://***@host/db``. When ``text`` is
+    a URL alone, everything up to its last '@' is hidden, unencoded spaces in a password included.
+    """
+    whole = _WHOLE_URL.fullmatch(text)
+    if whole:
+        text = f"{whole['prefix']}***@{whole['rest']}"
+    else:
+        # The placeholder of the URL help (urls.URL_HELP) stays readable.
+        text = _AUTHORITY.sub(
+            lambda m: m[0] if m[0].endswith("://user:password@") else f"{m['prefix']}***@", text
+        )
     return _QUERY_PASSWORD.sub(lambda m: f"{m['prefix']}***", text)
 
 
