@@ -1,22 +1,26 @@
 """Backups and restores of the configured database, and emptying it for ``db.reset``.
 
 PostgreSQL: ``pg_dump --format=custom`` of the application's schema (the schema of
-``alembic_version``); a restore empties that schema and replays the dump with ``psql
---single-transaction``, so a failed restore changes nothing. Both connect as migrations do:
+``alembic_version``); a restore empties that schema and replays the dump through ``psql`` in one
+explicit transaction whose ``COMMIT`` is sent only after the whole script, checked complete: if
+anything dies on the way (this process, psql, the server), psql reaches the end of its input
+without a COMMIT and the server rolls everything back. Both connect as migrations do:
 ``MIGRATOR_DATABASE_URL`` (falling back to ``DATABASE_URL``), and under the role model as the
 owner (``SET ROLE``), who alone may drop and recreate the schema's tables and sees all of them.
 The client programs are taken from ``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the
 embedded server's, whichever is the closest version not older than the server (``pg_dump``
-refuses servers newer than itself).
+refuses servers newer than itself). They get the connection as libpq keywords on the command
+line and the password in their environment (``PGPASSWORD``), never in their arguments.
 
 SQLite: the online backup API (``sqlite3.Connection.backup``), consistent while the file is in
 use, and the same API copies a backup back.
 
-Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored) as
+Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored, mode 0700) as
 ``<database>-<UTC time>.dump`` / ``.sqlite3`` (``..._2.dump`` and on for a second backup within
-the same second), so the names sort in the order the backups were taken. A file is written under
-a ``.partial`` name and renamed when complete, so an interrupted backup never looks like a good
-one.
+the same second), mode 0600, so the names sort in the order the backups were taken and
+``latest`` names the newest. A file is written under a hidden name,
+``.<name>.<host>-<pid>.partial``, and renamed when complete, so an interrupted backup never
+looks like a good one; the next backup removes the partial files of processes that are gone.
 """
 
 from __future__ import annotations
@@ -152,7 +156,19 @@ def restore(settings: Settings, url: str, file: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         list_file = Path(scratch) / "restore.list"
         list_file.write_text(kept)
-        script = _run([str(pg_restore), f"--use-list={list_file}", "--file=-", str(path)], url)
+        # --single-transaction: one BEGIN first, one COMMIT last, none in between (large
+        # objects would otherwise commit on their own).
+        script = _run(
+            [
+                str(pg_restore),
+                "--single-transaction",
+                f"--use-list={list_file}",
+                "--file=-",
+                str(path),
+            ],
+            url,
+            what=f"reading {file!r}",
+        )
     if major < 17:  # written by a newer pg_restore for any server; older ones reject it
         script = script.replace("SET transaction_timeout = 0;\n", "")
     # As the owner: only an object's owner may drop it or ALTER ... OWNER TO as the dump does.
@@ -164,13 +180,44 @@ def restore(settings: Settings, url: str, file: str) -> None:
     )
     if " DEFAULT ACL " in kept:
         drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", literal(login.schema))
+    # Not psql --single-transaction: at the end of its input psql COMMITs that one, so if this
+    # process died mid-COPY, the rows sent so far would be committed. The script's own BEGIN
+    # and COMMIT, the COMMIT last and only after the whole script was checked complete: input
+    # that ends early ends without a COMMIT, psql exits and the server rolls back.
     _run(
-        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
         login.url,
         connect=True,
-        stdin=drops + script,
+        stdin=_in_one_transaction(script, drops, file),
         what=f"restoring {file!r} (nothing was changed)",
     )
+
+
+_COMMENT_OR_BLANK = re.compile(r"^(--.*|\\(un)?restrict \S+|\s*)$")
+
+
+def _in_one_transaction(script: str, preamble: str, file: str) -> str:
+    """``script`` (pg_restore --single-transaction) with ``preamble`` after its BEGIN, checked
+    to be complete: one BEGIN before any statement, one COMMIT after every statement, and the
+    dump's end marker after it. Anything else is refused before psql sees a line of it."""
+    lines = script.splitlines(keepends=True)
+    begin = next((i for i, line in enumerate(lines) if line == "BEGIN;\n"), None)
+    commit = next((i for i in range(len(lines) - 1, -1, -1) if lines[i] == "COMMIT;\n"), None)
+    tail = "".join(lines[commit + 1 :]) if commit is not None else ""
+    if (
+        begin is None
+        or commit is None
+        or commit < begin
+        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[:begin])
+        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[commit + 1 :])
+        or "-- PostgreSQL database dump complete" not in tail
+    ):
+        raise TaskError(
+            f"the backup {file!r} is incomplete or not a pg_dump archive this pg_restore reads"
+            " (nothing was changed): restore another one (`ls` the backup folder)"
+        )
+    head, body = "".join(lines[: begin + 1]), "".join(lines[begin + 1 : commit])
+    return head + preamble + body + "COMMIT;\n" + tail
 
 
 def empty_schema(connection: Connection) -> tuple[list[str], list[str]]:
