@@ -113,3 +113,203 @@ def test_restore_is_all_or_nothing_when_only_python_is_killed(
     initialized.invoke("db.check")
     initialized.invoke("db.restore", str(path))  # and the next one works
     assert _state(database) == full
+
+
+# -- no password on a command line (issue 12.2) -----------------------------------------------
+
+PASSWORD = "Sw0rdf1sh-Q7xZ"
+SHIM = """#!/bin/sh
+{{ printf '%s\\n' "$0" "$@"; echo ---; }} >> {log}
+exec {real} "$@"
+"""
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_no_password_reaches_a_child_argv_or_output(
+    initialized: Project, database: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    log = tmp_path / "argv.log"
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for name in ("pg_dump", "pg_restore", "psql"):
+        real = shutil.which(name)
+        assert real, f"{name} is needed on PATH"
+        (shims / name).write_text(SHIM.format(log=log, real=real))
+        (shims / name).chmod(0o755)
+    # The test server trusts every login, so any password connects; the point is where it goes.
+    user, rest = database.split("://", 1)[1].split("@", 1)
+    with_password = f"postgresql://{user}:{PASSWORD}@{rest}"
+    env = {"DATABASE_URL": with_password, "POSTGRES_BIN_DIR": str(shims)}
+
+    backed_up = initialized.invoke("db.backup", env=env)
+    restored = initialized.invoke("db.restore", "latest", env=env)
+
+    calls = log.read_text()
+    for name in ("pg_dump", "psql"):  # both ran, connected through the shims
+        assert f"{shims / name}\n" in calls and "--dbname" in calls, calls
+    assert PASSWORD not in calls
+    for result in (backed_up, restored):
+        assert PASSWORD not in result.stdout + result.stderr
+    assert all(PASSWORD not in p.name for p in (initialized.path / "backups").iterdir())
+
+
+# -- private backups (issue 12.4) -------------------------------------------------------------
+
+
+def test_backups_are_private_even_under_a_permissive_umask(initialized: Project) -> None:
+    folder = initialized.path / "backups"
+    run = ["sh", "-c", f'umask 000 && exec "{sys.executable}" -m invoke db.backup']
+    initialized.run(*run)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    (backup,) = folder.iterdir()
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+    folder.chmod(0o755)  # a folder from before: tightened by the next backup
+    initialized.run(*run)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+
+
+# -- partial files and "latest" (issue 13.7) --------------------------------------------------
+
+
+def _looks_like_backups(folder: Path) -> list[str]:
+    """What `ls backups` shows: the names an operator (or `ls | tail -1`) would pick from."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_killed_backup_leaves_nothing_that_looks_like_a_backup(
+    initialized: Project, database: str
+) -> None:
+    query(
+        database,
+        "INSERT INTO users (email, display_name, is_admin) SELECT 'u' || g || '@example.com',"
+        " repeat('x', 100), false FROM generate_series(1, 300000) g",
+    )
+    first = _backup(initialized)
+    folder = first.parent
+    rows = query(database, "SELECT count(*) FROM users")
+    # Killed, the task and its pg_dump together (as a container stop or the OOM killer does).
+    task = subprocess.Popen(  # noqa: S603 - the test's own interpreter
+        [sys.executable, "-m", "invoke", "db.backup"],
+        cwd=initialized.path,
+        env=initialized.environ(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.stat().st_size for p in folder.glob(".*.partial")):
+            assert task.poll() is None, "the backup ended before its partial file was seen"
+            assert time.monotonic() < deadline, "the backup never started writing"
+            time.sleep(0.01)
+        os.killpg(task.pid, signal.SIGKILL)
+    finally:
+        task.kill()
+        task.wait()
+    assert task.returncode == -signal.SIGKILL
+    (partial,) = folder.glob(".*.partial")
+    assert _looks_like_backups(folder) == [first.name], "only the good backup shows"
+    assert partial.name.startswith(f".{first.name.split('-')[0]}-")
+    assert partial.name.endswith(f".{socket.gethostname()}-{task.pid}.partial")
+
+    # The next backup removes the abandoned file, and latest is the newest good backup.
+    second = _backup(initialized)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([first.name, second.name])
+    assert max(_looks_like_backups(folder)) == second.name
+    query(database, "DELETE FROM users")
+    restored = initialized.invoke("db.restore", "latest")
+    assert f"Restored {second} into " in restored.stdout
+    assert query(database, "SELECT count(*) FROM users") == rows
+
+
+def test_restore_latest_picks_the_newest_backup(initialized: Project, database: str) -> None:
+    missing = initialized.invoke("db.restore", "latest", check=False)
+    assert missing.returncode == 1, missing.stderr
+    assert "no backup of " in missing.stderr and "invoke db.backup" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
+
+    older = _backup(initialized)
+    query(database, "INSERT INTO users (email, display_name, is_admin) VALUES ('n@x.org', 'n', true)")
+    newer = _backup(initialized)
+    assert newer.name > older.name
+    emails = query(database, "SELECT email FROM users ORDER BY 1")
+    # Neither another database's backup nor a leftover partial file is "latest".
+    (older.parent / f"zz{older.name}").write_bytes(older.read_bytes())
+    (older.parent / f".{newer.name}_99.{socket.gethostname()}-1.partial").write_bytes(b"x")
+    query(database, "DELETE FROM users")
+
+    restored = initialized.invoke("db.restore", "latest")
+    assert f"Restored {newer} into " in restored.stdout
+    assert query(database, "SELECT email FROM users ORDER BY 1") == emails
+    assert ("n@x.org",) in emails
+
+
+# -- SQLite after a crash, and on a full disk (issue 13.7) ------------------------------------
+
+_CRASH_MID_TRANSACTION = """
+import os, sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA cache_size = 1")  # spill changed pages to the file mid-transaction
+connection.execute("BEGIN")
+connection.execute("UPDATE users SET display_name = 'half-written'")
+for n in range(5000):
+    connection.execute(
+        "INSERT INTO users (email, display_name, is_admin) VALUES (?, 'half-written', 0)",
+        (f"c{n}@x.org",),
+    )
+os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sqlite_backup_after_a_crash_left_a_hot_journal(
+    initialized: Project, database: str
+) -> None:
+    db_file = Path(database.split(":///", 1)[1])
+    query(database, "INSERT INTO users (email, display_name, is_admin) VALUES ('a@x.org', 'a', 1)")
+    before = query(database, "SELECT email, display_name FROM users ORDER BY 1")
+    crashed = subprocess.run(  # noqa: S603 - the test's own interpreter
+        [sys.executable, "-c", _CRASH_MID_TRANSACTION, str(db_file)], check=False
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    journal = db_file.with_name(db_file.name + "-journal")
+    assert journal.is_file() and journal.stat().st_size > 0, "no hot journal to test with"
+
+    backup = _backup(initialized)
+    assert not journal.exists() or journal.stat().st_size == 0  # rolled back
+    copy = sqlite3.connect(backup)
+    try:
+        assert copy.execute("PRAGMA quick_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT email, display_name FROM users ORDER BY 1").fetchall() == before
+    finally:
+        copy.close()
+    assert _looks_like_backups(backup.parent) == [backup.name]
+
+
+_FULL_DISK = """
+import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+os.execv(sys.executable, [sys.executable, "-m", "invoke", "db.backup"])
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sqlite_backup_on_a_full_disk_leaves_no_file(initialized: Project, database: str) -> None:
+    db_file = Path(database.split(":///", 1)[1])
+    query(
+        database,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
+        " INSERT INTO users (email, display_name, is_admin)"
+        " SELECT 'u' || i || '@x.org', printf('%.100c', 'x'), 0 FROM n",
+    )
+    limit = db_file.stat().st_size // 2  # room for half the backup (the file limit acts as a disk)
+    result = initialized.run(sys.executable, "-c", _FULL_DISK, str(limit), check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list((initialized.path / "backups").iterdir()) == []

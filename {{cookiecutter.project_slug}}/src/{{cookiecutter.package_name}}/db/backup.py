@@ -165,9 +165,8 @@ def _create_private(path: Path) -> None:
 def latest_backup(settings: Settings, url: str) -> Path | None:
     """The newest backup of the database of ``url`` in the backup folder, or None."""
     suffix = ".sqlite3" if backend_of(url) == "sqlite" else ".dump"
-    named = re.compile(
-        rf"^{re.escape(_name_of(url))}-(\d{{8}}T\d{{6}}Z)(?:_(\d+))?{re.escape(suffix)}$"
-    )
+    stamp = r"-(\d{8}T\d{6}Z)(?:_(\d+))?"  # not an f-string: the template renders double braces
+    named = re.compile(f"^{re.escape(_name_of(url))}{stamp}{re.escape(suffix)}$")
     found = []
     folder = backup_dir(settings)
     for path in folder.iterdir() if folder.is_dir() else ():
