@@ -44,7 +44,9 @@ def _state(url: str) -> dict[str, Any]:
     return {
         "bulk_rows": bulk
         and query(url, "SELECT count(*), md5(string_agg(payload, ',' ORDER BY id)) FROM bulk_rows"),
-        "users": query(url, "SELECT count(*), md5(string_agg(email, ',' ORDER BY email)) FROM users"),
+        "users": query(
+            url, "SELECT count(*), md5(string_agg(email, ',' ORDER BY email)) FROM users"
+        ),
         "countries": query(url, "SELECT count(*) FROM countries"),
         "ledger": query(url, "SELECT version_num FROM alembic_version"),
         "indexes": query(
@@ -84,10 +86,12 @@ def test_restore_is_all_or_nothing_when_only_python_is_killed(
     full = _state(database)
     query(database, "DROP TABLE bulk_rows")
     query(database, "DELETE FROM users")
-    query(database, "INSERT INTO users (email, display_name, is_admin) VALUES ('m@x.org', 'm', true)")
+    query(
+        database, "INSERT INTO users (email, display_name, is_admin) VALUES ('m@x.org', 'm', true)"
+    )
     before = _state(database)
 
-    task = subprocess.Popen(  # noqa: S603 - the test's own interpreter
+    task = subprocess.Popen(
         [sys.executable, "-m", "invoke", "db.restore", str(path)],
         cwd=initialized.path,
         env=initialized.environ(),
@@ -194,7 +198,7 @@ def test_killed_backup_leaves_nothing_that_looks_like_a_backup(
     folder = first.parent
     rows = query(database, "SELECT count(*) FROM users")
     # Killed, the task and its pg_dump together (as a container stop or the OOM killer does).
-    task = subprocess.Popen(  # noqa: S603 - the test's own interpreter
+    task = subprocess.Popen(
         [sys.executable, "-m", "invoke", "db.backup"],
         cwd=initialized.path,
         env=initialized.environ(),
@@ -235,7 +239,9 @@ def test_restore_latest_picks_the_newest_backup(initialized: Project, database: 
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
 
     older = _backup(initialized)
-    query(database, "INSERT INTO users (email, display_name, is_admin) VALUES ('n@x.org', 'n', true)")
+    query(
+        database, "INSERT INTO users (email, display_name, is_admin) VALUES ('n@x.org', 'n', true)"
+    )
     newer = _backup(initialized)
     assert newer.name > older.name
     emails = query(database, "SELECT email FROM users ORDER BY 1")
@@ -274,7 +280,7 @@ def test_sqlite_backup_after_a_crash_left_a_hot_journal(
     db_file = Path(database.split(":///", 1)[1])
     query(database, "INSERT INTO users (email, display_name, is_admin) VALUES ('a@x.org', 'a', 1)")
     before = query(database, "SELECT email, display_name FROM users ORDER BY 1")
-    crashed = subprocess.run(  # noqa: S603 - the test's own interpreter
+    crashed = subprocess.run(
         [sys.executable, "-c", _CRASH_MID_TRANSACTION, str(db_file)], check=False
     )
     assert crashed.returncode == -signal.SIGKILL

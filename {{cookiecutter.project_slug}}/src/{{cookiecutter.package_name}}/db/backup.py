@@ -95,12 +95,8 @@ def _private_folder(folder: Path) -> Path:
     when this user owns it; a shared sticky folder such as /tmp is left alone."""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = folder.stat()
-        if (
-            mode.st_mode & 0o077
-            and mode.st_uid == os.getuid()
-            and not mode.st_mode & stat.S_ISVTX
-        ):
+        info = folder.stat()
+        if info.st_mode & 0o077 and info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX:
             folder.chmod(0o700)
     except OSError as exc:
         raise TaskError(f"cannot create the backup folder {folder}: {exc.strerror}") from exc
