@@ -320,3 +320,53 @@ def test_sqlite_backup_on_a_full_disk_leaves_no_file(initialized: Project, datab
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert list((initialized.path / "backups").iterdir()) == []
+
+
+_CHECK_SCRIPT = """
+import sys
+from {package}.db.backup import _in_one_transaction
+from {package}.errors import TaskError
+
+script = open(sys.argv[1]).read()
+commit = script.rindex("COMMIT;")
+cuts = {{
+    "half": script[: len(script) // 2],
+    "before COMMIT": script[:commit],
+    "statement after COMMIT": script[: commit + 8] + "DROP TABLE users;\\n",
+}}
+for name, cut in cuts.items():
+    try:
+        _in_one_transaction(cut, "-- preamble\\n", "x.dump")
+        print(name, "ACCEPTED")
+    except TaskError as exc:
+        print(name, "refused:", exc)
+whole = _in_one_transaction(script, "-- preamble\\n", "x.dump")
+print("whole", whole.index("BEGIN;\\n-- preamble\\n") < whole.rindex("COMMIT;\\n"))
+"""
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_restore_script_not_checked_complete_is_refused(
+    initialized: Project, database: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    dump = _backup(initialized)
+    script = tmp_path / "script.sql"
+    pg_restore = shutil.which("pg_restore")
+    assert pg_restore, "pg_restore is needed on PATH"
+    with script.open("w") as out:
+        subprocess.run(
+            [pg_restore, "--single-transaction", "-f", "-", str(dump)], stdout=out, check=True
+        )
+    code = _CHECK_SCRIPT.format(package=initialized.package)
+    output = initialized.run(sys.executable, "-c", code, str(script)).stdout.splitlines()
+    refusal = (
+        "refused: the backup 'x.dump' is incomplete or not a pg_dump archive this pg_restore reads"
+    )
+    assert [line.split(" (nothing", 1)[0] for line in output] == [
+        f"half {refusal}",
+        f"before COMMIT {refusal}",
+        f"statement after COMMIT {refusal}",
+        "whole True",
+    ], output
