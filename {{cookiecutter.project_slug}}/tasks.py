@@ -173,13 +173,13 @@ def drop(c: Context, force: bool = False, yes: bool = False) -> None:
 @task
 @guarded
 def backup(c: Context) -> None:
-    """Write a timestamped backup of the database under backups/ (git-ignored)."""
+    """Write a timestamped backup of the database under backups/ (private, git-ignored)."""
     commands.backup()
 
 
 @task(
     help={
-        "file": "the backup to restore (a file under backups/)",
+        "file": "the backup to restore (a file under backups/), or latest: the newest one",
         "force": "run even where protected (production, a remote host, another environment)",
         "yes": "with --force: do not ask for the database name (non-interactive runs)",
     }
