@@ -140,6 +140,8 @@ def test_every_task_works_with_zero_revisions(
         result = project.invoke(task, check=False)
         assert result.returncode == 0, f"{task}: {result.stdout}{result.stderr}"
     assert "(no revision applied)" in project.invoke("db.current").stdout
+    assert "OK: no revision yet, no model either" in project.invoke("db.check").stdout
+    assert project.invoke("db.sql").stdout.startswith("-- No revision yet")
 
 
 def _section(text: str, title: str) -> str:
@@ -195,7 +197,7 @@ def test_a_first_model_migrates_from_zero_revisions(
     (project.path / "src" / PACKAGE / "models" / "order.py").write_text(ORDER_MODEL)
     drift = project.invoke("db.check", check=False)
     assert drift.returncode == 1
-    assert "add_table orders" in drift.stderr + drift.stdout
+    assert "table orders missing in the database" in drift.stderr + drift.stdout
     project.invoke("db.migrate", "-m", "orders")
     assert re.search(r"^\[X\] \w+  orders$", project.invoke("db.status").stdout, re.MULTILINE)
     project.invoke("db.check")

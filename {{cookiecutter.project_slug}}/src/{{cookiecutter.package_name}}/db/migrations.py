@@ -394,6 +394,9 @@ def offline_sql(settings: Settings, revisions: str | None = None) -> str:
     """The SQL of a revision range (``a:b``, a downgrade when ``b`` is below ``a``), of one
     revision (``a``) or of all, without connecting to the database."""
     scripts = script_directory(settings)
+    if revisions is None and not scripts.get_heads():
+        # A project started clean: no SQL to give yet, and no reason to fail a pipeline.
+        return "-- No revision yet: write one with `invoke db.revision -m '...'`\n"
     start, end = _sql_range(scripts, revisions)
     below_start, below_end = _below(scripts, start), _below(scripts, end)
     if below_start == below_end:
