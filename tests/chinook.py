@@ -583,19 +583,29 @@ PG_OBJECTS_UP = [
         f"FOR VALUES FROM ('{year}-01-01') TO ('{year + 1}-01-01')"
         for year in YEARS
     ),
-    "CREATE FUNCTION track_length(milliseconds integer) RETURNS interval "
-    "LANGUAGE sql IMMUTABLE AS $$ SELECT make_interval(secs => milliseconds / 1000.0) $$",
-    "CREATE VIEW album_lengths AS SELECT a.id AS album_id, a.title, count(t.id) AS tracks, "
-    "track_length(coalesce(sum(t.milliseconds), 0)::integer) AS length "
-    "FROM albums a LEFT JOIN tracks t ON t.album_id = a.id GROUP BY a.id, a.title",
-    "CREATE VIEW sales_by_country AS SELECT country, date_trunc('year', invoice_date) AS year, "
-    "sum(amount) AS amount FROM sales GROUP BY 1, 2",
-    "CREATE FUNCTION record_price_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "INSERT INTO price_changes (track_id, old_price, new_price) "
-    "VALUES (OLD.id, OLD.unit_price, NEW.unit_price); RETURN NEW; END $$",
-    "CREATE TRIGGER tracks_price_change AFTER UPDATE OF unit_price ON tracks FOR EACH ROW "
-    "WHEN (OLD.unit_price IS DISTINCT FROM NEW.unit_price) "
-    "EXECUTE FUNCTION record_price_change()",
+    (
+        "CREATE FUNCTION track_length(milliseconds integer) RETURNS interval "
+        "LANGUAGE sql IMMUTABLE AS $$ SELECT make_interval(secs => milliseconds / 1000.0) $$"
+    ),
+    (
+        "CREATE VIEW album_lengths AS SELECT a.id AS album_id, a.title, count(t.id) AS tracks, "
+        "track_length(coalesce(sum(t.milliseconds), 0)::integer) AS length "
+        "FROM albums a LEFT JOIN tracks t ON t.album_id = a.id GROUP BY a.id, a.title"
+    ),
+    (
+        "CREATE VIEW sales_by_country AS SELECT country, date_trunc('year', invoice_date) AS year, "
+        "sum(amount) AS amount FROM sales GROUP BY 1, 2"
+    ),
+    (
+        "CREATE FUNCTION record_price_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO price_changes (track_id, old_price, new_price) "
+        "VALUES (OLD.id, OLD.unit_price, NEW.unit_price); RETURN NEW; END $$"
+    ),
+    (
+        "CREATE TRIGGER tracks_price_change AFTER UPDATE OF unit_price ON tracks FOR EACH ROW "
+        "WHEN (OLD.unit_price IS DISTINCT FROM NEW.unit_price) "
+        "EXECUTE FUNCTION record_price_change()"
+    ),
 ]
 PG_OBJECTS_DOWN = [
     "DROP TRIGGER tracks_price_change ON tracks",
@@ -606,13 +616,17 @@ PG_OBJECTS_DOWN = [
     *(f"ALTER TABLE sales DETACH PARTITION sales_{year}" for year in YEARS),
 ]
 SQLITE_OBJECTS_UP = [
-    "CREATE VIEW album_lengths AS SELECT a.id AS album_id, a.title, count(t.id) AS tracks, "
-    "coalesce(sum(t.milliseconds), 0) / 1000 AS seconds "
-    "FROM albums a LEFT JOIN tracks t ON t.album_id = a.id GROUP BY a.id, a.title",
-    "CREATE TRIGGER tracks_price_change AFTER UPDATE OF unit_price ON tracks FOR EACH ROW "
-    "WHEN OLD.unit_price IS NOT NEW.unit_price BEGIN "
-    "INSERT INTO price_changes (track_id, old_price, new_price, changed_at) "
-    "VALUES (OLD.id, OLD.unit_price, NEW.unit_price, CURRENT_TIMESTAMP); END",
+    (
+        "CREATE VIEW album_lengths AS SELECT a.id AS album_id, a.title, count(t.id) AS tracks, "
+        "coalesce(sum(t.milliseconds), 0) / 1000 AS seconds "
+        "FROM albums a LEFT JOIN tracks t ON t.album_id = a.id GROUP BY a.id, a.title"
+    ),
+    (
+        "CREATE TRIGGER tracks_price_change AFTER UPDATE OF unit_price ON tracks FOR EACH ROW "
+        "WHEN OLD.unit_price IS NOT NEW.unit_price BEGIN "
+        "INSERT INTO price_changes (track_id, old_price, new_price, changed_at) "
+        "VALUES (OLD.id, OLD.unit_price, NEW.unit_price, CURRENT_TIMESTAMP); END"
+    ),
 ]
 SQLITE_OBJECTS_DOWN = ["DROP TRIGGER tracks_price_change", "DROP VIEW album_lengths"]
 
@@ -656,3 +670,71 @@ def rows_in_total(flavour: str) -> int:
 
 def fixture_rows() -> int:
     return sum(Counter({k: len(v) for k, v in fixtures().items()}).values())
+
+
+# -- comparing databases --------------------------------------------------------------------------
+
+LIFECYCLE_TABLES = ("migration_ledger", "lifecycle_environment", "seed_ledger", "seed_runs")
+
+PG_CATALOG = {
+    "columns": """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               a.attgenerated, a.attidentity
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+           AND a.attnum > 0 AND NOT a.attisdropped""",
+    "constraints": """
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+          FROM pg_constraint WHERE connamespace = 'public'::regnamespace""",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    "partitions": """
+        SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relispartition AND c.relkind = 'r'""",
+    "views": """
+        SELECT viewname, definition FROM pg_views WHERE schemaname = 'public'""",
+    "functions": """
+        SELECT proname, pg_get_functiondef(oid) FROM pg_proc
+         WHERE pronamespace = 'public'::regnamespace""",
+    "triggers": """
+        SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal""",
+    "enums": """
+        SELECT t.typname, e.enumsortorder, e.enumlabel FROM pg_enum e
+          JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typnamespace = 'public'::regnamespace""",
+}
+
+
+def pg_schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What the application's schema holds, from the catalog, without the lifecycle's tables."""
+    from tests.lifecycle_support import query
+
+    return {
+        kind: sorted(
+            (row for row in query(url, sql) if not str(row[0]).startswith(LIFECYCLE_TABLES)),
+            key=repr,
+        )
+        for kind, sql in PG_CATALOG.items()
+    }
+
+
+def checksums(url: str, tables: list[str]) -> dict[str, tuple[int, str]]:
+    """Per table: its row count and the md5 of its rows as text, in a stable order."""
+    from tests.lifecycle_support import query
+
+    if url.startswith("sqlite"):
+        import hashlib
+
+        found = {}
+        for table in tables:
+            rows = sorted(repr(row) for row in query(url, f"SELECT * FROM {table}"))
+            found[table] = (len(rows), hashlib.md5("\n".join(rows).encode()).hexdigest())
+        return found
+    return {
+        table: tuple(  # type: ignore[misc]
+            query(
+                url,
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
+                f" FROM ONLY {table} t",
+            )[0]
+        )
+        for table in tables
+    }

@@ -36,7 +36,7 @@ def fetch(package: Package) -> Path:
     path = CACHE / package.filename
     if not path.is_file():
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        with urllib.request.urlopen(package.url, timeout=120) as response:  # noqa: S310
+        with urllib.request.urlopen(package.url, timeout=120) as response:
             partial.write_bytes(response.read())
         partial.replace(path)  # atomic: xdist workers may fetch the same file at once
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
