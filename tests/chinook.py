@@ -644,8 +644,13 @@ def objects_revision(project: Project, flavour: str, down_revision: str) -> Path
     def body(statements: list[str]) -> str:
         return "\n".join(f"    op.execute({s!r})" for s in statements)
 
+    what = (
+        "partitions attached, views, functions and a trigger"
+        if flavour == "postgresql"
+        else "a view and a trigger"
+    )
     path.write_text(
-        '"""Chinook: partitions attached, views, functions and a trigger (hand-written).\n\n'
+        f'"""Chinook: {what} (hand-written).\n\n'
         "Revision ID: c41200c0ffee\n"
         f"Revises: {down_revision}\n"
         '"""\n\n'

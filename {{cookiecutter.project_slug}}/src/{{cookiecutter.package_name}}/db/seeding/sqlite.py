@@ -20,7 +20,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, or_, select
+from sqlalchemy import JSON, Column, Connection, or_, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -46,8 +46,13 @@ def _boolean(text: str) -> bool:
     raise ValueError(text)
 
 
-def _converter(column: Column[Any]) -> Callable[[str], Any] | None:
+def _converter(column: Column[Any], textual: bool) -> Callable[[str], Any] | None:
     """How text becomes this column's Python value; None when text is already right."""
+    if isinstance(column.type, JSON):
+        # JSON's python_type is object: without this, a CSV field '["a"]' would be stored as
+        # the JSON string "[\"a\"]", where PostgreSQL's COPY stores the array. A string in a
+        # JSON file or in rows=... is a JSON string, as on PostgreSQL.
+        return json.loads if textual else None
     try:
         python_type = column.type.python_type
     except NotImplementedError:
@@ -75,7 +80,10 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
     if first is None or not fields:
         return Counts()
     targets = [seed.references[name].column if name in seed.references else name for name in fields]
-    converters = [None if name in seed.references else _converter(table.c[name]) for name in fields]
+    converters = [
+        None if name in seed.references else _converter(table.c[name], source.textual)
+        for name in fields
+    ]
     lookups = {
         name: dict(
             connection.execute(
