@@ -108,10 +108,9 @@ def _frozen_user_role() -> str:
     source = next(t for n, t in _wheel_files().items() if n.endswith("users/roles.py"))
     block = source[source.index("class UserRole(Enum):") : source.index("\ndef has_role_rights")]
     return (
-        "from enum import Enum\n"
-        "from typing import List\n\n\n"
+        "from enum import Enum\n\n\n"
         "# Frozen from fittrackee.users.roles (1.3.6): a revision must not import the app.\n"
-        + block.strip()
+        + block.strip().replace("List[", "list[")
         + "\n"
     )
 
