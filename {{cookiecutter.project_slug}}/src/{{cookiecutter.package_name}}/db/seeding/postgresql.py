@@ -24,7 +24,8 @@ from itertools import chain
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
+from sqlalchemy.dialects.postgresql import JSONB
 
 from .counts import Counts
 from .progress import Progress
@@ -271,10 +272,21 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
     else:
 
-        def row(prefix: str, names: list[str]) -> str:
-            return f"ROW({', '.join(f'{prefix}{quote(name)}' for name in names)})"
+        # json has no equality operator (jsonb has): its values are compared as jsonb.
+        as_jsonb = {
+            name
+            for name in updates
+            if isinstance(seed.table.c[name].type, JSON)
+            and not isinstance(seed.table.c[name].type, JSONB)
+        }
 
-        incoming = f"ROW({', '.join(values[name] for name in updates)})"
+        def comparable(name: str, sql: str) -> str:
+            return f"{sql}::jsonb" if name in as_jsonb else sql
+
+        def row(prefix: str, names: list[str]) -> str:
+            return f"ROW({', '.join(comparable(n, f'{prefix}{quote(n)}') for n in names)})"
+
+        incoming = f"ROW({', '.join(comparable(name, values[name]) for name in updates)})"
         wanted = f"{new} OR {row('c.', updates)} IS DISTINCT FROM {incoming}"
         assignments = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
         conflict = (
