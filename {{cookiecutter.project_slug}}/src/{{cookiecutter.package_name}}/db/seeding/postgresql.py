@@ -271,7 +271,6 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
         wanted = new
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
     else:
-
         # json has no equality operator (jsonb has): its values are compared as jsonb.
         as_jsonb = {
             name
