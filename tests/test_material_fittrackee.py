@@ -138,3 +138,16 @@ def test_the_adopted_revisions_pass_the_projects_lint(adopted: Path, tmp_path: P
     project.run(*ruff, "check", "--fix", "-q", "--exit-zero", versions)
     result = project.run(*ruff, "check", versions, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_old_services_database_is_taken_as_it_is(project: Project, pg_url: str) -> None:
+    """A database the old service migrated: the history's tables and alembic_version at its
+    head, none of the template's lifecycle tables. db.migrate runs nothing and starts the
+    ledger; db.status lists every revision applied."""
+    project.invoke("db.migrate")
+    query(pg_url, "DROP TABLE migration_ledger; DROP TABLE lifecycle_environment")
+    migrated = project.invoke("db.migrate")
+    assert "Running upgrade" not in migrated.stdout + migrated.stderr
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(fittrackee.HEAD,)]
+    assert project.invoke("db.status").stdout.count("[X]") == 58
+    assert query(pg_url, "SELECT count(*) FROM migration_ledger") == [(58,)]
