@@ -17,6 +17,9 @@ rows. Fetched at test time (tests/material.py), never committed.
   GiST, no partitions.
 - ``seeds/chinook.py`` and one CSV file per seeded table under ``seeds/data/chinook/``.
 
+Rows: Chinook's 15,607 plus the 2,240 of ``sales`` (derived from the invoice lines), 17,847 in
+all; the 40,000 issue 11 hoped for would take invented rows, which would test nothing more.
+
 ``objects_revision(...)`` is the hand-written revision: partitions attached, views, SQL
 functions and a trigger (PostgreSQL), a view and a trigger (SQLite).
 """
@@ -30,7 +33,6 @@ import re
 import sys
 import tarfile
 import textwrap
-from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -397,8 +399,6 @@ from sqlalchemy import (
 
 from .base import Base
 
-_ = (ARRAY, JSON, Column, Computed, Table)  # used by one flavour or the other
-
 
 class MediaKind(enum.Enum):
     audio = "audio"
@@ -694,7 +694,7 @@ def rows_in_total(flavour: str) -> int:
 
 
 def fixture_rows() -> int:
-    return sum(Counter({k: len(v) for k, v in fixtures().items()}).values())
+    return sum(len(rows) for rows in fixtures().values())
 
 
 # -- comparing databases --------------------------------------------------------------------------
