@@ -114,7 +114,7 @@ def test_offline_sql_names_the_revision_that_needs_a_connection(project: Project
 @pytest.mark.xfail(
     strict=True,
     reason="issue 11 item 6: plain `alembic` names unnamed constraints by the naming convention, "
-    "`invoke db.*` does not: revision 06's downgrade fails under plain alembic only",
+    "`invoke db.*` does not: revision 19 drops sports_img_key, which only `invoke` created",
 )
 def test_plain_alembic_runs_the_history_as_invoke_does(project: Project, pg_url: str) -> None:
     alembic = (sys.executable, "-m", "alembic")
