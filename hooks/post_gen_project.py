@@ -41,6 +41,38 @@ def shape(project: Path, package: str, database: str) -> None:
                 target.unlink()
 
 
+# The examples (countries and users): the files the option examples=no leaves out, relative to
+# the project root. The revision is named, not found: a replay over a project (the README's
+# update recipe) must not touch the team's own revisions.
+EXAMPLES = [
+    "src/{package}/models/country.py",
+    "src/{package}/models/user.py",
+    "src/{package}/migrations/versions/2026_11_22_0413-0d848db94cb2_countries_and_users.py",
+    "src/{package}/seeds/countries.py",
+    "src/{package}/seeds/demo_users.py",
+    "src/{package}/seeds/data/countries.csv",
+]
+# A file that names the examples has a twin without them, <stem>.no-examples<suffix>, next to it:
+# examples=no puts the twin in its place, examples=yes removes the twins.
+NO_EXAMPLES = ".no-examples"
+TWINS_UNDER = ("src", "tests")
+
+
+def without_examples(project: Path, package: str, examples: str) -> None:
+    """With ``examples`` "no", remove the example files and pick the files that do without."""
+    twins = sorted(
+        twin for folder in TWINS_UNDER for twin in (project / folder).rglob(f"*{NO_EXAMPLES}.*")
+    )
+    if examples != "no":
+        for twin in twins:
+            twin.unlink()
+        return
+    for relative in EXAMPLES:
+        (project / relative.format(package=package)).unlink()
+    for twin in twins:
+        twin.replace(twin.with_name(twin.name.replace(NO_EXAMPLES, "", 1)))
+
+
 def next_steps(slug: str) -> str:
     return (
         f"\nBaked {slug}. Next:\n"
@@ -54,6 +86,7 @@ def next_steps(slug: str) -> str:
 
 def main(answers: dict[str, str]) -> None:
     shape(Path.cwd(), answers["package_name"], answers["database"])
+    without_examples(Path.cwd(), answers["package_name"], answers["examples"])
     print(next_steps(answers["project_slug"]))
 
 

@@ -317,6 +317,16 @@ def check_database(value: str) -> str | None:
     return None
 
 
+EXAMPLES: tuple[str, ...] = ("yes", "no")
+
+
+def check_examples(value: str) -> str | None:
+    """Return an error line unless ``value`` is yes or no."""
+    if value not in EXAMPLES:
+        return f"ERROR: examples {value!r} must be one of: {', '.join(EXAMPLES)}"
+    return None
+
+
 # The oldest Python the template offers (the choices in cookiecutter.json).
 MIN_PYTHON_MINOR = 11
 _PYTHON_VERSION_RE = re.compile(r"3\.([1-9][0-9]*)")
@@ -378,6 +388,7 @@ CHECKS: dict[str, Callable[[str], str | None]] = {
     "author_email": check_author_email,
     "python_version": check_python_version,
     "database": check_database,
+    "examples": check_examples,
     "role_prefix": check_role_prefix,
 }
 

@@ -6,12 +6,15 @@ its roles at the end the way docs/database.md tells a DBA to.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tests.support import _psycopg_url, admin_sql
+from tests.support import _psycopg_url, admin_sql, with_database
 
 
 def login_url(url: str, user: str, password: str | None = None) -> str:
@@ -69,3 +72,52 @@ def drop_owned(database_url: str, roles: list[str]) -> None:
         f"REASSIGN OWNED BY {names} TO CURRENT_USER",
         *(f'DROP OWNED BY "{r}"' for r in roles),
     )
+
+
+@dataclass
+class Fresh:
+    """A new database with the role model applied by ``kind`` of admin: its names and URLs."""
+
+    kind: str
+    roles: Roles
+    database: str
+    super_db: str  # a superuser URL of the database (catalog reads, planting, teardown)
+    grant_admin: str  # the URL db.grant runs with (the superuser's, or the cloud admin's)
+    env: dict[str, str]  # DB_ROLE_PREFIX: one baked project serves every fresh database
+
+    def sql(self, *statements: str) -> None:
+        admin_sql(self.super_db, *statements)
+
+    def query(self, statement: str, *params: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(_psycopg_url(self.super_db), autocommit=True) as connection:
+            return list(connection.execute(statement, params or None))  # type: ignore[arg-type]
+
+
+@contextmanager
+def fresh_database(admin_url: str, kind: str) -> Iterator[Fresh]:
+    """A database created by a superuser or by a CREATEROLE CREATEDB login (a cloud admin).
+
+    Nothing is applied yet; roles, database and admin are dropped afterwards.
+    """
+    token = uuid.uuid4().hex[:10]
+    prefix, database = f"gwf{token}", f"gw_fresh_{token}"
+    cloud_admin = None
+    creator = admin_url
+    if kind == "cloud-admin":
+        cloud_admin = f"gwadm{token}"
+        admin_sql(admin_url, f'CREATE ROLE "{cloud_admin}" LOGIN CREATEROLE CREATEDB')
+        creator = login_url(admin_url, cloud_admin)
+    admin_sql(creator, f'CREATE DATABASE "{database}"')
+    roles = Roles(prefix, prefix)
+    fresh = Fresh(
+        kind=kind,
+        roles=roles,
+        database=database,
+        super_db=with_database(admin_url, database),
+        grant_admin=with_database(creator, database),
+        env={"DB_ROLE_PREFIX": prefix},
+    )
+    try:
+        yield fresh
+    finally:
+        teardown(admin_url, fresh.super_db, database, roles, cloud_admin)

@@ -33,6 +33,9 @@ OPTION_SETS = {
     "defaults": {},
     "sqlite": {"database": "sqlite"},
     "unusual-names": UNUSUAL_NAMES,
+    # Without the example models, revision and seeds (tests/test_no_examples.py).
+    "no-examples": {"examples": "no"},
+    "sqlite-no-examples": {"database": "sqlite", "examples": "no"},
 }
 
 

@@ -16,13 +16,18 @@ from typing import Any
 import pytest
 
 from tests.suite_timing import plugin_env, suite_command, summary
-from tests.support import Project, admin_sql, with_database
+from tests.support import FLAVOURS, Project, admin_sql, bake_with, with_database
 
 TESTS_OF_THE_BAKED_SUITE = 14
+TESTS_WITHOUT_EXAMPLES = 9  # a bake with examples=no
 
 
 def run_suite(
-    project: Project, env: dict[str, str], tmp_path: Path, workers: int
+    project: Project,
+    env: dict[str, str],
+    tmp_path: Path,
+    workers: int,
+    tests: int = TESTS_OF_THE_BAKED_SUITE,
 ) -> dict[str, Any]:
     timing = tmp_path / "timing.jsonl"
     env = {**env, **plugin_env(timing)}
@@ -31,9 +36,9 @@ def run_suite(
     result = project.run(*suite_command(sys.executable, *xdist), env=env, check=False)
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert f"{TESTS_OF_THE_BAKED_SUITE} passed" in result.stdout, result.stdout[-2000:]
+    assert f"{tests} passed" in result.stdout, result.stdout[-2000:]
     figures = summary(timing)
-    assert figures["tests"] == TESTS_OF_THE_BAKED_SUITE
+    assert figures["tests"] == tests
     assert figures["isolated_tests"], "no test of the baked suite uses the rolled-back connection"
     return {"wall": wall, **figures}
 
@@ -62,6 +67,20 @@ def test_baked_suite_passes(
         expected = {0: ["test.sqlite3"], 2: ["test_gw0.sqlite3", "test_gw1.sqlite3"]}[workers]
         assert created == expected
     record(request, f"{flavour}, {'one process' if not workers else f'-n {workers}'}", figures)
+
+
+def test_baked_suite_without_examples_passes(
+    cookies_session: Any, database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A bake with examples=no: no model, no revision, no seed, and its own suite is green."""
+    flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
+    baked = bake_with(cookies_session, examples="no", **FLAVOURS[flavour])
+    project = Project.copy_of(baked, tmp_path / "project")
+    env = {"TEST_DATABASE_URL": database}
+    figures = run_suite(project, env, tmp_path, workers=0, tests=TESTS_WITHOUT_EXAMPLES)
+    if flavour == "postgresql":
+        _drop_databases_of_the_run(request, database)
+    record(request, f"{flavour} without examples, one process", figures)
 
 
 @pytest.mark.embedded

@@ -440,7 +440,7 @@ def test_check_passes_fresh_and_names_each_difference(applied: Setup) -> None:
     applied.sql(f"DROP TABLE {s}.stray")
 
     applied.sql("CREATE TABLE public.stray (x int)", f'ALTER TABLE public.stray OWNER TO "{r.app}"')
-    fails_with(f"{r.app} owns table stray")
+    fails_with(f"{r.app} owns table public.stray", "schema public holds table public.stray")
     applied.sql("DROP TABLE public.stray")
 
     applied.sql(f'REVOKE SELECT ON {s}.countries FROM "{r.ro}"', f'ALTER ROLE "{r.app}" CREATEDB')
@@ -620,7 +620,7 @@ def test_the_shipped_file_is_what_the_task_prints(project: Project) -> None:
     # PostgreSQL-16 syntax only inside EXECUTE strings (PL/pgSQL parses dead branches).
     for line in shipped.splitlines():
         if "INHERIT FALSE" in line:
-            assert "EXECUTE format(" in line
+            assert "EXECUTE pg_catalog.format(" in line
 
 
 def test_sqlite_flavour_says_roles_are_postgresql_and_still_prints(

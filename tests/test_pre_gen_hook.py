@@ -89,6 +89,8 @@ GOOD_VALUES: list[tuple[str, str]] = [
     ("python_version", "3.20"),
     ("database", "postgresql"),
     ("database", "sqlite"),
+    ("examples", "yes"),
+    ("examples", "no"),
     ("role_prefix", "my_service"),
     ("role_prefix", "app"),
     ("role_prefix", "_x"),
@@ -161,6 +163,8 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("database", "mysql", "one of: postgresql, sqlite"),
     ("database", "PostgreSQL", "one of: postgresql, sqlite"),
     ("database", "", "one of: postgresql, sqlite"),
+    ("examples", "maybe", "one of: yes, no"),
+    ("examples", "", "one of: yes, no"),
     ("role_prefix", "Bad-Prefix", "unquoted PostgreSQL identifier"),
     ("role_prefix", "MyApp", "unquoted PostgreSQL identifier"),
     ("role_prefix", "1abc", "unquoted PostgreSQL identifier"),
@@ -186,6 +190,7 @@ CHECK_FOR_FIELD: dict[str, Callable[[str], str | None]] = {
     "author_email": hook.check_author_email,
     "python_version": hook.check_python_version,
     "database": hook.check_database,
+    "examples": hook.check_examples,
     "role_prefix": hook.check_role_prefix,
 }
 
@@ -228,6 +233,8 @@ def test_cookiecutter_json_choices_pass_the_hook() -> None:
         assert hook.check_python_version(version) is None
     for database in raw["database"]:
         assert hook.check_database(database) is None
+    for examples in raw["examples"]:
+        assert hook.check_examples(examples) is None
 
 
 # ---------------------------------------------------------------------------
@@ -401,6 +408,10 @@ BAD_BAKES: list[tuple[dict[str, str], str]] = [
     ({"project_slug": "my service"}, "project_slug"),
     ({"project_slug": "../x"}, "project_slug"),
     ({"project_slug": "-x"}, "project_slug"),
+    # A slug with a slash: cookiecutter creates bad/slug, parents included, before the hook
+    # runs, and removed only slug/ when the hook failed (groundwork_extensions.py).
+    ({"project_slug": "bad/slug"}, "project_slug"),
+    ({"project_slug": "a/b/c"}, "project_slug"),
     ({"role_prefix": "Bad-Prefix"}, "role_prefix"),
     ({"role_prefix": "select"}, "role_prefix"),
     ({"role_prefix": "pg_app"}, "role_prefix"),
@@ -505,12 +516,16 @@ def test_bad_answer_on_the_command_line_gives_one_line_on_stderr(
     assert len(lines) == 1, result.stderr
     assert_one_error_line(lines[0], field, extra_context[field])
     assert "Traceback" not in result.stderr
-    # cookiecutter itself reports the failure (with its own traceback) on stdout.
-    assert "Hook script failed (exit status: 1)" in result.stdout
+    # cookiecutter itself reports the failure on stdout: the answers are checked (by the
+    # hook's rules, groundwork_extensions.py) before the project folder is created.
+    assert "the answers above were refused: nothing was written" in result.stdout
     sandbox.assert_nothing_written()
 
 
-@pytest.mark.parametrize(("field", "value"), [("database", "mysql"), ("python_version", "3.9")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("database", "mysql"), ("python_version", "3.9"), ("examples", "maybe")],
+)
 def test_bad_choice_from_a_replay_file_is_stopped_by_the_hook(
     sandbox: Sandbox, capfd: pytest.CaptureFixture[str], field: str, value: str
 ) -> None:

@@ -193,12 +193,12 @@ def test_plain_alembic_cli_works(project: Project, database: str) -> None:
             ["db.status"],
             {"DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"},
             # The migrator's login falls back to DATABASE_URL: the error names the one set.
-            ": DATABASE_URL 'mysql://app:***@localhost/x' uses the unsupported scheme 'mysql'",
+            ": DATABASE_URL 'mysql://***@localhost/x' uses the unsupported scheme 'mysql'",
         ),
         (
             ["db.status"],
             {"MIGRATOR_DATABASE_URL": f"mysql://app:{SECRET}@localhost/x"},
-            ": MIGRATOR_DATABASE_URL 'mysql://app:***@localhost/x' uses the unsupported",
+            ": MIGRATOR_DATABASE_URL 'mysql://***@localhost/x' uses the unsupported",
         ),
         (
             ["db.status"],

@@ -66,7 +66,7 @@ def upgrade(c: Context, to: str = "head", lock_timeout: str | None = None) -> No
 
 @task(
     help={
-        "to": "where to go back to: -1 (default), -N, a revision id, or base",
+        "to": "where to go back to: -1 (default), -N, a revision id, REV@-1 (one branch), or base",
         "force": "run even where protected (production, a remote host, another environment)",
         "yes": "with --force: do not ask for the database name (non-interactive runs)",
         "lock_timeout": "seconds to wait for another process's migration lock (default 60)",
@@ -112,7 +112,12 @@ def status(c: Context) -> None:
     commands.status()
 
 
-@task(help={"revisions": "a range `a:b`, one revision `a`, or nothing for base to head"})
+@task(
+    help={
+        "revisions": "a range `a:b` (`head:base`: a downgrade), one revision `a`, or nothing "
+        "for base to head"
+    }
+)
 @guarded
 def sql(c: Context, revisions: str | None = None) -> None:
     """Print the SQL of migrations without touching the database."""
@@ -168,13 +173,13 @@ def drop(c: Context, force: bool = False, yes: bool = False) -> None:
 @task
 @guarded
 def backup(c: Context) -> None:
-    """Write a timestamped backup of the database under backups/ (git-ignored)."""
+    """Write a timestamped backup of the database under backups/ (private, git-ignored)."""
     commands.backup()
 
 
 @task(
     help={
-        "file": "the backup to restore (a file under backups/)",
+        "file": "the backup to restore (a file under backups/), or latest: the newest one",
         "force": "run even where protected (production, a remote host, another environment)",
         "yes": "with --force: do not ask for the database name (non-interactive runs)",
     }

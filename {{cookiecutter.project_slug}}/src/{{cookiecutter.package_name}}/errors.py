@@ -6,19 +6,34 @@ there, whatever the message came from.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from pathlib import Path
 
-# user:secret@ where the secret runs to the LAST '@' of the word: a password with an unencoded
-# '@' (or '/', '?') would otherwise show from its first '@' on. The user name may hold an '@'
-# too. Hiding a host now and then (an '@' further on in the word) is the lesser harm.
-_USERINFO_PASSWORD = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s]*):(?P<secret>\S*)@")
+# The whole authority up to the LAST '@' of the word: user and password both, so that a
+# password with an unencoded '@', '/' or '?' never shows from its first '@' on. Hiding a host
+# now and then (an '@' further on in the word) is the lesser harm.
+_AUTHORITY = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://)\S*@")
+# A text that is one URL and nothing else: its password may hold spaces too.
+_WHOLE_URL = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://)[^\n]*@(?P<rest>[^@\n]*)")
 _QUERY_PASSWORD = re.compile(r"(?P<prefix>\bpassword=)(?P<secret>[^&\s'\"]+)", re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
-    """Replace every password in URLs or ``password=`` parameters found in ``text`` by ``***``."""
-    text = _USERINFO_PASSWORD.sub(lambda m: f"{m['prefix']}:***@", text)
+    """``text`` with every URL's user and password shown as ``***``, and ``password=`` values.
+
+    ``postgresql://user:secret@host/db`` becomes ``postgresql://***@host/db``. When ``text`` is
+    a URL alone, everything up to its last '@' is hidden, unencoded spaces in a password included.
+    """
+    whole = _WHOLE_URL.fullmatch(text)
+    if whole:
+        text = f"{whole['prefix']}***@{whole['rest']}"
+    else:
+        # The placeholder of the URL help (urls.URL_HELP) stays readable.
+        text = _AUTHORITY.sub(
+            lambda m: m[0] if m[0].endswith("://user:password@") else f"{m['prefix']}***@", text
+        )
     return _QUERY_PASSWORD.sub(lambda m: f"{m['prefix']}***", text)
 
 
@@ -80,5 +95,45 @@ def _describe(exc: BaseException) -> str:
         # rows still hold a removed enum value): its words, then the database's, which name the
         # value.
         return f"{_first_line(str(exc)).rstrip('.')}: {_driver_message(exc.__cause__)}"
+    module = _failed_import(exc)
+    if module is not None:
+        return f"{module} failed to import: {type(exc).__name__}: {_first_line(str(exc))}"
     detail = _first_line(str(exc))
     return f"unexpected {type(exc).__name__}: {detail} (`invoke -d db.TASK` shows the traceback)"
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _failed_import(exc: BaseException) -> str | None:
+    """``file:line`` of the project's module (a model, a revision) whose import raised ``exc``.
+
+    That is the deepest module body of this package in the traceback; ``env.py``, whose body
+    runs every migration, only when the error is in its own lines.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename and _ours(exc.filename):
+        return f"{_shown(exc.filename)}:{exc.lineno}"
+    found: tuple[str, int] | None = None
+    below = False  # a function of the package ran below the module body found
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        # A module run as a script (python -m) is not an import that failed.
+        if _ours(code.co_filename) and tb.tb_frame.f_globals.get("__name__") != "__main__":
+            if code.co_name == "<module>":
+                found, below = (code.co_filename, tb.tb_lineno), False
+            else:
+                below = True
+        tb = tb.tb_next
+    if found is None or (Path(found[0]).name == "env.py" and below):
+        return None
+    return f"{_shown(found[0])}:{found[1]}"
+
+
+def _ours(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+
+
+def _shown(filename: str) -> str:
+    path = Path(filename).resolve()
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)

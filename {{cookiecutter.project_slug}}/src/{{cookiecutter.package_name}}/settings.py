@@ -43,6 +43,8 @@ class Settings:
     project_root: Path
     app_env: str
     values: Mapping[str, str] = field(repr=False)
+    # Where ``app_env`` came from, in words: "from APP_ENV", "from APP_ENV in .env", ... .
+    app_env_origin: str = field(default="from APP_ENV", compare=False)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A setting, or ``default`` when it is unset or empty."""
@@ -80,22 +82,27 @@ def load_settings(
     """Read the environment files of the current ``APP_ENV`` under ``project_root``."""
     root = project_root or find_project_root()
     process_env = os.environ if environ is None else environ
-    app_env = process_env.get("APP_ENV") or _app_env_from_files(root) or DEFAULT_APP_ENV
+    if process_env.get("APP_ENV"):
+        app_env, origin = process_env["APP_ENV"], "from APP_ENV"
+    elif (from_files := _app_env_from_files(root)) is not None:
+        app_env, origin = from_files[0], f"from APP_ENV in {from_files[1]}"
+    else:
+        app_env, origin = DEFAULT_APP_ENV, "APP_ENV unset: the default"
     merged: dict[str, str] = {}
     for path in env_files(root, app_env):
         if path.is_file():
             merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     merged.update(process_env)
     merged["APP_ENV"] = app_env
-    return Settings(project_root=root, app_env=app_env, values=merged)
+    return Settings(project_root=root, app_env=app_env, values=merged, app_env_origin=origin)
 
 
-def _app_env_from_files(root: Path) -> str | None:
-    # APP_ENV itself may only come from the files that do not depend on it.
+def _app_env_from_files(root: Path) -> tuple[str, str] | None:
+    """APP_ENV and the file it is set in; it may only come from the files that do not use it."""
     for name in (".env.local", ".env"):
         path = root / name
         if path.is_file():
             value = dotenv_values(path).get("APP_ENV")
             if value:
-                return value
+                return value, name
     return None

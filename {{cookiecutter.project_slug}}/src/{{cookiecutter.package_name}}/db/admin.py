@@ -7,13 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..errors import TaskError
-from .engine import make_engine
+from .driver import PINNED_SEARCH_PATH
 from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.
@@ -33,16 +33,22 @@ def _maintenance(
     no pg_hba.conf line); a server's answer (FATAL) moves on to the next candidate, while a
     server that does not answer at all is reported at once. The first refusal is the one
     reported when none accepts: it names the database people expect to be used.
+
+    The URL object goes to the driver as keyword parameters (any character in a password),
+    and the search path is pinned to the catalog: this login creates and drops databases.
     """
     candidates = [*_MAINTENANCE_DATABASES, *([url.database] if or_target else [])]
     first: DBAPIError | None = None
-    options: dict[str, Any] = {"poolclass": NullPool}
+    given = url.query.get("options")
+    given = given if isinstance(given, str) else (given[-1] if given else "")
+    options: dict[str, Any] = {
+        "poolclass": NullPool,
+        "connect_args": {"options": f"{given} {PINNED_SEARCH_PATH}".strip()},
+    }
     if autocommit:
         options["isolation_level"] = "AUTOCOMMIT"
     for name in dict.fromkeys(candidates):
-        engine = make_engine(
-            url.set(database=name).render_as_string(hide_password=False), **options
-        )
+        engine = create_engine(url.set(database=name), **options)
         try:
             try:
                 connection = engine.connect()

@@ -1,22 +1,26 @@
 """Backups and restores of the configured database, and emptying it for ``db.reset``.
 
 PostgreSQL: ``pg_dump --format=custom`` of the application's schema (the schema of
-``alembic_version``); a restore empties that schema and replays the dump with ``psql
---single-transaction``, so a failed restore changes nothing. Both connect as migrations do:
+``alembic_version``); a restore empties that schema and replays the dump through ``psql`` in one
+explicit transaction whose ``COMMIT`` is sent only after the whole script, checked complete: if
+anything dies on the way (this process, psql, the server), psql reaches the end of its input
+without a COMMIT and the server rolls everything back. Both connect as migrations do:
 ``MIGRATOR_DATABASE_URL`` (falling back to ``DATABASE_URL``), and under the role model as the
 owner (``SET ROLE``), who alone may drop and recreate the schema's tables and sees all of them.
 The client programs are taken from ``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the
 embedded server's, whichever is the closest version not older than the server (``pg_dump``
-refuses servers newer than itself).
+refuses servers newer than itself). They get the connection as libpq keywords on the command
+line and the password in their environment (``PGPASSWORD``), never in their arguments.
 
 SQLite: the online backup API (``sqlite3.Connection.backup``), consistent while the file is in
 use, and the same API copies a backup back.
 
-Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored) as
+Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored, mode 0700) as
 ``<database>-<UTC time>.dump`` / ``.sqlite3`` (``..._2.dump`` and on for a second backup within
-the same second), so the names sort in the order the backups were taken. A file is written under
-a ``.partial`` name and renamed when complete, so an interrupted backup never looks like a good
-one.
+the same second), mode 0600, so the names sort in the order the backups were taken and
+``latest`` names the newest. A file is written under a hidden name,
+``.<name>.<host>-<pid>.partial``, and renamed when complete, so an interrupted backup never
+looks like a good one; the next backup removes the partial files of processes that are gone.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import sqlite3
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -57,6 +63,7 @@ _TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 # role model empties them instead of dropping them, or the app could not seed afterwards and
 # db.grant --check would find them gone (or, recreated by migrations, writable by the app).
 LIFECYCLE_TABLES = (*READ_ONLY_TABLES, *SEED_TABLES)
+LATEST = "latest"  # db.restore latest: the newest backup of the configured database
 
 
 def backup_dir(settings: Settings) -> Path:
@@ -66,15 +73,10 @@ def backup_dir(settings: Settings) -> Path:
 
 
 def _new_path(settings: Settings, url: str, suffix: str) -> Path:
-    folder = backup_dir(settings)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TaskError(f"cannot create the backup folder {folder}: {exc.strerror}") from exc
-    if not os.access(folder, os.W_OK):
-        raise TaskError(f"the backup folder {folder} is not writable: fix it or set BACKUP_DIR")
+    folder = _private_folder(backup_dir(settings))
+    _remove_stale_partials(folder)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{database_label(url).removesuffix('.sqlite3')}-{stamp}"
+    base = f"{_name_of(url)}-{stamp}"
     path = folder / f"{base}{suffix}"
     n = 2
     while path.exists():
@@ -84,6 +86,92 @@ def _new_path(settings: Settings, url: str, suffix: str) -> Path:
     return path
 
 
+def _name_of(url: str) -> str:
+    return database_label(url).removesuffix(".sqlite3")
+
+
+def _private_folder(folder: Path) -> Path:
+    """``folder``, created 0700 (only its owner may list or read backups), or tightened to 0700
+    when this user owns it; a shared sticky folder such as /tmp is left alone."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+        if info.st_mode & 0o077 and info.st_uid == os.getuid() and not info.st_mode & stat.S_ISVTX:
+            folder.chmod(0o700)
+    except OSError as exc:
+        raise TaskError(f"cannot create the backup folder {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK):
+        raise TaskError(f"the backup folder {folder} is not writable: fix it or set BACKUP_DIR")
+    return folder
+
+
+def _partial_of(target: Path) -> Path:
+    """Where ``target`` is written until complete: hidden (``ls`` and ``latest`` skip it), never
+    ending like a backup, and naming the host and process, so a later backup can tell when it
+    was abandoned."""
+    return target.with_name(f".{target.name}.{socket.gethostname()}-{os.getpid()}.partial")
+
+
+# SQLite writes its journal (and WAL files) next to the partial file, under its name.
+_PARTIAL_SUFFIXES = ("", "-journal", "-wal", "-shm")
+_STALE_AFTER = 24 * 3600  # seconds without a write: abandoned, whichever host wrote it
+
+
+def _remove_partial(partial: Path) -> None:
+    for suffix in _PARTIAL_SUFFIXES:
+        partial.with_name(partial.name + suffix).unlink(missing_ok=True)
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Remove the partial files of backups whose process is gone (killed, or its machine
+    crashed): those of this host whose process no longer runs, and any untouched for a day."""
+    this_host = re.compile(
+        rf"^\..+\.{re.escape(socket.gethostname())}-(\d+)\.partial(-journal|-wal|-shm)?$"
+    )
+    now = datetime.now(UTC).timestamp()
+    for path in folder.glob(".*.partial*"):
+        match = this_host.match(path.name)
+        try:
+            stale = (match is not None and not _running(int(match[1]))) or (
+                now - path.stat().st_mtime > _STALE_AFTER
+            )
+            if stale:
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove: it stays hidden either way
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 before anything is written into it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def latest_backup(settings: Settings, url: str) -> Path | None:
+    """The newest backup of the database of ``url`` in the backup folder, or None."""
+    suffix = ".sqlite3" if backend_of(url) == "sqlite" else ".dump"
+    stamp = r"-(\d{8}T\d{6}Z)(?:_(\d+))?"  # not an f-string: the template renders double braces
+    named = re.compile(f"^{re.escape(_name_of(url))}{stamp}{re.escape(suffix)}$")
+    found = []
+    folder = backup_dir(settings)
+    for path in folder.iterdir() if folder.is_dir() else ():
+        match = named.match(path.name)
+        if match and path.is_file():
+            found.append((match[1], int(match[2] or 1), path))
+    return max(found)[2] if found else None
+
+
 def backup(settings: Settings, url: str) -> Path:
     """Write a backup of the database of ``url``; return its path."""
     if backend_of(url) == "sqlite":
@@ -91,21 +179,22 @@ def backup(settings: Settings, url: str) -> Path:
         if not source.is_file():
             raise TaskError(f"no database to back up: {source} does not exist")
         target = _new_path(settings, url, ".sqlite3")
-        partial = target.with_name(target.name + ".partial")
-        with (
-            _unlinked_on_error(partial),
-            _SQLite(source, readonly=True) as src,
-            _SQLite(partial) as dst,
-        ):
-            src.backup(dst)
+        partial = _partial_of(target)
+        # The source is opened for writing: after a crash its hot journal must be rolled back
+        # before it can be read (read-only, SQLite refuses). The backup API only reads it.
+        with _unlinked_on_error(partial):
+            _create_private(partial)
+            with _SQLite(source, mode="rw") as src, _SQLite(partial) as dst:
+                src.backup(dst)
         partial.replace(target)
         return target
     login = _owner_login(settings)
     pg_dump = _tool(settings, "pg_dump", login.major)
     target = _new_path(settings, url, ".dump")
-    partial = target.with_name(target.name + ".partial")
+    partial = _partial_of(target)
     role = [f"--role={login.role}"] if login.role else []
     with _unlinked_on_error(partial):
+        _create_private(partial)  # pg_dump truncates it and keeps its mode
         _run(
             [
                 str(pg_dump),
@@ -122,11 +211,20 @@ def backup(settings: Settings, url: str) -> Path:
     return target
 
 
-def restore(settings: Settings, url: str, file: str) -> None:
-    """Replace the contents of the database of ``url`` by the backup ``file``, atomically."""
+def restore(settings: Settings, url: str, file: str) -> Path:
+    """Replace the contents of the database of ``url`` by the backup ``file`` (``latest``: the
+    newest backup of this database), atomically; return the backup's path."""
     path = Path(file).expanduser()
     if not path.is_absolute() and not path.exists():
         path = settings.project_root / path
+    if file == LATEST and not path.exists():
+        newest = latest_backup(settings, url)
+        if newest is None:
+            raise TaskError(
+                f"no backup of {database_label(url)} in {backup_dir(settings)}:"
+                " `invoke db.backup` writes one"
+            )
+        path, file = newest, str(newest)
     if not path.is_file():
         raise TaskError(f"backup {file!r} not found: `ls {backup_dir(settings)}` lists them")
     if backend_of(url) == "sqlite":
@@ -140,7 +238,7 @@ def restore(settings: Settings, url: str, file: str) -> None:
                 raise TaskError(f"the backup {file!r} is damaged: {ok[0] if ok else '?'}")
             with _SQLite(target) as dst:
                 src.backup(dst)  # one write transaction on the target: all or nothing
-        return
+        return path
     login = _owner_login(settings, drops=True)
     major = login.major
     pg_restore = _tool(settings, "pg_restore", major)
@@ -152,7 +250,19 @@ def restore(settings: Settings, url: str, file: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         list_file = Path(scratch) / "restore.list"
         list_file.write_text(kept)
-        script = _run([str(pg_restore), f"--use-list={list_file}", "--file=-", str(path)], url)
+        # --single-transaction: one BEGIN first, one COMMIT last, none in between (large
+        # objects would otherwise commit on their own).
+        script = _run(
+            [
+                str(pg_restore),
+                "--single-transaction",
+                f"--use-list={list_file}",
+                "--file=-",
+                str(path),
+            ],
+            url,
+            what=f"reading {file!r}",
+        )
     if major < 17:  # written by a newer pg_restore for any server; older ones reject it
         script = script.replace("SET transaction_timeout = 0;\n", "")
     # As the owner: only an object's owner may drop it or ALTER ... OWNER TO as the dump does.
@@ -164,13 +274,45 @@ def restore(settings: Settings, url: str, file: str) -> None:
     )
     if " DEFAULT ACL " in kept:
         drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", literal(login.schema))
+    # Not psql --single-transaction: at the end of its input psql COMMITs that one, so if this
+    # process died mid-COPY, the rows sent so far would be committed. The script's own BEGIN
+    # and COMMIT, the COMMIT last and only after the whole script was checked complete: input
+    # that ends early ends without a COMMIT, psql exits and the server rolls back.
     _run(
-        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
         login.url,
         connect=True,
-        stdin=drops + script,
+        stdin=_in_one_transaction(script, drops, file),
         what=f"restoring {file!r} (nothing was changed)",
     )
+    return path
+
+
+_COMMENT_OR_BLANK = re.compile(r"^(--.*|\\(un)?restrict \S+|\s*)$")
+
+
+def _in_one_transaction(script: str, preamble: str, file: str) -> str:
+    """``script`` (pg_restore --single-transaction) with ``preamble`` after its BEGIN, checked
+    to be complete: one BEGIN before any statement, one COMMIT after every statement, and the
+    dump's end marker after it. Anything else is refused before psql sees a line of it."""
+    lines = script.splitlines(keepends=True)
+    begin = next((i for i, line in enumerate(lines) if line == "BEGIN;\n"), None)
+    commit = next((i for i in range(len(lines) - 1, -1, -1) if lines[i] == "COMMIT;\n"), None)
+    tail = "".join(lines[commit + 1 :]) if commit is not None else ""
+    if (
+        begin is None
+        or commit is None
+        or commit < begin
+        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[:begin])
+        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[commit + 1 :])
+        or "-- PostgreSQL database dump complete" not in tail
+    ):
+        raise TaskError(
+            f"the backup {file!r} is incomplete or not a pg_dump archive this pg_restore reads"
+            " (nothing was changed): restore another one (`ls` the backup folder)"
+        )
+    head, body = "".join(lines[: begin + 1]), "".join(lines[begin + 1 : commit])
+    return head + preamble + body + "COMMIT;\n" + tail
 
 
 def empty_schema(connection: Connection) -> tuple[list[str], list[str]]:
@@ -259,7 +401,7 @@ def _unlinked_on_error(partial: Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _remove_partial(partial)
         raise
 
 
@@ -337,13 +479,33 @@ def _tool(settings: Settings, name: str, server_major: int) -> Path:
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq connection URI without the password, and the environment that carries it."""
+    """libpq keyword parameters without the password, and the environment that carries it.
+
+    Never a URI re-rendered by SQLAlchemy: ``URL.set(password=None)`` keeps the password (None
+    means "unchanged" there), and ``ps`` shows a child's arguments to every local user.
+    """
     parsed: URL = make_url(url)
     env = dict(os.environ)
-    if parsed.password:
-        env["PGPASSWORD"] = str(parsed.password)  # never on the command line (ps shows it)
-    conninfo = parsed.set(drivername="postgresql", password=None)
-    return conninfo.render_as_string(hide_password=False), env
+    keywords = {
+        "host": parsed.host,
+        "port": str(parsed.port) if parsed.port else None,
+        "dbname": parsed.database,
+        "user": parsed.username,
+    }
+    for key, value in parsed.query.items():  # sslmode=require and the like
+        keywords[key] = value[-1] if isinstance(value, tuple) else value
+    password = keywords.pop("password", None) or parsed.password
+    if password:
+        env["PGPASSWORD"] = str(password)
+    conninfo = " ".join(
+        f"{key}={_conninfo_value(str(value))}" for key, value in keywords.items() if value
+    )
+    return conninfo, env
+
+
+def _conninfo_value(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 def _run(
@@ -385,15 +547,15 @@ def _sqlite_path(url: str) -> Path:
 class _SQLite:
     """``sqlite3.connect`` as a context manager that closes (sqlite3's own only commits)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        self.path, self.readonly = path, readonly
+    def __init__(self, path: Path, *, readonly: bool = False, mode: str = "rwc") -> None:
+        self.path, self.mode = path, "ro" if readonly else mode
 
     def __enter__(self) -> sqlite3.Connection:
         try:
-            if self.readonly:
-                self.connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            else:
+            if self.mode == "rwc":
                 self.connection = sqlite3.connect(self.path)
+            else:
+                self.connection = sqlite3.connect(f"file:{self.path}?mode={self.mode}", uri=True)
             self.connection.execute("PRAGMA busy_timeout = 5000")
         except sqlite3.Error as exc:
             raise TaskError(f"cannot open {self.path}: {exc}") from exc

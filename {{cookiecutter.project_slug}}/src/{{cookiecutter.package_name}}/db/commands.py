@@ -134,13 +134,17 @@ def check(settings: Settings | None = None) -> None:
     from ..errors import TaskError
     from . import migrations
 
-    problems = migrations.check(_settings(settings))
+    settings = _settings(settings)
+    problems = migrations.check(settings)
     for problem in problems[1:]:
         print(f"FAIL {problem}")
     if problems:
         raise TaskError(
             problems[0] + (f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else "")
         )
+    if not migrations.script_directory(settings).get_heads():
+        print("OK: no revision yet, no model either")
+        return
     print("OK: one head, the database is at head, the models match the migrations")
 
 

@@ -7,7 +7,10 @@ it, yet keeps these modules (``db.grant --print`` renders PostgreSQL's SQL on an
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 def psycopg() -> Any:
@@ -15,3 +18,33 @@ def psycopg() -> Any:
     module = importlib.import_module("psycopg")
     importlib.import_module("psycopg.sql")
     return module
+
+
+# For every connection of an administrator (db.grant, its --check, CREATE/DROP DATABASE): the
+# catalog first and nothing else, so that no function or operator planted in `public` (or any
+# schema on the admin's own search_path) shadows a built-in and runs with the admin's rights.
+PINNED_SEARCH_PATH = "-c search_path=pg_catalog,pg_temp"
+
+
+def connect_kwargs(url: str | URL, *, pinned: bool = False) -> dict[str, Any]:
+    """libpq keyword parameters for a SQLAlchemy URL (never a re-rendered URI string).
+
+    SQLAlchemy renders a password's space unencoded, which libpq refuses, printing the
+    password; as keyword parameters any character is safe. ``pinned``: the admin's search path
+    (:data:`PINNED_SEARCH_PATH`), after any ``options`` the URL gives.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    params: dict[str, Any] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": parsed.database,
+    }
+    for key, value in parsed.query.items():
+        params[key] = value if isinstance(value, str) else value[-1]
+    if pinned:
+        params["options"] = f"{params.get('options') or ''} {PINNED_SEARCH_PATH}".strip()
+    return {key: value for key, value in params.items() if value is not None}

@@ -19,5 +19,5 @@ def register() -> None:
 
 
 def describe(diff: Any, metadata: MetaData) -> str | None:
-    """None: Alembic's own differences (``modify_type``) are all there is."""
+    """None: Alembic's own differences (a type change) are all there is."""
     return None

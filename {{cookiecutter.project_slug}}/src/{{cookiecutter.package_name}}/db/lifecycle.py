@@ -80,8 +80,9 @@ def restore(settings: Settings, file: str, *, force: bool = False, yes: bool = F
     protection.confirm(settings, url, "restore", force=force, yes=yes)
     admin.create_database(url)
     with locking.migration_lock(settings, _migrator_url(settings)):
-        backup.restore(settings, url, file)
-    print(f"Restored {file} into {protection.database_label(url)}")
+        restored = backup.restore(settings, url, file)
+    shown = restored if file == backup.LATEST else file
+    print(f"Restored {shown} into {protection.database_label(url)}")
 
 
 def reset(

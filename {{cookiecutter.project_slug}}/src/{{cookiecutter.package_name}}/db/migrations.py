@@ -26,8 +26,9 @@ from sqlalchemy import Connection
 
 from ..errors import TaskError, describe
 from ..settings import PACKAGE, Settings
-from . import grants, ledger, locking
+from . import grants, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
+from .urls import backend_of
 
 SCRIPT_LOCATION = f"{PACKAGE}:migrations"
 
@@ -46,7 +47,8 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def script_directory(settings: Settings) -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config(settings))
+    """The revision files, checked (revision_files.py): one line for what Alembic trips on."""
+    return revision_files.script_directory(alembic_config(settings))
 
 
 @contextmanager
@@ -100,7 +102,7 @@ def changing_schema(
     A failure rolls everything back (PostgreSQL and SQLite have transactional DDL) and is
     reported as one line naming the revision that failed and where the database stayed.
     """
-    from .protection import stamp_environment
+    from .protection import stamp_environment, stamped_line
 
     # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
     scripts = script_directory(settings) if scripts is None else scripts
@@ -119,7 +121,8 @@ def changing_schema(
                 f"{', '.join(before) or 'base'}: {describe(exc)}"
             ) from exc
         ledger.record(connection, scripts)
-        stamp_environment(connection, settings.app_env)
+        if stamp_environment(connection, settings.app_env):
+            print(stamped_line(settings))
 
 
 def _failed_revision(exc: BaseException, scripts: ScriptDirectory) -> str | None:
@@ -194,14 +197,100 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
 
 
 def downgrade(settings: Settings, target: str = "-1") -> None:
-    known_target(script_directory(settings), target)
+    scripts = script_directory(settings)
+    known_target(scripts, target)
 
     def run(config: Config, connection: Connection) -> None:
-        if not applied_heads(connection):
+        applied = applied_heads(connection)
+        if not applied:
             raise TaskError("nothing to downgrade: no migration is applied")
-        command.downgrade(config, target)
+        command.downgrade(config, step_back_target(scripts, applied, target))
 
-    changing_schema(settings, run)
+    changing_schema(settings, run, scripts)
+
+
+def parents(scripts: ScriptDirectory, revision: str) -> tuple[str, ...]:
+    """The revisions ``revision`` follows: none for a first one, several for a merge."""
+    script = scripts.get_revision(revision)
+    if script is None:
+        raise TaskError(f"unknown revision {revision!r}: `invoke db.history` lists them")
+    down = script.down_revision
+    return () if down is None else (down,) if isinstance(down, str) else tuple(down)
+
+
+# A step back: -N from what is applied, REV@-N from the applied revision in REV's line, or
+# REV-N from REV itself.
+_STEP_BACK = re.compile(r"^(?:(?P<line>.+)@|(?P<rev>.+?))?-(?P<steps>\d+)$")
+
+
+def step_back_target(scripts: ScriptDirectory, applied: tuple[str, ...], target: str) -> str:
+    """The downgrade target Alembic should get for ``target`` (the same one unless it walks
+    through a merge), or a TaskError naming the ``--to`` choices when it is ambiguous.
+
+    Alembic cannot walk down through a merge revision (``Ambiguous walk``) and picks one of
+    several applied heads at random for ``-1``. Going below a merge to one of its parents undoes
+    the merge alone (every parent stays applied), so the last step of a walk may end there; a
+    walk further down, or ``-N`` from several heads, has to name the branch.
+    """
+    found = _STEP_BACK.match(target)
+    if found is None:
+        return target
+    steps, line, start = int(found["steps"]), found["line"], found["rev"]
+    if start is not None:
+        try:
+            script = scripts.get_revision(start)
+        except Exception:  # several heads, an ambiguous prefix: Alembic says so when it runs
+            script = None
+        if script is None:
+            return target  # base, or unknown: Alembic's own message
+        start = script.revision
+    elif line is None:
+        if len(applied) > 1:
+            choices = " or ".join(f"`--to {head}@-1`" for head in sorted(applied))
+            raise TaskError(
+                f"{target} is ambiguous: the database is at {len(applied)} heads "
+                f"({', '.join(sorted(applied))}): step back one of them with {choices}"
+            )
+        start = applied[0]
+    else:
+        in_line = [head for head in applied if _in_line(scripts, head, line)]
+        if len(in_line) != 1:
+            return target  # Alembic's own message
+        start = in_line[0]
+    revision = start
+    for step in range(steps):
+        above = parents(scripts, revision)
+        if not above:
+            return target  # base: Alembic's own message when it walks too far
+        if len(above) > 1:
+            if step == steps - 1:
+                return above[0]  # undoes everything above the merge's parents, keeps them all
+            choices = " or ".join(f"`--to {parent}@-1`" for parent in above)
+            raise TaskError(
+                f"{target} is ambiguous: it goes below the merge {revision} of "
+                f"{', '.join(above)}: first `--to {above[0]}` (undoes the merge, keeps every "
+                f"parent), then {choices}"
+            )
+        revision = above[0]
+    return target
+
+
+def _ancestors(scripts: ScriptDirectory, revision: str) -> set[str]:
+    """``revision`` and every revision below it."""
+    return {s.revision for s in scripts.iterate_revisions(revision, "base") if s is not None}
+
+
+def _in_line(scripts: ScriptDirectory, head: str, line: str) -> bool:
+    """Whether ``head`` is ``line`` (a revision or branch label), above it or below it."""
+    try:
+        script = scripts.get_revision(line)
+    except Exception:  # an unknown or ambiguous name: Alembic says so when it runs
+        return False
+    if script is None:
+        return False
+    return script.revision in _ancestors(scripts, head) or head in _ancestors(
+        scripts, script.revision
+    )
 
 
 def revision(settings: Settings, message: str, *, autogenerate: bool = True) -> Path | None:
@@ -255,6 +344,7 @@ def current(settings: Settings) -> tuple[str, ...]:
 
 
 def history(settings: Settings) -> None:
+    script_directory(settings)  # the checks of revision_files.py, before Alembic reads them
     command.history(alembic_config(settings), indicate_current=False)
 
 
@@ -287,8 +377,12 @@ def status(settings: Settings) -> list[RevisionStatus]:
         RevisionStatus(script.revision, script.doc or "", script.revision in applied)
         for script in reversed(list(scripts.walk_revisions()))
     ]
+    if not rows:  # a project started without the examples, or that removed them
+        print("No revision yet: write one with `invoke db.revision -m '...'`")
+        return rows
     for row in rows:
         print(f"[{'X' if row.applied else ' '}] {row.revision}  {row.message}")
+    single_head(scripts)  # two heads: db.migrate refuses, db.merge is what to run
     pending = [row for row in rows if not row.applied]
     if pending:
         raise TaskError(f"{len(pending)} of {len(rows)} revisions pending: run `invoke db.migrate`")
@@ -297,30 +391,83 @@ def status(settings: Settings) -> list[RevisionStatus]:
 
 
 def offline_sql(settings: Settings, revisions: str | None = None) -> str:
-    """The SQL of a revision range (``a:b``), one revision (``a``) or all, without connecting."""
+    """The SQL of a revision range (``a:b``, a downgrade when ``b`` is below ``a``), of one
+    revision (``a``) or of all, without connecting to the database."""
     scripts = script_directory(settings)
-    if revisions is None:
-        rev_range = "base:heads"
-    elif ":" in revisions:
-        rev_range = revisions
-    else:
-        known_target(scripts, revisions)
-        script = scripts.get_revision(revisions)
-        if script is None:
-            raise TaskError(f"unknown revision {revisions!r}: `invoke db.history` lists them")
-        down = script.down_revision
-        start = "base" if down is None else down if isinstance(down, str) else None
-        if start is None:
-            raise TaskError(
-                f"{revisions!r} is a merge revision: give a range such as 'a:{revisions}'"
-            )
-        rev_range = f"{start}:{script.revision}"
+    if revisions is None and not scripts.get_heads():
+        # A project started clean: no SQL to give yet, and no reason to fail a pipeline.
+        return "-- No revision yet: write one with `invoke db.revision -m '...'`\n"
+    start, end = _sql_range(scripts, revisions)
+    below_start, below_end = _below(scripts, start), _below(scripts, end)
+    if below_start == below_end:
+        raise TaskError(f"{start}:{end} holds no revision: nothing to write")
+    downgrading = below_end < below_start
+    if not downgrading and not below_start < below_end:
+        raise TaskError(
+            f"{start} and {end} are on different branches: give a range from one to a "
+            "revision above it (an upgrade) or below it (a downgrade)"
+        )
     config = alembic_config(settings)
-    buffer = StringIO()
-    config.output_buffer = buffer
-    config.attributes["url"] = offline_url(settings)
-    command.upgrade(config, rev_range, sql=True)
-    return buffer.getvalue()
+    url = offline_url(settings)
+    try:
+        if backend_of(url) == "sqlite":
+            from .offline import replay_sql  # batch mode needs a database: an in-memory one
+
+            return replay_sql(config, scripts, start, end, downgrade=downgrading)
+        buffer = StringIO()
+        config.output_buffer = buffer
+        config.attributes["url"] = url
+        (command.downgrade if downgrading else command.upgrade)(config, f"{start}:{end}", sql=True)
+        return buffer.getvalue()
+    except TaskError:
+        raise
+    except Exception as exc:
+        failed = _failed_revision(exc, scripts)
+        if failed is None:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TaskError(
+            f"revision {failed} failed as offline SQL ({type(exc).__name__}: {detail}): "
+            "a revision that uses what op.get_bind() returns needs a live database; apply it "
+            "with `invoke db.migrate`, or give a range without it"
+        ) from exc
+
+
+def _sql_range(scripts: ScriptDirectory, revisions: str | None) -> tuple[str, str]:
+    """``(start, end)`` of ``db.sql --revisions``: ``a:b``, one revision ``a``, or all."""
+    if revisions is None:
+        return "base", "heads"
+    if ":" not in revisions:
+        known_target(scripts, revisions)
+        parents_of = parents(scripts, revisions)
+        if len(parents_of) > 1:
+            raise TaskError(
+                f"{revisions!r} is a merge revision: give a range such as "
+                f"'{parents_of[0]}:{revisions}'"
+            )
+        revision = scripts.get_revision(revisions)
+        assert revision is not None  # known_target found it
+        return (parents_of[0] if parents_of else "base"), revision.revision
+    start, _, end = revisions.partition(":")
+    for name in (start, end):
+        if not name or (name not in ("base", "head", "heads") and _RELATIVE_TARGET.match(name)):
+            raise TaskError(
+                f"bad range {revisions!r}: give 'A:B' with revision ids, head or base "
+                "(e.g. 'base:head', 'head:base')"
+            )
+        known_target(scripts, name)
+        if name == "head":
+            single_head(scripts)
+    return start, end
+
+
+def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
+    """Every revision at or below ``name`` (``base``: none; ``head``/``heads``: all)."""
+    if name == "base":
+        return frozenset()
+    return frozenset(
+        script.revision for script in scripts.iterate_revisions(name, "base") if script is not None
+    )
 
 
 def check(settings: Settings) -> list[str]:
@@ -337,39 +484,29 @@ def check(settings: Settings) -> list[str]:
             behind = ", ".join(applied) or "no revision"
             problems.append(f"the database is at {behind}, not at head: run `invoke db.migrate`")
         else:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": False,
-                    "include_object": ledger.not_lifecycle_table,
-                },
-            )
-            from ..models import load_all_models  # the ORM: only the drift check needs it
-            from . import enums  # and enum types, with their values, compared as autogenerate does
-
-            models = load_all_models()
-            enums.register()
-            diffs = compare_metadata(context, models)
-            if diffs:
-                summary = "; ".join(
-                    enums.describe(diff, models) or _describe_diff(diff) for diff in diffs[:5]
-                )
-                more = f" (+{len(diffs) - 5} more)" if len(diffs) > 5 else ""
-                problems.append(
-                    f"the models differ from the migrations: {summary}{more}: "
-                    "run `invoke db.migrate -m '...'`"
-                )
+            problems.extend(_drift(connection))
     return problems
 
 
-def _describe_diff(diff: object) -> str:
-    item = diff[0] if isinstance(diff, list) else diff
-    if isinstance(item, tuple) and len(item) > 1:
-        target = item[1]
-        name = getattr(target, "name", None) or getattr(target, "key", None) or target
-        return f"{item[0]} {name}"
-    return str(item)
+def _drift(connection: Connection) -> list[str]:
+    """The differences of the models from the database, autogenerate's way, one line each."""
+    from ..models import load_all_models  # the ORM: only the drift check needs it
+    from . import drift, enums  # enum types, with their values, compared as autogenerate does
+
+    context = MigrationContext.configure(
+        connection, opts=drift.comparison_options(connection.dialect.name)
+    )
+    models = load_all_models()
+    enums.register()
+    found = drift.differences(compare_metadata(context, models), models, connection.dialect)
+    if not found:
+        return []
+    # Five in the one line db.check ends with; the others each on a line of their own.
+    summary = f"the models differ from the migrations: {'; '.join(found[:5])}"
+    return [
+        f"{summary}: run `invoke db.migrate -m '...'`",
+        *(f"the models differ from the migrations: {more}" for more in found[5:]),
+    ]
 
 
 def stamp(settings: Settings, target: str) -> None:

@@ -75,8 +75,8 @@ def stamped_environment(url: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def stamp_environment(connection: Connection, app_env: str) -> None:
-    """Remember ``app_env`` in the database, unless it already remembers one."""
+def stamp_environment(connection: Connection, app_env: str) -> bool:
+    """Remember ``app_env`` in the database, unless it already remembers one; True if it did."""
     environment.create(connection, checkfirst=True)
     found = connection.execute(
         select(environment.c.value).where(environment.c.key == "environment")
@@ -87,6 +87,15 @@ def stamp_environment(connection: Connection, app_env: str) -> None:
                 key="environment", value=app_env, updated_at=datetime.now(UTC)
             )
         )
+    return found is None
+
+
+def stamped_line(settings: Settings) -> str:
+    """What ``stamp_environment`` recorded and where the value came from, in one line."""
+    return (
+        f"Recorded environment {settings.app_env!r} in the database "
+        f"({settings.app_env_origin}); destructive tasks refuse it under any other APP_ENV"
+    )
 
 
 def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[str]:

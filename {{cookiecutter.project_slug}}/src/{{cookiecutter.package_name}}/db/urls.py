@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from ..errors import TaskError, mask_secrets
 
+# What a password must percent-encode in a URL (urllib.parse.quote(password, safe="") does).
+PERCENT_ENCODE = "@ %40, : %3A, / %2F, ? %3F, # %23, % %25, space %20"
 URL_HELP = "expected postgresql://user:password@host:5432/name or sqlite:///path/to/file.sqlite3"
 
 # Every driver we know of names its scheme this way; anything else is a typo worth reporting.
@@ -50,10 +52,18 @@ def normalize(url: str, project_root: Path, *, setting: str = "DATABASE_URL") ->
         return f"sqlite://{_absolute_sqlite_path(rest, project_root)}"
     # A second '@' in the authority is a password (or user name) that was not percent-encoded:
     # the driver would take the rest of the password for the host and print it.
-    if re.split(r"[/?#]", rest, maxsplit=1)[0].count("@") > 1:
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if authority.count("@") > 1:
         raise TaskError(
             f"{setting} {mask_secrets(raw)!r}: its password or user name holds '@': "
-            "percent-encode it as %40 (p@ss -> p%40ss)"
+            f"percent-encode it as %40 ({PERCENT_ENCODE})"
+        )
+    # An unencoded '/', '?' or '#' in the password ends the authority before its '@': what
+    # follows ':' would be read as the port ("port is not a number"), the rest as the database.
+    if "@" not in authority and ":" in authority and "@" in rest:
+        raise TaskError(
+            f"{setting} {mask_secrets(raw)!r}: its password holds '/', '?' or '#', which end "
+            f"the host part of a URL: percent-encode the password ({PERCENT_ENCODE})"
         )
     host_part = urlsplit(f"x://{rest}")
     try:

@@ -14,14 +14,14 @@ from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
-from {{ cookiecutter.package_name }}.db import enums
+from {{ cookiecutter.package_name }}.db import drift, enums
 from {{ cookiecutter.package_name }}.db.engine import (
     database_url,
     make_engine,
     offline_url,
 )
 from {{ cookiecutter.package_name }}.db.grants import assume_migration_role
-from {{ cookiecutter.package_name }}.db.ledger import not_lifecycle_table
+from {{ cookiecutter.package_name }}.db.naming import empty_metadata
 from {{ cookiecutter.package_name }}.db.urls import backend_of
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -31,17 +31,20 @@ config = context.config
 enums.register()
 
 
-def _models() -> MetaData | None:
-    """The models, when this run compares with them; None for the tasks' upgrades and SQL.
+def _models() -> MetaData:
+    """The models, when this run compares with them; none for the tasks' upgrades and SQL.
 
     Only autogenerate (and ``alembic check``) compares; importing the models means importing
     the ORM, a fifth of a second that ``invoke db.migrate`` (or ``db.sql``) would pay on every
     run for nothing. The tasks hand over a connection, or a URL for offline SQL; the plain
     ``alembic`` command does neither and always gets the models, its subcommand unknown here.
+
+    Without the models, an empty ``MetaData`` with the naming convention (db/naming.py): a
+    revision's ``op`` names unnamed constraints by it, the same under ``invoke`` and ``alembic``.
     """
     driven_by_task = any(config.attributes.get(key) is not None for key in ("connection", "url"))
     if driven_by_task and not config.attributes.get("autogenerate"):
-        return None
+        return empty_metadata()
     from {{ cookiecutter.package_name }}.models import load_all_models
 
     return load_all_models()
@@ -85,13 +88,9 @@ def _drop_empty_revision(
 def _options(url: str) -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
-        # The lifecycle's own tables (ledger, environment stamp) are not the models' business.
-        "include_object": not_lifecycle_table,
-        "compare_type": True,
-        # Server defaults are left out: their reflected text differs between dialects and
-        # versions (now() vs CURRENT_TIMESTAMP, identity), which would write bogus revisions.
-        # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
-        "render_as_batch": backend_of(url) == "sqlite",
+        # What is compared, and what is left alone (migrations/filters.py, the lifecycle's own
+        # tables): the same options as `invoke db.check` (db/drift.py).
+        **drift.comparison_options(backend_of(url)),
         "process_revision_directives": _drop_empty_revision,
     }
 

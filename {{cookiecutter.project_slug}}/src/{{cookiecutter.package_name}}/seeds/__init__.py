@@ -1,6 +1,6 @@
 """The seeds: content for the tables, loaded by ``invoke db.seed`` (and ``db.init``).
 
-One module per entity, each declaring a ``Seed`` (see ``countries.py`` and ``demo_users.py``);
+One module per entity, each declaring a ``Seed`` (docs/database.md, "Seeds", shows two);
 data files live in ``seeds/data/``. ``load_all_seeds`` finds every module here, so a new seed
 needs no registration.
 """

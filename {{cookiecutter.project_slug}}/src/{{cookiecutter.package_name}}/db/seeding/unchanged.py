@@ -75,8 +75,13 @@ def fingerprint(
     dbapi: Any, key: str, digest: str, names: Sequence[str]
 ) -> tuple[str, dict[str, tuple[str, int]]]:
     """The fingerprint of a run of seeds ``names``, and the ledger it read (name: hash, rows)."""
-    # Alembic's own table, read directly: asking Alembic would mean importing it.
-    heads = sorted(row[0] for row in _query(dbapi, "SELECT version_num FROM alembic_version"))
+    # Alembic's own table, read directly: asking Alembic would mean importing it. A project
+    # without any revision yet has none (Alembic creates it with the first one).
+    heads = (
+        sorted(row[0] for row in _query(dbapi, "SELECT version_num FROM alembic_version"))
+        if _table_exists(dbapi, "alembic_version")
+        else []
+    )
     recorded = {
         name: (content_hash, int(rows))
         for name, content_hash, rows in _query(
@@ -95,15 +100,21 @@ def stamp(dbapi: Any) -> str | None:
     transaction. The catalog is asked first: on PostgreSQL a query of a missing table would
     abort the transaction.
     """
+    if not _table_exists(dbapi, ENVIRONMENT_TABLE):
+        return None
+    value = _query(dbapi, f"SELECT value FROM {ENVIRONMENT_TABLE} WHERE key = 'environment'")
+    return str(value[0][0]) if value else None
+
+
+def _table_exists(dbapi: Any, name: str) -> bool:
+    """Whether table ``name`` exists, asked of the catalog (a query of a missing table would
+    abort a PostgreSQL transaction)."""
     if _is_sqlite(dbapi):
         exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
     else:
         exists = "SELECT to_regclass(%s)"
-    found = _query(dbapi, exists, ENVIRONMENT_TABLE)
-    if not found or found[0][0] is None:
-        return None
-    value = _query(dbapi, f"SELECT value FROM {ENVIRONMENT_TABLE} WHERE key = 'environment'")
-    return str(value[0][0]) if value else None
+    found = _query(dbapi, exists, name)
+    return bool(found) and found[0][0] is not None
 
 
 def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, int]] | None:

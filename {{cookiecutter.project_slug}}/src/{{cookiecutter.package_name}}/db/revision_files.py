@@ -1,0 +1,95 @@
+"""The revision files, checked as Alembic reads them: one line naming what is wrong, and where.
+
+Alembic itself answers a deleted ``migrations`` package with "use the 'init' command", two
+files with the same revision id with a warning (and one of them silently ignored), and a
+``down_revision`` that names no file with a warning, then a ``KeyError`` further on. Here each
+is a :class:`TaskError` naming the files and the ids, with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionMap
+
+from ..errors import TaskError
+
+# The package's own migrations folder: what SCRIPT_LOCATION ("<package>:migrations") names.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (as an editor opens it)."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    """Alembic's ``ScriptDirectory`` of ``config``, once its revision files make one history."""
+    if not (MIGRATIONS / "env.py").is_file():
+        raise TaskError(
+            f"the migrations package is missing ({shown(MIGRATIONS / 'env.py')} not found): "
+            f"restore it from version control (git checkout -- {shown(MIGRATIONS)})"
+        )
+    scripts = ScriptDirectory.from_config(config)
+    load = scripts._load_revisions
+
+    def checked() -> Iterator[Script]:
+        # Every file Alembic reads, duplicates included (its map keeps one per id), checked
+        # once all are read and before Alembic links them (where a dangling id is a KeyError).
+        loaded: list[Script] = []
+        for script in load():
+            loaded.append(script)
+            yield script
+        check(loaded)
+
+    scripts.revision_map = RevisionMap(checked)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scripts.revision_map.heads  # noqa: B018 (reads every revision file, once)
+    for warning in caught:  # none of ours (check raised): Alembic's others, as it gave them
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return scripts
+
+
+def check(scripts: list[Script]) -> None:
+    """Raise on two files with one revision id, or a ``down_revision`` that names no file."""
+    by_id: dict[str, Script] = {}
+    for script in scripts:
+        other = by_id.setdefault(script.revision, script)
+        if other is not script:
+            first, second = sorted([Path(other.path).name, Path(script.path).name])
+            raise TaskError(
+                f"two revision files have the revision id {script.revision}: {first} and "
+                f"{second}; give one of them a new id (its `revision`, and the `down_revision` "
+                "of any file after it), the one no shared database has applied yet"
+            )
+    labels = {label for script in scripts for label in script.branch_labels}
+    for script in scripts:
+        for down in _tuple(script.down_revision):
+            if down not in by_id:
+                raise TaskError(
+                    f"{shown(Path(script.path))}: down_revision {down!r} names no revision "
+                    "file: set it to the id of the revision this one follows, or restore the "
+                    "missing file"
+                )
+        for needed in _tuple(script.dependencies):
+            known = needed in by_id or needed in labels
+            if not known and not any(rev.startswith(needed) for rev in by_id):  # a short id
+                raise TaskError(
+                    f"{shown(Path(script.path))}: depends_on {needed!r} names no revision "
+                    "file or branch label: correct it, or restore the missing file"
+                )
+
+
+def _tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
