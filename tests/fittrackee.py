@@ -17,7 +17,11 @@ team to do:
    was written: a migration must not change when the app later does), and a step that needs the
    running Flask app (16: renaming the upload folder on disk) reads its setting from the
    environment and is skipped without it: it is file-system work, not database work.
-4. Make every downgrade run (``db.downgrade --to base`` found two that never could): 06 drops
+4. Name constraints as the history did: it was written under SQLAlchemy's default naming
+   convention (indexes only), so ``db/naming.py`` gets that convention, and unnamed
+   constraints get PostgreSQL's names again (revision 19 drops ``sports_img_key``) under
+   ``invoke db.*`` and the plain ``alembic`` command alike.
+5. Make every downgrade run (``db.downgrade --to base`` found two that never could): 06 drops
    a unique constraint it created unnamed (``drop_constraint(None, ...)``), given here the name
    PostgreSQL gave it; 03 drops the ``records`` table but leaves its enum type behind, so that
    upgrading again fails ("type record_types already exists").
@@ -187,6 +191,16 @@ def adopt(project: Project) -> Path:
         "from .user import User\n", ""
     )
     init.write_text(text.replace('__all__ = ["Base", "Country", "User"]', '__all__ = ["Base"]'))
+    # The history was written under SQLAlchemy's default convention (indexes only): its
+    # revisions drop constraints by the names PostgreSQL gave them (sports_img_key).
+    naming = package / "db" / "naming.py"
+    convention = re.search(r"NAMING_CONVENTION = \{.*?\n\}\n", naming.read_text(), re.S)
+    assert convention is not None
+    naming.write_text(
+        naming.read_text().replace(
+            convention.group(0), 'NAMING_CONVENTION = {"ix": "ix_%(column_0_label)s"}\n'
+        )
+    )
     for name, source in revisions().items():
         (versions / name).write_text(as_committed(name, source))
     return versions

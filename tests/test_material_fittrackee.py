@@ -100,22 +100,12 @@ def test_check_reports_the_tables_no_model_declares(project: Project, pg_url: st
     assert named, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 13: an offline-SQL failure (revision 15, a data migration that reads "
-    "rows) is 'unexpected TypeError' and does not name the revision",
-)
 def test_offline_sql_names_the_revision_that_needs_a_connection(project: Project) -> None:
     result = project.invoke("db.sql", check=False)
     assert result.returncode == 1
     assert "3243cd25eca7" in result.stderr and "unexpected" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 6: plain `alembic` names unnamed constraints by the naming convention, "
-    "`invoke db.*` does not: revision 19 drops sports_img_key, which only `invoke` created",
-)
 def test_plain_alembic_runs_the_history_as_invoke_does(project: Project, pg_url: str) -> None:
     alembic = (sys.executable, "-m", "alembic")
     up = project.run(*alembic, "upgrade", "head", check=False)
@@ -125,19 +115,15 @@ def test_plain_alembic_runs_the_history_as_invoke_does(project: Project, pg_url:
     assert tables(pg_url) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 17: imported revisions fail the project's lint (long lines, trailing "
-    "spaces inside their SQL strings) even after ruff's own fixes",
-)
 def test_the_adopted_revisions_pass_the_projects_lint(adopted: Path, tmp_path: Path) -> None:
+    """The adopted revisions as committed pass the checks the project's CI runs."""
     project = Project.copy_of(adopted, tmp_path / "lint")
-    versions = str(project.path / "src" / project.package / "migrations" / "versions")
     ruff = (sys.executable, "-m", "ruff")
-    project.run(*ruff, "format", "-q", versions)
-    project.run(*ruff, "check", "--fix", "-q", "--exit-zero", versions)
-    result = project.run(*ruff, "check", versions, check=False)
-    assert result.returncode == 0, result.stdout[-3000:]
+    for command in (("check", "."), ("format", "--check", ".")):
+        result = project.run(*ruff, *command, check=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+    mypy = project.run(sys.executable, "-m", "mypy", check=False)
+    assert mypy.returncode == 0, mypy.stdout[-3000:]
 
 
 def test_the_old_services_database_is_taken_as_it_is(project: Project, pg_url: str) -> None:
