@@ -21,14 +21,18 @@ import json
 import re
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, Table
 
+from ...errors import TaskError
 from .counts import Counts
 from .progress import Progress
 from .sources import Source
+
+if TYPE_CHECKING:
+    from ...settings import Settings
 
 STAGE = "seed_stage"
 # The stage's record number, given by COPY's order: what maps a stage row back to its line.
@@ -319,3 +323,90 @@ def _upsert_failure(
                 return source.fail(line, f"column {column!r} is empty: {message}")
         return source.fail(None, f"{message}: give {column!r} in every row")
     return source.fail(None, message)
+
+
+# -- sequences after seeding ----------------------------------------------------------------------
+
+
+def advance_sequences(connection: Connection, tables: list[Table], settings: Settings) -> None:
+    """Every sequence behind a column of ``tables`` (serial or identity) past its highest value.
+
+    Seeds that give ids leave the sequence where it was: the next INSERT without an id would
+    take an id a seeded row has. The seeding login moves it when it may (UPDATE on the
+    sequence: its owner, a superuser); the app's login under the role model may not, so the
+    migrator's (MIGRATOR_DATABASE_URL, as the owner) does. ``setval`` is not transactional: a
+    sequence moved for a run that then fails is only a gap in the ids, never a collision.
+    """
+    behind: list[tuple[str, int]] = []  # (sequence, the highest value of its column)
+    format_table = connection.dialect.identifier_preparer.format_table
+    quote = connection.dialect.identifier_preparer.quote
+    for table in tables:
+        for column in table.columns:
+            if not _is_integer(column):
+                continue
+            sequence = connection.exec_driver_sql(
+                "SELECT pg_get_serial_sequence(%s, %s)", (format_table(table), column.name)
+            ).scalar()
+            if sequence is None:
+                continue
+            highest, position = connection.exec_driver_sql(
+                f"SELECT (SELECT max({quote(column.name)}) FROM {format_table(table)}), "
+                f"(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence})"
+            ).one()
+            if highest is not None and highest > position:
+                behind.append((sequence, int(highest)))
+    if not behind:
+        return
+    mine = [s for s in behind if _may_update(connection, s[0])]
+    for sequence, highest in mine:
+        connection.exec_driver_sql("SELECT setval(%s::regclass, %s)", (sequence, highest))
+    others = [s for s in behind if s not in mine]
+    if others:
+        _advance_as_migrator(others, settings)
+
+
+def _is_integer(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
+
+
+def _may_update(connection: Connection, sequence: str) -> bool:
+    return bool(
+        connection.exec_driver_sql(
+            "SELECT has_sequence_privilege(%s, 'UPDATE')", (sequence,)
+        ).scalar()
+    )
+
+
+def _advance_as_migrator(behind: list[tuple[str, int]], settings: Settings) -> None:
+    from ..engine import database_url, make_engine
+    from ..grants import assume_migration_role
+
+    names = ", ".join(sequence for sequence, _ in behind)
+    if not settings.get("MIGRATOR_DATABASE_URL"):
+        raise TaskError(
+            f"the seeds gave ids, and this login may not move the sequences behind them "
+            f"({names}): set MIGRATOR_DATABASE_URL (the migrator moves them); nothing was seeded"
+        )
+    engine = make_engine(database_url(settings, setting="MIGRATOR_DATABASE_URL"))
+    try:
+        with engine.begin() as connection:
+            assume_migration_role(connection, settings)
+            for sequence, highest in behind:
+                # Only ever forward: another session may have taken ids since.
+                connection.exec_driver_sql(
+                    "SELECT setval(%(s)s::regclass, greatest(%(n)s, "
+                    f"(SELECT last_value FROM {sequence})))",
+                    {"s": sequence, "n": highest},
+                )
+    except TaskError:
+        raise
+    except Exception as exc:
+        raise TaskError(
+            f"the seeds gave ids, and moving the sequences behind them ({names}) as the "
+            f"migrator failed: {_message(getattr(exc, 'orig', exc))}; nothing was seeded"
+        ) from None
+    finally:
+        engine.dispose()
