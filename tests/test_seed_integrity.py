@@ -166,3 +166,164 @@ def test_the_migrator_moves_sequences_the_app_may_not(
         assert app_may_setval == [(False,)]
     finally:
         execute(pg_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+# -- item 9: every constraint and value error names seed, file, line and kind ----------------------
+
+GOOD_ZONES = "id,code,label,kind,area,note\n1,north,North,land,10.50,\n"
+# file, content (after the good first row), line, message: the same on both databases.
+BAD_ROWS = {
+    "foreign-key": (
+        "plots.csv",
+        "id,name,zone_id\n1,p1,1\n2,p2,9\n",
+        3,
+        "foreign key fk_plots_zone_id_zones violated: zone_id=9 is not in zones.id",
+    ),
+    "secondary-unique": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,North,sea,,\n",
+        3,
+        "unique constraint uq_zones_label violated: label='North' is already taken in zones",
+    ),
+    "check": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,South,sea,-1,\n",
+        3,
+        "CHECK constraint ck_zones_area_not_negative violated by id=2, code='south', "
+        "label='South', kind='sea', area=-1",
+    ),
+    "not-null": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,,sea,,\n",
+        3,
+        "NOT NULL constraint violated: column label has no value",
+    ),
+    "enum": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,South,lake,,\n",
+        3,
+        "column kind: 'lake' is not one of the values of enum zone_kind (land, sea)",
+    ),
+    "length": (
+        "zones.csv",
+        GOOD_ZONES + "2,southern,South,sea,,\n",
+        3,
+        "column code: 'southern' is longer than the 5 characters of String(5)",
+    ),
+    "not-a-number": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,South,sea,1.2.3,\n",
+        3,
+        "column area: '1.2.3' is not a valid Numeric(6, 2)",
+    ),
+    "number-too-big": (
+        "zones.csv",
+        GOOD_ZONES + "2,south,South,sea,12345.6,\n",
+        3,
+        "column area: '12345.6' is out of range for Numeric(6, 2)",
+    ),
+    "not-an-integer": (
+        "plots.csv",
+        "id,name,zone_id\n1,p1,1\n2,p2,one\n",
+        3,
+        "column zone_id: 'one' is not a valid Integer",
+    ),
+}
+
+
+@pytest.mark.parametrize("table_state", ["empty", "seeded"])
+def test_each_bad_row_is_named_alike_on_both_databases(
+    project: Project, database: str, table_state: str
+) -> None:
+    """Into empty tables (PostgreSQL: COPY straight in) and into seeded ones (the stage and
+    the upsert): every kind of bad row is one line naming seed, file:line and what broke."""
+    data = seeds_dir(project) / "data"
+    if table_state == "seeded":
+        project.invoke("db.seed")  # then each bad row updates a seeded one (south, p2)
+    before = {table: count(database, table) for table in ("zones", "plots", "countries")}
+    for kind, (file_name, content, line, message) in BAD_ROWS.items():
+        for name, good in (("zones.csv", ZONES_CSV), ("plots.csv", PLOTS_CSV)):
+            (data / name).write_text(good)
+        (data / file_name).write_text(content)
+        result = project.invoke("db.seed", check=False)
+        assert result.returncode == 1, (kind, result.stdout)
+        assert "Traceback" not in result.stderr, (kind, result.stderr)
+        error = result.stderr.strip().splitlines()
+        assert len(error) == 1, (kind, result.stderr)
+        seed = "zones" if file_name == "zones.csv" else "a_plots"
+        prefix = f"db.seed: seed {seed} (src/{project.package}/seeds/data/{file_name} line {line}): "
+        assert error[0] == prefix + message, (kind, error[0])
+        after = {table: count(database, table) for table in before}
+        assert after == before, kind  # nothing half-applied
+
+
+def test_bad_python_values_are_refused_alike(project: Project, database: str) -> None:
+    """Not only CSV text: a Python row's value that PostgreSQL refuses, SQLite refuses too."""
+    add_seed(
+        project,
+        "zones",
+        """
+        from decimal import Decimal
+
+        from ..db.seeding import Seed
+        from ..models.zones import Zone
+
+        zones = Seed(
+            model=Zone,
+            key="code",
+            rows=[
+                {"code": "north", "label": "North", "kind": "land", "area": Decimal("1")},
+                {"code": "south", "label": "South", "kind": "sea", "area": Decimal("1e9")},
+            ],
+        )
+        """,
+    )
+    (seeds_dir(project) / "data" / "plots.csv").write_text("name,zone_id\n")
+    result = project.invoke("db.seed", check=False)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.endswith(
+        "seeds/zones.py line 12): column area: Decimal('1E+9') is out of range for Numeric(6, 2)"
+    ), error
+    assert count(database, "zones") == 0
+
+
+# -- item 10: an empty field is NULL, a quoted empty field an empty string ------------------------
+
+
+@pytest.mark.parametrize("table_state", ["empty", "seeded"])
+def test_csv_empty_is_null_and_quoted_empty_is_an_empty_string(
+    project: Project, database: str, table_state: str
+) -> None:
+    data = seeds_dir(project) / "data"
+    (data / "plots.csv").write_text("name,zone_id\n")
+    if table_state == "seeded":
+        (data / "zones.csv").write_text("code,label,kind,area,note\nother,Other,land,,\n")
+        project.invoke("db.seed")
+    (data / "zones.csv").write_text(
+        'code,label,kind,area,note\n'
+        'a,A,land,,\n'  # NULL
+        'b,B,land,,""\n'  # an empty string
+        'c,"",sea,"",""\n'.replace(',"",""', ',"",""')  # label "" is a value, area "" is not
+    )
+    result = project.invoke("db.seed", check=False)
+    # area "" is not a number, on both databases alike.
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("line 4): column area: '' is not a valid Numeric(6, 2)")
+    (data / "zones.csv").write_text(
+        'code,label,kind,area,note\n'
+        'a,A,land,,\n'
+        'b,B,land,,""\n'
+        '"c","",sea,,"say ""hi"""\n'
+        'd,D,sea,1,"two\n""lines"",\n"\n'
+    )
+    project.invoke("db.seed")
+    notes = query(database, "SELECT code, label, note FROM zones WHERE code <> 'other' ORDER BY code")
+    assert notes == [
+        ("a", "A", None),
+        ("b", "B", ""),
+        ("c", "", 'say "hi"'),
+        ("d", "D", 'two\n"lines",\n'),
+    ]
+    again = project.invoke("db.seed", "--full")
+    assert "0 inserted, 0 updated, 4 unchanged" in again.stdout, again.stdout

@@ -8,10 +8,10 @@
   that are new or differ: the unchanged ones (most of a re-run) reach neither the conflict check
   nor its row lock, so they cost no write. References are resolved by joins in that statement.
 
-A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server, with an empty
-field NULL whether quoted or not (the documented CSV rule). Python and JSON rows are written as
-CSV text in which None is an empty field and every other value is quoted, so "" stays an empty
-string, as it does on SQLite. Memory stays flat: the data streams in blocks. When the server
+A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server: an empty field
+is NULL and a quoted empty field ("") an empty string, COPY's own CSV rule, which the reader of
+``sources.py`` (SQLite's path) follows too. Python and JSON rows are written as CSV text in
+which None is an empty field and every other value is quoted, so "" stays an empty string. Memory stays flat: the data streams in blocks. When the server
 rejects a row it names it by position; ``Source.line_of_record`` turns that into a line.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ import psycopg
 from sqlalchemy import Column, Connection, Table
 
 from ...errors import TaskError
+from . import values, violations
 from .counts import Counts
 from .progress import Progress
 from .sources import Source
@@ -53,8 +54,17 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
     blocks = chain([first] if first is not None else [], blocks)
     if _straight_in(connection, source):
         target = connection.dialect.identifier_preparer.format_table(source.seed.table)
-        rows = _copy(connection, source, target, blocks, progress)
-        return Counts(rows=rows, inserted=rows)
+        savepoint = connection.begin_nested()
+        try:
+            rows = _copy(connection, source, target, blocks, progress, straight=True)
+        except _Unlocated:
+            # A foreign key is checked once the COPY is over, with no line to name: the stage
+            # and the upsert below fail on it again, and find the row.
+            savepoint.rollback()
+            blocks = _blocks(source)
+        else:
+            savepoint.commit()
+            return Counts(rows=rows, inserted=rows)
     stage = _create_stage(connection, source)
     rows = _copy(connection, source, stage, blocks, progress)
     if rows == 0:
@@ -142,44 +152,68 @@ def _copy(
     into: str,
     blocks: Iterator[bytes | str],
     progress: Progress,
+    *,
+    straight: bool = False,
 ) -> int:
     """COPY the blocks into ``into``; the number of rows.
 
-    A CSV file's quoted empty fields are NULL too; Python values were quoted for what they are.
+    An unquoted empty field is NULL, a quoted one an empty string (COPY's CSV rule).
     """
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in source.columns)
-    force_null = f", FORCE_NULL ({names})" if source.textual else ""
     lines = 0
     try:
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT csv{force_null})") as copy:
+            with cursor.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 for block in blocks:
                     copy.write(block)
                     lines += block.count(b"\n") if isinstance(block, bytes) else block.count("\n")
                     progress.update(lines, source.bytes_read)
             return cursor.rowcount
     except psycopg.Error as exc:
-        raise _copy_failure(source, exc) from None
+        failure = _copy_failure(source, exc)
+        if isinstance(failure, _Unlocated) and not straight:
+            failure = source.fail(None, _message(exc))  # the stage has no constraint: unseen
+        raise failure from None
+
+
+class _Unlocated(Exception):
+    """A COPY straight into the table broke a constraint without saying on which line."""
 
 
 def _copy_failure(source: Source, exc: psycopg.Error) -> Exception:
+    """The one line for a failed COPY: the row it names by position, by its line."""
     diag = exc.diag
-    message = _message(exc)
+    table = source.seed.table
+    violation = violations.postgresql_violation(table, exc.sqlstate, diag)
     found = _COPY_CONTEXT.search(diag.context or "")
     if found is None:
-        return source.fail(None, message)
+        return _Unlocated() if violation is not None else source.fail(None, _message(exc))
     record = int(found["line"])
-    line = source.line_of_record(record)  # raises first if the strict reader finds a problem
+    line, row = source.record_at(record)  # raises first if the strict reader finds a problem
     if isinstance(exc, psycopg.errors.UniqueViolation):
         duplicate = source.first_duplicate(record)
         if duplicate is not None:
             key, first, again = duplicate
             return source.fail(again, f"key {key!r} appears twice (first at line {first})")
-    column = f"column {found['column']}: " if found["column"] else ""
-    return source.fail(line, f"{column}{message}")
+    if violation is not None:
+        return source.fail(line, violations.message(table, violation, row))
+    column = found["column"]
+    if (exc.sqlstate or "").startswith("22") and column and column in table.c:
+        kind = _VALUE_ERRORS.get(exc.sqlstate or "", "invalid")
+        return source.fail(line, values.bad_value(table.c[column], row.get(column), kind))
+    prefix = f"column {column}: " if column else ""
+    return source.fail(line, f"{prefix}{_message(exc)}")
+
+
+# Class 22, data exception: what the SQLite loader's checks call them (values.py).
+_VALUE_ERRORS = {
+    "22001": "length",  # string_data_right_truncation
+    "22003": "range",  # numeric_value_out_of_range
+    "22P02": "invalid",  # invalid_text_representation (an enum's value too)
+}
 
 
 def _message(exc: BaseException) -> str:
@@ -253,22 +287,22 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
     preparer = connection.dialect.identifier_preparer
     quote = preparer.quote
     table = preparer.format_table(seed.table)
-    values: dict[str, str] = {}  # target column -> the SQL of its new value
+    new_values: dict[str, str] = {}  # target column -> the SQL of its new value
     joins: list[str] = []
     for name in source.columns:
         ref = seed.references.get(name)
         if ref is None:
-            values[name] = f"s.{quote(name)}"
+            new_values[name] = f"s.{quote(name)}"
             continue
         alias = f"r{len(joins)}"
-        values[ref.column] = f"{alias}.{quote(seed.id_column_of(ref).name)}"
+        new_values[ref.column] = f"{alias}.{quote(seed.id_column_of(ref).name)}"
         joins.append(
             f"LEFT JOIN {preparer.format_table(ref.target_table)} {alias} "
             f"ON {alias}.{quote(ref.target_column.name)} = s.{quote(name)}"
         )
     keys = [quote(name) for name in seed.key_columns]
     joins.append(f"LEFT JOIN {table} c ON {' AND '.join(f'c.{k} = s.{k}' for k in keys)}")
-    updates = [name for name in values if name not in seed.key_columns]
+    updates = [name for name in new_values if name not in seed.key_columns]
     new = f"c.{keys[0]} IS NULL"
     if keep or not updates:
         wanted = new
@@ -278,51 +312,78 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
         def row(prefix: str, names: list[str]) -> str:
             return f"ROW({', '.join(f'{prefix}{quote(name)}' for name in names)})"
 
-        incoming = f"ROW({', '.join(values[name] for name in updates)})"
+        incoming = f"ROW({', '.join(new_values[name] for name in updates)})"
         wanted = f"{new} OR {row('c.', updates)} IS DISTINCT FROM {incoming}"
         assignments = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
         conflict = (
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} "
             f"WHERE {row('t.', updates)} IS DISTINCT FROM {row('EXCLUDED.', updates)}"
         )
-    # xmax is 0 on a freshly inserted row version and set on an updated one: the usual way to
-    # tell inserts from updates in one upsert.
-    statement = (
-        f"WITH written AS (INSERT INTO {table} AS t "
-        f"({', '.join(quote(name) for name in values)}) "
-        f"SELECT {', '.join(values.values())} FROM {stage} s {' '.join(joins)} "
-        f"WHERE {wanted} {conflict} RETURNING (t.xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
-    )
+
+    def statement(through: int | None = None) -> str:
+        """The upsert; ``through``: of the stage's first records only (the error path)."""
+        limit = f" AND s.{RECORD} <= {int(through)}" if through is not None else ""
+        # xmax is 0 on a freshly inserted row version and set on an updated one: the usual
+        # way to tell inserts from updates in one upsert.
+        return (
+            f"WITH written AS (INSERT INTO {table} AS t "
+            f"({', '.join(quote(name) for name in new_values)}) "
+            f"SELECT {', '.join(new_values.values())} FROM {stage} s {' '.join(joins)} "
+            f"WHERE ({wanted}){limit} {conflict} RETURNING (t.xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
+            "FROM written"
+        )
+
     savepoint = connection.begin_nested()
     try:
-        inserted, updated = connection.exec_driver_sql(statement).one()
+        inserted, updated = connection.exec_driver_sql(statement()).one()
     except Exception as exc:
         savepoint.rollback()
-        raise _upsert_failure(connection, source, stage, exc) from None
+        raise _upsert_failure(connection, source, stage, exc, statement) from None
     savepoint.commit()
     return int(inserted), int(updated)
 
 
 def _upsert_failure(
-    connection: Connection, source: Source, stage: str, exc: Exception
+    connection: Connection,
+    source: Source,
+    stage: str,
+    exc: Exception,
+    statement: Callable[[int | None], str],
 ) -> Exception:
-    """Name the first row behind a failed upsert, when the kind of failure tells which."""
+    """Name the first row behind a failed upsert: the smallest first records of the stage that
+    fail it alike, found by halving (error path only; each try is rolled back)."""
     orig = getattr(exc, "orig", exc)
-    quote = connection.dialect.identifier_preparer.quote
-    diag = getattr(orig, "diag", None)
-    message = _message(orig)
-    if isinstance(orig, psycopg.errors.NotNullViolation) and diag and diag.column_name:
-        column = diag.column_name
-        if column in source.columns:
-            record = connection.exec_driver_sql(
-                f"SELECT min({RECORD}) FROM {stage} WHERE {quote(column)} IS NULL"
-            ).scalar()
-            if record is not None:
-                line = source.line_of_record(int(record))
-                return source.fail(line, f"column {column!r} is empty: {message}")
-        return source.fail(None, f"{message}: give {column!r} in every row")
-    return source.fail(None, message)
+    table = source.seed.table
+    sqlstate = getattr(orig, "sqlstate", None)
+    violation = violations.postgresql_violation(table, sqlstate, getattr(orig, "diag", None))
+    if violation is None:
+        return source.fail(None, _message(orig))
+
+    def fails(through: int) -> Exception | None:
+        savepoint = connection.begin_nested()
+        try:
+            connection.exec_driver_sql(statement(through))
+        except Exception as attempt:
+            savepoint.rollback()
+            failure = getattr(attempt, "orig", attempt)
+            return failure if getattr(failure, "sqlstate", None) == sqlstate else None
+        savepoint.rollback()
+        return None
+
+    low, high = 1, int(connection.exec_driver_sql(f"SELECT max({RECORD}) FROM {stage}").scalar())
+    first = orig
+    while low < high:
+        middle = (low + high) // 2
+        failure = fails(middle)
+        if failure is not None:
+            high, first = middle, failure
+        else:
+            low = middle + 1
+    violation = violations.postgresql_violation(table, sqlstate, getattr(first, "diag", None))
+    assert violation is not None
+    line, row = source.record_at(high)
+    return source.fail(line, violations.message(table, violation, row))
 
 
 # -- sequences after seeding ----------------------------------------------------------------------
