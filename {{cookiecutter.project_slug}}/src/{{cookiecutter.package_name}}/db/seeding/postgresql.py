@@ -64,6 +64,13 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
             blocks = _blocks(source)
         else:
             savepoint.commit()
+            missing = _missing_key(connection, source)
+            if missing and connection.exec_driver_sql(
+                f"SELECT EXISTS (SELECT FROM {target} WHERE {missing})"
+            ).scalar():
+                # The strict reader names the line (it refuses such a row).
+                list(source.batches())
+                raise source.fail(None, "a row is missing its key")
             return Counts(rows=rows, inserted=rows)
     stage = _create_stage(connection, source)
     rows = _copy(connection, source, stage, blocks, progress)
@@ -229,9 +236,8 @@ def _check_keys(connection: Connection, source: Source, stage: str) -> None:
     seed = source.seed
     quote = connection.dialect.identifier_preparer.quote
     keys = ", ".join(quote(name) for name in seed.key_columns)
-    if any(seed.table.c[name].nullable for name in seed.key_columns):
-        # A NOT NULL key column would reject such a row in the upsert; a nullable one would not.
-        missing = " OR ".join(f"{quote(name)} IS NULL" for name in seed.key_columns)
+    missing = _missing_key(connection, source)
+    if missing:
         record = connection.exec_driver_sql(
             f"SELECT min({RECORD}) FROM {stage} WHERE {missing}"
         ).scalar()
@@ -257,6 +263,29 @@ def _check_keys(connection: Connection, source: Source, stage: str) -> None:
             f"key {tuple(row[2:])!r} appears twice (first at line {lines.get(first)})",
         ) from None
     savepoint.commit()
+
+
+def _missing_key(connection: Connection, source: Source, prefix: str = "") -> str:
+    """The SQL condition of a row without its key: NULL (a NOT NULL key column would reject
+    the row itself, a nullable one would not), or "" in a text column (as a missing key is
+    everywhere else: in JSON, Python, and CSV on SQLite)."""
+    seed = source.seed
+    quote = connection.dialect.identifier_preparer.quote
+    conditions = []
+    for name in seed.key_columns:
+        column = seed.table.c[name]
+        if column.nullable:
+            conditions.append(f"{prefix}{quote(name)} IS NULL")
+        if _is_text(column):
+            conditions.append(f"{prefix}{quote(name)} = ''")
+    return " OR ".join(conditions)
+
+
+def _is_text(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is str
+    except NotImplementedError:
+        return False
 
 
 def _check_references(connection: Connection, source: Source, stage: str) -> None:
@@ -389,41 +418,50 @@ def _upsert_failure(
 # -- sequences after seeding ----------------------------------------------------------------------
 
 
-def advance_sequences(connection: Connection, tables: list[Table], settings: Settings) -> None:
-    """Every sequence behind a column of ``tables`` (serial or identity) past its highest value.
+def advance_sequences(
+    connection: Connection, given: list[tuple[Table, list[str]]], settings: Settings
+) -> None:
+    """Every sequence behind a column the seeds gave values for, past its highest value.
 
-    Seeds that give ids leave the sequence where it was: the next INSERT without an id would
-    take an id a seeded row has. The seeding login moves it when it may (UPDATE on the
-    sequence: its owner, a superuser); the app's login under the role model may not, so the
-    migrator's (MIGRATOR_DATABASE_URL, as the owner) does. ``setval`` is not transactional: a
-    sequence moved for a run that then fails is only a gap in the ids, never a collision.
+    ``given``: each table written and the columns the seeds gave. Seeds that give ids (serial
+    or identity columns) leave the sequence where it was: the next INSERT without an id would
+    take an id a seeded row has. The seeding login moves it when it may (SELECT and UPDATE on
+    the sequence: its owner, a superuser); the app's login under the role model may not, so the
+    migrator's does (MIGRATOR_DATABASE_URL, as the owner). ``setval`` is not transactional: a
+    sequence moved for a run that then fails is a gap in the ids, never a collision.
     """
     behind: list[tuple[str, int]] = []  # (sequence, the highest value of its column)
     format_table = connection.dialect.identifier_preparer.format_table
     quote = connection.dialect.identifier_preparer.quote
-    for table in tables:
-        for column in table.columns:
-            if not _is_integer(column):
+    for table, columns in given:
+        for name in columns:
+            if name not in table.c or not _is_integer(table.c[name]):
                 continue
             sequence = connection.exec_driver_sql(
-                "SELECT pg_get_serial_sequence(%s, %s)", (format_table(table), column.name)
+                "SELECT pg_get_serial_sequence(%s, %s)", (format_table(table), name)
             ).scalar()
             if sequence is None:
                 continue
-            highest, position = connection.exec_driver_sql(
-                f"SELECT (SELECT max({quote(column.name)}) FROM {format_table(table)}), "
-                f"(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence})"
-            ).one()
-            if highest is not None and highest > position:
-                behind.append((sequence, int(highest)))
-    if not behind:
-        return
-    mine = [s for s in behind if _may_update(connection, s[0])]
-    for sequence, highest in mine:
-        connection.exec_driver_sql("SELECT setval(%s::regclass, %s)", (sequence, highest))
-    others = [s for s in behind if s not in mine]
-    if others:
-        _advance_as_migrator(others, settings)
+            highest = connection.exec_driver_sql(
+                f"SELECT max({quote(name)}) FROM {format_table(table)}"
+            ).scalar()
+            if highest is None:
+                continue
+            if _may(connection, sequence, "SELECT"):
+                position = connection.exec_driver_sql(
+                    f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                    f"FROM {sequence}"
+                ).scalar()
+                if position is not None and position >= highest:
+                    continue
+                if _may(connection, sequence, "UPDATE"):
+                    connection.exec_driver_sql(
+                        "SELECT setval(%s::regclass, %s)", (sequence, int(highest))
+                    )
+                    continue
+            behind.append((sequence, int(highest)))
+    if behind:
+        _advance_as_migrator(behind, settings)
 
 
 def _is_integer(column: Column[Any]) -> bool:
@@ -433,10 +471,10 @@ def _is_integer(column: Column[Any]) -> bool:
         return False
 
 
-def _may_update(connection: Connection, sequence: str) -> bool:
+def _may(connection: Connection, sequence: str, privilege: str) -> bool:
     return bool(
         connection.exec_driver_sql(
-            "SELECT has_sequence_privilege(%s, 'UPDATE')", (sequence,)
+            "SELECT has_sequence_privilege(%s, %s)", (sequence, privilege)
         ).scalar()
     )
 

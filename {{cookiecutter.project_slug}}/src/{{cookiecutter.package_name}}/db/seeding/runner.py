@@ -29,7 +29,7 @@ from .progress import Progress
 if TYPE_CHECKING:
     # SQLAlchemy (and with it the declarations, the sources, the ledger) is imported once a
     # run is known to have work to do: a run in which nothing changed ends without it.
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Table
 
     from ...settings import Settings
     from .declare import Seed
@@ -248,11 +248,11 @@ def run(
             if plan:
                 transaction.rollback()
             else:
-                written = [declared[o.name].table for o in outcomes if not o.skipped]
                 advance = getattr(loader, "advance_sequences", None)
+                written = [_given(sources[o.name]) for o in outcomes if not o.skipped]
                 if written and advance is not None:
                     # Seeds that gave ids: the next INSERT without one must not take theirs.
-                    advance(connection, list(dict.fromkeys(written)), settings)
+                    advance(connection, written, settings)
             if not plan and own:
                 tables = [
                     (name, declared[name].table.schema, declared[name].table.name) for name in names
@@ -262,6 +262,14 @@ def run(
         engine.dispose()
     echo(_summary(outcomes, environment, time.monotonic() - started, plan=plan))
     return outcomes
+
+
+def _given(source: Source) -> tuple[Table, list[str]]:
+    """The table a seed wrote and the columns it gave values for."""
+    seed = source.seed
+    references = seed.references
+    columns = [references[c].column if c in references else c for c in source.columns]
+    return seed.table, columns
 
 
 def _loader(url: str) -> ModuleType:

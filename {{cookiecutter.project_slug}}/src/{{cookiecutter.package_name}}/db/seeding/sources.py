@@ -124,7 +124,7 @@ class Source:
                         line, f"malformed CSV: {len(record)} fields where the header has {width}"
                     )
                 for index in keys:
-                    if record[index] is None:
+                    if not record[index]:  # NULL or "": no key
                         raise self.fail(line, f"row missing its key {self.columns[index]!r}")
                 self._check_text(line, record)
                 record.insert(0, line)
