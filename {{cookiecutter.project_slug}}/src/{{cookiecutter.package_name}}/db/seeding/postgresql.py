@@ -11,8 +11,11 @@
 A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server: an empty field
 is NULL and a quoted empty field ("") an empty string, COPY's own CSV rule, which the reader of
 ``sources.py`` (SQLite's path) follows too. Python and JSON rows are written as CSV text in
-which None is an empty field and every other value is quoted, so "" stays an empty string. Memory stays flat: the data streams in blocks. When the server
-rejects a row it names it by position; ``Source.line_of_record`` turns that into a line.
+which None is an empty field and every other value is quoted, so "" stays an empty string.
+Memory stays flat: the data streams in blocks. When the server rejects a row it names it by
+position; ``Source.record_at`` turns that into a line. What was wrong is classified by SQLSTATE
+and worded as on SQLite (``violations.py``, ``values.py``): a row the COPY cannot say (a
+foreign key is checked at its end) is found by halving the upsert's records.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
         savepoint = connection.begin_nested()
         try:
             rows = _copy(connection, source, target, blocks, progress, straight=True)
-        except _Unlocated:
+        except _UnlocatedError:
             # A foreign key is checked once the COPY is over, with no line to name: the stage
             # and the upsert below fail on it again, and find the row.
             savepoint.rollback()
@@ -65,9 +68,8 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
         else:
             savepoint.commit()
             missing = _missing_key(connection, source)
-            if missing and connection.exec_driver_sql(
-                f"SELECT EXISTS (SELECT FROM {target} WHERE {missing})"
-            ).scalar():
+            empty_key = f"SELECT EXISTS (SELECT FROM {target} WHERE {missing})"
+            if missing and connection.exec_driver_sql(empty_key).scalar():
                 # The strict reader names the line (it refuses such a row).
                 list(source.batches())
                 raise source.fail(None, "a row is missing its key")
@@ -181,12 +183,12 @@ def _copy(
             return cursor.rowcount
     except psycopg.Error as exc:
         failure = _copy_failure(source, exc)
-        if isinstance(failure, _Unlocated) and not straight:
+        if isinstance(failure, _UnlocatedError) and not straight:
             failure = source.fail(None, _message(exc))  # the stage has no constraint: unseen
         raise failure from None
 
 
-class _Unlocated(Exception):
+class _UnlocatedError(Exception):
     """A COPY straight into the table broke a constraint without saying on which line."""
 
 
@@ -197,7 +199,7 @@ def _copy_failure(source: Source, exc: psycopg.Error) -> Exception:
     violation = violations.postgresql_violation(table, exc.sqlstate, diag)
     found = _COPY_CONTEXT.search(diag.context or "")
     if found is None:
-        return _Unlocated() if violation is not None else source.fail(None, _message(exc))
+        return _UnlocatedError() if violation is not None else source.fail(None, _message(exc))
     record = int(found["line"])
     line, row = source.record_at(record)  # raises first if the strict reader finds a problem
     if isinstance(exc, psycopg.errors.UniqueViolation):
@@ -400,7 +402,8 @@ def _upsert_failure(
         savepoint.rollback()
         return None
 
-    low, high = 1, int(connection.exec_driver_sql(f"SELECT max({RECORD}) FROM {stage}").scalar())
+    last = connection.exec_driver_sql(f"SELECT max({RECORD}) FROM {stage}").scalar()
+    low, high = 1, int(last or 1)
     first = orig
     while low < high:
         middle = (low + high) // 2

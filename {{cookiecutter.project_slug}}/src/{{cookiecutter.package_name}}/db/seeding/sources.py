@@ -330,7 +330,7 @@ def _kept(handle: IO[str], raw: list[str]) -> Iterator[str]:
         yield line
 
 
-def _nulls(record: list[str], raw: list[str]) -> list[str | None]:
+def _nulls(record: list[str], raw: list[str]) -> list[Any]:
     """``record`` with its unquoted empty fields None (NULL); quoted ones ("") stay "".
 
     The csv module reads both as "" (before Python 3.12's QUOTE_NOTNULL): the record's own

@@ -14,16 +14,12 @@ disk, and a unique index built on it once all rows are in names the first repeat
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sqlite3
-from collections.abc import Callable
-from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -105,7 +101,7 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
                 if value is not None:
                     try:
                         record[position] = convert(value)
-                    except values.BadValue as exc:
+                    except values.BadValueError as exc:
                         message = values.bad_value(table.c[name], value, exc.kind)
                         raise source.fail(line, message) from None
             params.append(dict(zip(targets, record[1:], strict=True)))
@@ -229,13 +225,13 @@ def _first_failing_row(
     The rows before it stay written (the run fails and rolls back anyway), so that a row that
     collides with an earlier one of its own batch fails here too.
     """
-    for values, line in zip(params, lines, strict=True):
+    for row, line in zip(params, lines, strict=True):
         savepoint = connection.begin_nested()
         try:
-            connection.execute(statement, [values])
+            connection.execute(statement, [row])
         except IntegrityError as row_exc:
             savepoint.rollback()
-            return _violation(connection, source, values, line, row_exc)
+            return _violation(connection, source, row, line, row_exc)
         savepoint.commit()
     return _violation(connection, source, {}, None, exc)
 

@@ -34,7 +34,7 @@ _FALSE = {"false", "f", "0", "no", "n", "off"}
 _RANGES = {SmallInteger: 2**15, BigInteger: 2**63, Integer: 2**31}
 
 
-class BadValue(ValueError):
+class BadValueError(ValueError):
     """A value the column cannot hold; ``kind`` says why (see :func:`bad_value`)."""
 
     def __init__(self, kind: str) -> None:
@@ -82,7 +82,7 @@ def _boolean(value: Any) -> Any:
         return True
     if lowered in _FALSE:
         return False
-    raise BadValue("invalid")
+    raise BadValueError("invalid")
 
 
 def _integer(limit: int | None) -> Callable[[Any], Any]:
@@ -91,9 +91,9 @@ def _integer(limit: int | None) -> Callable[[Any], Any]:
             try:
                 value = int(value.strip())
             except ValueError:
-                raise BadValue("invalid") from None
+                raise BadValueError("invalid") from None
         if limit is not None and isinstance(value, int) and not -limit <= value < limit:
-            raise BadValue("range")
+            raise BadValueError("range")
         return value
 
     return convert
@@ -107,18 +107,18 @@ def _numeric(precision: int | None, scale: int | None, *, as_decimal: bool) -> C
             try:
                 number = Decimal(value.strip() if isinstance(value, str) else str(value))
             except InvalidOperation:
-                raise BadValue("invalid") from None
+                raise BadValueError("invalid") from None
         elif isinstance(value, Decimal):
             number = value
         else:
             return value
         if precision is not None:
             if not number.is_finite():
-                raise BadValue("range")
+                raise BadValueError("range")
             # As PostgreSQL does: round to the scale, then the integer digits must fit.
             number = number.quantize(step, rounding=ROUND_HALF_UP)
             if number.adjusted() >= precision - (scale or 0):
-                raise BadValue("range")
+                raise BadValueError("range")
         return number if as_decimal else float(number)
 
     return convert
@@ -133,9 +133,9 @@ def _text(length: int | None, choices: tuple[str, ...] | None) -> Callable[[Any]
             return value  # a member of the Enum's class: SQLAlchemy stores it as declared
         text = value
         if choices is not None and isinstance(text, str) and text not in choices:
-            raise BadValue("enum")
+            raise BadValueError("enum")
         if length is not None and isinstance(text, str) and len(text) > length:
-            raise BadValue("length")
+            raise BadValueError("length")
         return value
 
     return convert
@@ -148,14 +148,14 @@ def _parsed(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
         try:
             return parse(value)
         except ValueError:
-            raise BadValue("invalid") from None
+            raise BadValueError("invalid") from None
 
     return convert
 
 
 def converter(column: Column[Any]) -> Callable[[Any], Any] | None:
     """How a seed's value (text from CSV, or a Python value) becomes this column's, refusing
-    what PostgreSQL would (:class:`BadValue`); None when every value goes in as it is."""
+    what PostgreSQL would (:class:`BadValueError`); None when every value goes in as it is."""
     column_type = column.type
     if isinstance(column_type, Enum):
         return _text(None, tuple(column_type.enums))

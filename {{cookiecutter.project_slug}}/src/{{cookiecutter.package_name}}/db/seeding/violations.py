@@ -25,7 +25,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
-    ForeignKeyConstraint,
     Table,
     UniqueConstraint,
     and_,
@@ -239,7 +238,9 @@ def _is_text(column: Column[Any]) -> bool:
         return False
 
 
-def _fails(connection: Connection, table: Table, check: CheckConstraint, row: Mapping[str, Any]) -> bool:
+def _fails(
+    connection: Connection, table: Table, check: CheckConstraint, row: Mapping[str, Any]
+) -> bool:
     """Whether ``row`` fails ``check``, evaluated by the database on the row's own values."""
     quote = connection.dialect.identifier_preparer.quote
     names = [column.name for column in table.columns]
