@@ -189,8 +189,10 @@ BAD_ROWS = {
         "zones.csv",
         GOOD_ZONES + "2,south,South,sea,-1,\n",
         3,
-        "CHECK constraint ck_zones_area_not_negative violated by id=2, code='south', "
-        "label='South', kind='sea', area=-1",
+        (
+            "CHECK constraint ck_zones_area_not_negative violated by id=2, code='south', "
+            "label='South', kind='sea', area=-1"
+        ),
     ),
     "not-null": (
         "zones.csv",
@@ -251,7 +253,9 @@ def test_each_bad_row_is_named_alike_on_both_databases(
         error = result.stderr.strip().splitlines()
         assert len(error) == 1, (kind, result.stderr)
         seed = "zones" if file_name == "zones.csv" else "a_plots"
-        prefix = f"db.seed: seed {seed} (src/{project.package}/seeds/data/{file_name} line {line}): "
+        prefix = (
+            f"db.seed: seed {seed} (src/{project.package}/seeds/data/{file_name} line {line}): "
+        )
         assert error[0] == prefix + message, (kind, error[0])
         after = {table: count(database, table) for table in before}
         assert after == before, kind  # nothing half-applied
@@ -301,24 +305,26 @@ def test_csv_empty_is_null_and_quoted_empty_is_an_empty_string(
         (data / "zones.csv").write_text("code,label,kind,area,note\nother,Other,land,,\n")
         project.invoke("db.seed")
     (data / "zones.csv").write_text(
-        'code,label,kind,area,note\n'
-        'a,A,land,,\n'  # NULL
+        "code,label,kind,area,note\n"
+        "a,A,land,,\n"  # NULL
         'b,B,land,,""\n'  # an empty string
-        'c,"",sea,"",""\n'.replace(',"",""', ',"",""')  # label "" is a value, area "" is not
+        'c,"",sea,"",""\n'  # label "" is a value, area "" is not
     )
     result = project.invoke("db.seed", check=False)
     # area "" is not a number, on both databases alike.
     assert result.returncode == 1
     assert result.stderr.strip().endswith("line 4): column area: '' is not a valid Numeric(6, 2)")
     (data / "zones.csv").write_text(
-        'code,label,kind,area,note\n'
-        'a,A,land,,\n'
+        "code,label,kind,area,note\n"
+        "a,A,land,,\n"
         'b,B,land,,""\n'
         '"c","",sea,,"say ""hi"""\n'
         'd,D,sea,1,"two\n""lines"",\n"\n'
     )
     project.invoke("db.seed")
-    notes = query(database, "SELECT code, label, note FROM zones WHERE code <> 'other' ORDER BY code")
+    notes = query(
+        database, "SELECT code, label, note FROM zones WHERE code <> 'other' ORDER BY code"
+    )
     assert notes == [
         ("a", "A", None),
         ("b", "B", ""),
