@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import json
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
@@ -101,6 +101,9 @@ def _integer(limit: int | None) -> Callable[[Any], Any]:
 
 def _numeric(precision: int | None, scale: int | None, *, as_decimal: bool) -> Callable[[Any], Any]:
     step = Decimal(1).scaleb(-(scale or 0))
+    # As PostgreSQL does: round to the scale; the digits must then fit the precision, which
+    # quantize checks itself in a context of that precision (InvalidOperation when they do not).
+    fits = Context(prec=precision, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 
     def convert(value: Any) -> Any:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -113,12 +116,10 @@ def _numeric(precision: int | None, scale: int | None, *, as_decimal: bool) -> C
         else:
             return value
         if precision is not None:
-            if not number.is_finite():
-                raise BadValueError("range")
-            # As PostgreSQL does: round to the scale, then the integer digits must fit.
-            number = number.quantize(step, rounding=ROUND_HALF_UP)
-            if number.adjusted() >= precision - (scale or 0):
-                raise BadValueError("range")
+            try:
+                number = number.quantize(step, context=fits)
+            except InvalidOperation:
+                raise BadValueError("range") from None
         return number if as_decimal else float(number)
 
     return convert
