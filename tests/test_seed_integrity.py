@@ -185,6 +185,12 @@ BAD_ROWS = {
         3,
         "unique constraint uq_zones_label violated: label='North' is already taken in zones",
     ),
+    "primary-key": (
+        "zones.csv",
+        GOOD_ZONES + "1,south,South,sea,,\n",
+        3,
+        "unique constraint pk_zones violated: id=1 is already taken in zones",
+    ),
     "check": (
         "zones.csv",
         GOOD_ZONES + "2,south,South,sea,-1,\n",
