@@ -9,8 +9,8 @@ Flask or the application itself.
 ``adopt(project)`` does what docs/database.md ("Adopting an existing Alembic history") tells a
 team to do:
 
-1. Start clean: remove the template's example models, revision and seeds (their ``users``
-   table would collide with the history's first revision).
+1. Start clean: bake with ``examples=no`` (the example ``users`` table would collide with the
+   history's first revision).
 2. Copy the revisions, file names unchanged, into ``migrations/versions``.
 3. Make every revision importable without the old application: a revision that imports the
    app for a constant gets the constant's value written in (frozen, as it was when the revision
@@ -176,21 +176,10 @@ def as_committed(name: str, text: str) -> str:
 
 
 def adopt(project: Project) -> Path:
-    """Start clean and copy the history into ``project``; the versions folder."""
+    """Copy the history into ``project``, baked with ``examples=no``; the versions folder."""
     package = project.path / "src" / project.package
     versions = package / "migrations" / "versions"
-    for path in versions.glob("*.py"):
-        path.unlink()
-    for example in ("country.py", "user.py"):
-        (package / "models" / example).unlink()
-    for seed in ("countries.py", "demo_users.py", "data/countries.csv"):
-        (package / "seeds" / seed).unlink()
-    init = package / "models" / "__init__.py"
-    text = init.read_text()
-    text = text.replace("from .country import Country\n", "").replace(
-        "from .user import User\n", ""
-    )
-    init.write_text(text.replace('__all__ = ["Base", "Country", "User"]', '__all__ = ["Base"]'))
+    assert not list(versions.glob("*.py")), "adopt into a project started clean"
     # The history was written under SQLAlchemy's default convention (indexes only): its
     # revisions drop constraints by the names PostgreSQL gave them (sports_img_key).
     naming = package / "db" / "naming.py"

@@ -264,11 +264,6 @@ def test_the_app_writes_every_table(role_model: tuple[Project, RoleModel]) -> No
         query(app, "DROP TABLE sales_2007")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=psycopg.errors.UniqueViolation,
-    reason="issue 11 item 7: seeds that supply ids leave the identity sequences at 1",
-)
 def test_the_apps_first_insert_gets_a_new_id(role_model: tuple[Project, RoleModel]) -> None:
     _project, model = role_model
     app = model.login(model.roles.app)

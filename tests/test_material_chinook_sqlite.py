@@ -129,11 +129,6 @@ def test_json_from_csv_is_json_not_a_string(project: Project, url: str) -> None:
     assert query(url, "SELECT composers ->> '$[0]' FROM tracks WHERE id = 1") == [("Angus Young",)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 10: an empty CSV field of a JSON column is JSON 'null' on SQLite, "
-    "SQL NULL on PostgreSQL",
-)
 def test_empty_json_field_is_null_as_on_postgresql(project: Project, url: str) -> None:
     project.invoke("db.migrate")
     project.invoke("db.seed", "--only", "chinook_tracks")

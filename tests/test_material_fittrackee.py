@@ -8,19 +8,21 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import chinook, fittrackee
 from tests.lifecycle_support import query
-from tests.support import Project
+from tests.support import Project, bake_with
 
 pytestmark = [pytest.mark.material, pytest.mark.postgresql]
 
 
 @pytest.fixture(scope="module")
-def adopted(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    project = Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("fittrackee") / "p")
+def adopted(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    clean = bake_with(cookies_session, examples="no")  # starting clean: no example to collide
+    project = Project.copy_of(clean, tmp_path_factory.mktemp("fittrackee") / "p")
     fittrackee.adopt(project)
     yield project.path
 

@@ -19,7 +19,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import JSON, Connection, null, or_, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -77,6 +77,13 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
         for index, (name, convert) in enumerate(zip(fields, converters, strict=True))
         if convert is not None
     ]
+    # A missing value is SQL NULL, as PostgreSQL's COPY makes it; SQLAlchemy would write the
+    # JSON document 'null' into a JSON column.
+    json_nulls = [
+        index + 1
+        for index, name in enumerate(fields)
+        if name not in seed.references and isinstance(table.c[name].type, JSON)
+    ]
     keys = _Keys(connection, source)
     before = ledger.table_rows(connection, table)
     rows = changed = 0
@@ -105,6 +112,9 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
                     except values.BadValueError as exc:
                         message = values.bad_value(table.c[name], value, exc.kind)
                         raise source.fail(line, message) from None
+            for position in json_nulls:
+                if record[position] is None:
+                    record[position] = null()
             params.append(dict(zip(targets, record[1:], strict=True)))
             lines.append(line)
         changed += _execute(connection, source, statement, params, lines)
