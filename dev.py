@@ -4,7 +4,9 @@
     python3 dev.py demo   bake a project into build/demo, install it in its own virtual
                           environment, bring its database to head on the embedded PostgreSQL
                           and show `invoke db.status`
-    python3 dev.py test   run the whole test suite (extra arguments go to pytest)
+    python3 dev.py test   run the test suite (extra arguments go to pytest); without arguments
+                          the everyday suite, `-m "not material"`; `-m material` runs the
+                          tests on real public material fetched from PyPI (tests/material.py)
 
 Both create .venv (the template's tools, from requirements-dev.txt) on first use.
 """
@@ -70,6 +72,8 @@ def demo() -> None:
 
 def test(pytest_args: list[str]) -> int:
     ensure_venv()
+    if not pytest_args:
+        pytest_args = ["-m", "not material"]
     args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
     print("+", " ".join(args), flush=True)
     try:

@@ -34,6 +34,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: needs the PostgreSQL test server")
     config.addinivalue_line("markers", "sqlite: runs on a SQLite file")
     config.addinivalue_line("markers", "embedded: starts a baked project's own embedded server")
+    config.addinivalue_line(
+        "markers",
+        "material: real public material fetched from PyPI into .cache/material/ (tests/material.py);"
+        " left out of `python3 dev.py test` unless asked for with -m",
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -641,3 +641,33 @@ def test_a_pg_prefix_is_refused_in_one_line(project: Project, setting: str) -> N
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "'pg_app' starts with 'pg_', which PostgreSQL reserves" in result.stderr
+
+
+@pytest.mark.postgresql
+def test_seeded_ids_leave_the_sequence_past_them_for_the_app(applied: Setup) -> None:
+    """Issue 11, item 7: a seed that gives ids runs with the app's login, which may not setval;
+    the migrator's login moves the sequence, and the app's first INSERT without an id works."""
+    r = applied.roles
+    project = applied.project
+    seed = project.path / "src" / project.package / "seeds" / "id_users.py"
+    seed.write_text(
+        "from ..db.seeding import Seed\n"
+        "from ..models import User\n\n"
+        "id_users = Seed(\n"
+        '    model=User, key="email", environments=("development", "test"),\n'
+        '    rows=[{"id": 3, "email": "ids@example.com", "display_name": "Given an id"}],\n'
+        ")\n"
+    )
+    env = {
+        **applied.env,
+        "DATABASE_URL": applied.url(r.app),
+        "MIGRATOR_DATABASE_URL": applied.url(r.migrator),
+    }
+    try:
+        project.invoke("db.seed", "--only", "id_users", env=env)
+        insert = "INSERT INTO users (email, display_name) VALUES ('next@example.com', 'Next')"
+        assert attempt(applied.url(r.app), [insert]) is None
+        assert attempt(applied.url(r.app), ["SELECT setval('users_id_seq', 1000)"]) == "42501"
+    finally:
+        seed.unlink()
+        applied.sql(f"DELETE FROM \"{r.schema}\".users WHERE email = 'ids@example.com'")

@@ -246,7 +246,7 @@ def test_cycles_and_missing_dependencies_fail_before_writing(
     add_seed(project, "bb", template.format(name="bb", deps='"aa"'))
     result = project.invoke("db.seed", check=False)
     assert result.returncode == 1
-    assert "in a cycle: aa -> bb -> aa" in result.stderr
+    assert "in a cycle: aa (countries) -> bb (countries) -> aa (countries)" in result.stderr
     assert count(url, "countries") == 0
 
     add_seed(project, "bb", template.format(name="bb", deps='"zz"'))

@@ -56,7 +56,8 @@ class Seed:
       need a unique constraint, which ``INSERT ... ON CONFLICT`` relies on.
     - ``rows`` (dicts, or a function returning them) or ``data`` (a CSV or JSON file under
       ``seeds/data/``): the content. Fields not given are left to the column defaults.
-    - ``depends_on``: seeds that must run first (those of referenced tables are added).
+    - ``depends_on``: seeds that must run first beyond what the foreign keys say: the seeds
+      of every table the model's foreign keys (and ``references``) point to run first anyway.
     - ``environments``: the ``APP_ENV`` values it runs in; ``EVERY_ENVIRONMENT`` for reference
       data. A seed that does not list ``production`` never runs there unless forced.
     - ``references``: fields that name another table's row by its natural key (:class:`Ref`).
@@ -89,13 +90,26 @@ class Seed:
         return "*" in self.environments or environment in self.environments
 
     def dependencies(self, declared: Mapping[str, Seed]) -> tuple[str, ...]:
-        """``depends_on`` plus the seeds that fill the tables this one references."""
+        """``depends_on``, plus the seeds that fill the tables this one's foreign keys point to.
+
+        The foreign keys of the model say most of the order: a seed runs after the seeds of
+        the tables it references, whether or not it names them. ``depends_on`` is for what keys
+        cannot tell (a trigger that reads another table, say).
+        """
         names = list(self.depends_on)
-        for ref in self.references.values():
-            for other in declared.values():
-                if other.name != self.name and other.table is ref.target_table:
-                    names.append(other.name)
+        parents = {id(table) for table in self.parent_tables}
+        for other in sorted(declared.values(), key=lambda seed: seed.name):
+            if other.name != self.name and id(other.table) in parents:
+                names.append(other.name)
         return tuple(dict.fromkeys(names))
+
+    @property
+    def parent_tables(self) -> list[Table]:
+        """The other tables this seed's table (or a reference) points to."""
+        table = self.table
+        found = [key.column.table for key in table.foreign_keys]
+        found += [ref.target_table for ref in self.references.values()]
+        return [parent for parent in found if parent is not table and isinstance(parent, Table)]
 
     def check(self) -> None:
         """Errors in the declaration itself, found before any row is read."""

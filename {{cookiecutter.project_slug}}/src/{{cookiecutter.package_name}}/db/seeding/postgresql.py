@@ -8,27 +8,36 @@
   that are new or differ: the unchanged ones (most of a re-run) reach neither the conflict check
   nor its row lock, so they cost no write. References are resolved by joins in that statement.
 
-A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server, with an empty
-field NULL whether quoted or not (the documented CSV rule). Python and JSON rows are written as
-CSV text in which None is an empty field and every other value is quoted, so "" stays an empty
-string, as it does on SQLite. Memory stays flat: the data streams in blocks. When the server
-rejects a row it names it by position; ``Source.line_of_record`` turns that into a line.
+A CSV file goes to COPY as raw blocks of bytes, parsed and typed by the server: an empty field
+is NULL and a quoted empty field ("") an empty string, COPY's own CSV rule, which the reader of
+``sources.py`` (SQLite's path) follows too. Python and JSON rows are written as CSV text in
+which None is an empty field and every other value is quoted, so "" stays an empty string.
+Memory stays flat: the data streams in blocks. When the server rejects a row it names it by
+position; ``Source.record_at`` turns that into a line. What was wrong is classified by SQLSTATE
+and worded as on SQLite (``violations.py``, ``values.py``): a row the COPY cannot say (a
+foreign key is checked at its end) is found by halving the upsert's records.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Column, Connection, Table
+from sqlalchemy.dialects.postgresql import JSONB
 
+from ...errors import TaskError
+from . import values, violations
 from .counts import Counts
 from .progress import Progress
 from .sources import Source
+
+if TYPE_CHECKING:
+    from ...settings import Settings
 
 STAGE = "seed_stage"
 # The stage's record number, given by COPY's order: what maps a stage row back to its line.
@@ -49,8 +58,23 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
     blocks = chain([first] if first is not None else [], blocks)
     if _straight_in(connection, source):
         target = connection.dialect.identifier_preparer.format_table(source.seed.table)
-        rows = _copy(connection, source, target, blocks, progress)
-        return Counts(rows=rows, inserted=rows)
+        savepoint = connection.begin_nested()
+        try:
+            rows = _copy(connection, source, target, blocks, progress, straight=True)
+        except _UnlocatedError:
+            # A foreign key is checked once the COPY is over, with no line to name: the stage
+            # and the upsert below fail on it again, and find the row.
+            savepoint.rollback()
+            blocks = _blocks(source)
+        else:
+            savepoint.commit()
+            missing = _missing_key(connection, source)
+            empty_key = f"SELECT EXISTS (SELECT FROM {target} WHERE {missing})"
+            if missing and connection.exec_driver_sql(empty_key).scalar():
+                # The strict reader names the line (it refuses such a row).
+                list(source.batches())
+                raise source.fail(None, "a row is missing its key")
+            return Counts(rows=rows, inserted=rows)
     stage = _create_stage(connection, source)
     rows = _copy(connection, source, stage, blocks, progress)
     if rows == 0:
@@ -138,44 +162,68 @@ def _copy(
     into: str,
     blocks: Iterator[bytes | str],
     progress: Progress,
+    *,
+    straight: bool = False,
 ) -> int:
     """COPY the blocks into ``into``; the number of rows.
 
-    A CSV file's quoted empty fields are NULL too; Python values were quoted for what they are.
+    An unquoted empty field is NULL, a quoted one an empty string (COPY's CSV rule).
     """
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in source.columns)
-    force_null = f", FORCE_NULL ({names})" if source.textual else ""
     lines = 0
     try:
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT csv{force_null})") as copy:
+            with cursor.copy(f"COPY {into} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 for block in blocks:
                     copy.write(block)
                     lines += block.count(b"\n") if isinstance(block, bytes) else block.count("\n")
                     progress.update(lines, source.bytes_read)
             return cursor.rowcount
     except psycopg.Error as exc:
-        raise _copy_failure(source, exc) from None
+        failure = _copy_failure(source, exc)
+        if isinstance(failure, _UnlocatedError) and not straight:
+            failure = source.fail(None, _message(exc))  # the stage has no constraint: unseen
+        raise failure from None
+
+
+class _UnlocatedError(Exception):
+    """A COPY straight into the table broke a constraint without saying on which line."""
 
 
 def _copy_failure(source: Source, exc: psycopg.Error) -> Exception:
+    """The one line for a failed COPY: the row it names by position, by its line."""
     diag = exc.diag
-    message = _message(exc)
+    table = source.seed.table
+    violation = violations.postgresql_violation(table, exc.sqlstate, diag)
     found = _COPY_CONTEXT.search(diag.context or "")
     if found is None:
-        return source.fail(None, message)
+        return _UnlocatedError() if violation is not None else source.fail(None, _message(exc))
     record = int(found["line"])
-    line = source.line_of_record(record)  # raises first if the strict reader finds a problem
+    line, row = source.record_at(record)  # raises first if the strict reader finds a problem
     if isinstance(exc, psycopg.errors.UniqueViolation):
         duplicate = source.first_duplicate(record)
         if duplicate is not None:
             key, first, again = duplicate
             return source.fail(again, f"key {key!r} appears twice (first at line {first})")
-    column = f"column {found['column']}: " if found["column"] else ""
-    return source.fail(line, f"{column}{message}")
+    if violation is not None:
+        return source.fail(line, violations.message(table, violation, row))
+    column = found["column"]
+    if (exc.sqlstate or "").startswith("22") and column and column in table.c:
+        kind = _VALUE_ERRORS.get(exc.sqlstate or "", "invalid")
+        return source.fail(line, values.bad_value(table.c[column], row.get(column), kind))
+    prefix = f"column {column}: " if column else ""
+    return source.fail(line, f"{prefix}{_message(exc)}")
+
+
+# Class 22, data exception: what the SQLite loader's checks call them (values.py).
+_VALUE_ERRORS = {
+    "22001": "length",  # string_data_right_truncation
+    "22003": "range",  # numeric_value_out_of_range
+    "22P02": "invalid",  # invalid_text_representation (an enum's value too)
+}
 
 
 def _message(exc: BaseException) -> str:
@@ -191,9 +239,8 @@ def _check_keys(connection: Connection, source: Source, stage: str) -> None:
     seed = source.seed
     quote = connection.dialect.identifier_preparer.quote
     keys = ", ".join(quote(name) for name in seed.key_columns)
-    if any(seed.table.c[name].nullable for name in seed.key_columns):
-        # A NOT NULL key column would reject such a row in the upsert; a nullable one would not.
-        missing = " OR ".join(f"{quote(name)} IS NULL" for name in seed.key_columns)
+    missing = _missing_key(connection, source)
+    if missing:
         record = connection.exec_driver_sql(
             f"SELECT min({RECORD}) FROM {stage} WHERE {missing}"
         ).scalar()
@@ -219,6 +266,29 @@ def _check_keys(connection: Connection, source: Source, stage: str) -> None:
             f"key {tuple(row[2:])!r} appears twice (first at line {lines.get(first)})",
         ) from None
     savepoint.commit()
+
+
+def _missing_key(connection: Connection, source: Source, prefix: str = "") -> str:
+    """The SQL condition of a row without its key: NULL (a NOT NULL key column would reject
+    the row itself, a nullable one would not), or "" in a text column (as a missing key is
+    everywhere else: in JSON, Python, and CSV on SQLite)."""
+    seed = source.seed
+    quote = connection.dialect.identifier_preparer.quote
+    conditions = []
+    for name in seed.key_columns:
+        column = seed.table.c[name]
+        if column.nullable:
+            conditions.append(f"{prefix}{quote(name)} IS NULL")
+        if _is_text(column):
+            conditions.append(f"{prefix}{quote(name)} = ''")
+    return " OR ".join(conditions)
+
+
+def _is_text(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is str
+    except NotImplementedError:
+        return False
 
 
 def _check_references(connection: Connection, source: Source, stage: str) -> None:
@@ -249,73 +319,207 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
     preparer = connection.dialect.identifier_preparer
     quote = preparer.quote
     table = preparer.format_table(seed.table)
-    values: dict[str, str] = {}  # target column -> the SQL of its new value
+    new_values: dict[str, str] = {}  # target column -> the SQL of its new value
     joins: list[str] = []
     for name in source.columns:
         ref = seed.references.get(name)
         if ref is None:
-            values[name] = f"s.{quote(name)}"
+            new_values[name] = f"s.{quote(name)}"
             continue
         alias = f"r{len(joins)}"
-        values[ref.column] = f"{alias}.{quote(seed.id_column_of(ref).name)}"
+        new_values[ref.column] = f"{alias}.{quote(seed.id_column_of(ref).name)}"
         joins.append(
             f"LEFT JOIN {preparer.format_table(ref.target_table)} {alias} "
             f"ON {alias}.{quote(ref.target_column.name)} = s.{quote(name)}"
         )
     keys = [quote(name) for name in seed.key_columns]
     joins.append(f"LEFT JOIN {table} c ON {' AND '.join(f'c.{k} = s.{k}' for k in keys)}")
-    updates = [name for name in values if name not in seed.key_columns]
+    updates = [name for name in new_values if name not in seed.key_columns]
     new = f"c.{keys[0]} IS NULL"
     if keep or not updates:
         wanted = new
         conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
     else:
+        # json has no equality operator (jsonb has): its values are compared as jsonb.
+        as_jsonb = {
+            name
+            for name in updates
+            if isinstance(seed.table.c[name].type, JSON)
+            and not isinstance(seed.table.c[name].type, JSONB)
+        }
+
+        def comparable(name: str, sql: str) -> str:
+            return f"{sql}::jsonb" if name in as_jsonb else sql
 
         def row(prefix: str, names: list[str]) -> str:
-            return f"ROW({', '.join(f'{prefix}{quote(name)}' for name in names)})"
+            return f"ROW({', '.join(comparable(n, f'{prefix}{quote(n)}') for n in names)})"
 
-        incoming = f"ROW({', '.join(values[name] for name in updates)})"
+        incoming = f"ROW({', '.join(comparable(name, new_values[name]) for name in updates)})"
         wanted = f"{new} OR {row('c.', updates)} IS DISTINCT FROM {incoming}"
         assignments = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
         conflict = (
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} "
             f"WHERE {row('t.', updates)} IS DISTINCT FROM {row('EXCLUDED.', updates)}"
         )
-    # xmax is 0 on a freshly inserted row version and set on an updated one: the usual way to
-    # tell inserts from updates in one upsert.
-    statement = (
-        f"WITH written AS (INSERT INTO {table} AS t "
-        f"({', '.join(quote(name) for name in values)}) "
-        f"SELECT {', '.join(values.values())} FROM {stage} s {' '.join(joins)} "
-        f"WHERE {wanted} {conflict} RETURNING (t.xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
-    )
+
+    def statement(through: int | None = None) -> str:
+        """The upsert; ``through``: of the stage's first records only (the error path)."""
+        limit = f" AND s.{RECORD} <= {int(through)}" if through is not None else ""
+        # xmax is 0 on a freshly inserted row version and set on an updated one: the usual
+        # way to tell inserts from updates in one upsert.
+        return (
+            f"WITH written AS (INSERT INTO {table} AS t "
+            f"({', '.join(quote(name) for name in new_values)}) "
+            f"SELECT {', '.join(new_values.values())} FROM {stage} s {' '.join(joins)} "
+            f"WHERE ({wanted}){limit} {conflict} RETURNING (t.xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
+            "FROM written"
+        )
+
     savepoint = connection.begin_nested()
     try:
-        inserted, updated = connection.exec_driver_sql(statement).one()
+        inserted, updated = connection.exec_driver_sql(statement()).one()
     except Exception as exc:
         savepoint.rollback()
-        raise _upsert_failure(connection, source, stage, exc) from None
+        raise _upsert_failure(connection, source, stage, exc, statement) from None
     savepoint.commit()
     return int(inserted), int(updated)
 
 
 def _upsert_failure(
-    connection: Connection, source: Source, stage: str, exc: Exception
+    connection: Connection,
+    source: Source,
+    stage: str,
+    exc: Exception,
+    statement: Callable[[int | None], str],
 ) -> Exception:
-    """Name the first row behind a failed upsert, when the kind of failure tells which."""
+    """Name the first row behind a failed upsert: the smallest first records of the stage that
+    fail it alike, found by halving (error path only; each try is rolled back)."""
     orig = getattr(exc, "orig", exc)
+    table = source.seed.table
+    sqlstate = getattr(orig, "sqlstate", None)
+    violation = violations.postgresql_violation(table, sqlstate, getattr(orig, "diag", None))
+    if violation is None:
+        return source.fail(None, _message(orig))
+
+    def fails(through: int) -> Exception | None:
+        savepoint = connection.begin_nested()
+        try:
+            connection.exec_driver_sql(statement(through))
+        except Exception as attempt:
+            savepoint.rollback()
+            failure = getattr(attempt, "orig", attempt)
+            return failure if getattr(failure, "sqlstate", None) == sqlstate else None
+        savepoint.rollback()
+        return None
+
+    last = connection.exec_driver_sql(f"SELECT max({RECORD}) FROM {stage}").scalar()
+    low, high = 1, int(last or 1)
+    first = orig
+    while low < high:
+        middle = (low + high) // 2
+        failure = fails(middle)
+        if failure is not None:
+            high, first = middle, failure
+        else:
+            low = middle + 1
+    violation = violations.postgresql_violation(table, sqlstate, getattr(first, "diag", None))
+    assert violation is not None
+    line, row = source.record_at(high)
+    return source.fail(line, violations.message(table, violation, row))
+
+
+# -- sequences after seeding ----------------------------------------------------------------------
+
+
+def advance_sequences(
+    connection: Connection, given: list[tuple[Table, list[str]]], settings: Settings
+) -> None:
+    """Every sequence behind a column the seeds gave values for, past its highest value.
+
+    ``given``: each table written and the columns the seeds gave. Seeds that give ids (serial
+    or identity columns) leave the sequence where it was: the next INSERT without an id would
+    take an id a seeded row has. The seeding login moves it when it may (SELECT and UPDATE on
+    the sequence: its owner, a superuser); the app's login under the role model may not, so the
+    migrator's does (MIGRATOR_DATABASE_URL, as the owner). ``setval`` is not transactional: a
+    sequence moved for a run that then fails is a gap in the ids, never a collision.
+    """
+    behind: list[tuple[str, int]] = []  # (sequence, the highest value of its column)
+    format_table = connection.dialect.identifier_preparer.format_table
     quote = connection.dialect.identifier_preparer.quote
-    diag = getattr(orig, "diag", None)
-    message = _message(orig)
-    if isinstance(orig, psycopg.errors.NotNullViolation) and diag and diag.column_name:
-        column = diag.column_name
-        if column in source.columns:
-            record = connection.exec_driver_sql(
-                f"SELECT min({RECORD}) FROM {stage} WHERE {quote(column)} IS NULL"
+    for table, columns in given:
+        for name in columns:
+            if name not in table.c or not _is_integer(table.c[name]):
+                continue
+            sequence = connection.exec_driver_sql(
+                "SELECT pg_get_serial_sequence(%s, %s)", (format_table(table), name)
             ).scalar()
-            if record is not None:
-                line = source.line_of_record(int(record))
-                return source.fail(line, f"column {column!r} is empty: {message}")
-        return source.fail(None, f"{message}: give {column!r} in every row")
-    return source.fail(None, message)
+            if sequence is None:
+                continue
+            highest = connection.exec_driver_sql(
+                f"SELECT max({quote(name)}) FROM {format_table(table)}"
+            ).scalar()
+            if highest is None:
+                continue
+            if _may(connection, sequence, "SELECT"):
+                position = connection.exec_driver_sql(
+                    f"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                    f"FROM {sequence}"
+                ).scalar()
+                if position is not None and position >= highest:
+                    continue
+                if _may(connection, sequence, "UPDATE"):
+                    connection.exec_driver_sql(
+                        "SELECT setval(%s::regclass, %s)", (sequence, int(highest))
+                    )
+                    continue
+            behind.append((sequence, int(highest)))
+    if behind:
+        _advance_as_migrator(behind, settings)
+
+
+def _is_integer(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
+
+
+def _may(connection: Connection, sequence: str, privilege: str) -> bool:
+    return bool(
+        connection.exec_driver_sql(
+            "SELECT has_sequence_privilege(%s, %s)", (sequence, privilege)
+        ).scalar()
+    )
+
+
+def _advance_as_migrator(behind: list[tuple[str, int]], settings: Settings) -> None:
+    from ..engine import database_url, make_engine
+    from ..grants import assume_migration_role
+
+    names = ", ".join(sequence for sequence, _ in behind)
+    if not settings.get("MIGRATOR_DATABASE_URL"):
+        raise TaskError(
+            f"the seeds gave ids, and this login may not move the sequences behind them "
+            f"({names}): set MIGRATOR_DATABASE_URL (the migrator moves them); nothing was seeded"
+        )
+    engine = make_engine(database_url(settings, setting="MIGRATOR_DATABASE_URL"))
+    try:
+        with engine.begin() as connection:
+            assume_migration_role(connection, settings)
+            for sequence, highest in behind:
+                # Only ever forward: another session may have taken ids since.
+                connection.exec_driver_sql(
+                    "SELECT setval(%(s)s::regclass, greatest(%(n)s, "
+                    f"(SELECT last_value FROM {sequence})))",
+                    {"s": sequence, "n": highest},
+                )
+    except TaskError:
+        raise
+    except Exception as exc:
+        raise TaskError(
+            f"the seeds gave ids, and moving the sequences behind them ({names}) as the "
+            f"migrator failed: {_message(getattr(exc, 'orig', exc))}; nothing was seeded"
+        ) from None
+    finally:
+        engine.dispose()

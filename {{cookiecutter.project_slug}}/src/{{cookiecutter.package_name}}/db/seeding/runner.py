@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ...errors import TaskError
@@ -28,7 +29,7 @@ from .progress import Progress
 if TYPE_CHECKING:
     # SQLAlchemy (and with it the declarations, the sources, the ledger) is imported once a
     # run is known to have work to do: a run in which nothing changed ends without it.
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Table
 
     from ...settings import Settings
     from .declare import Seed
@@ -59,7 +60,11 @@ def order(declared: Mapping[str, Seed]) -> list[str]:
             return
         if state.get(name) == "visiting":
             cycle = [*path[path.index(name) :], name]
-            raise TaskError(f"seeds depend on each other in a cycle: {' -> '.join(cycle)}")
+            steps = " -> ".join(f"{seed} ({declared[seed].table.name})" for seed in cycle)
+            raise TaskError(
+                f"seeds depend on each other in a cycle: {steps} (foreign keys and "
+                "depends_on): no order loads every table after the tables it points to"
+            )
         state[name] = "visiting"
         for dependency in sorted(declared[name].dependencies(declared)):
             if dependency not in declared:
@@ -208,7 +213,8 @@ def run(
         )
 
     url = database_url(settings)
-    load = _loader(url)
+    loader = _loader(url)
+    load: Callable[..., Counts] = loader.load
     outcomes: list[Outcome] = []
     engine = make_engine(url)
     try:
@@ -241,7 +247,13 @@ def run(
                 echo(_describe(outcome, plan=plan, keep=keep_existing))
             if plan:
                 transaction.rollback()
-            elif own:
+            else:
+                advance = getattr(loader, "advance_sequences", None)
+                written = [_given(sources[o.name]) for o in outcomes if not o.skipped]
+                if written and advance is not None:
+                    # Seeds that gave ids: the next INSERT without one must not take theirs.
+                    advance(connection, written, settings)
+            if not plan and own:
                 tables = [
                     (name, declared[name].table.schema, declared[name].table.name) for name in names
                 ]
@@ -252,7 +264,15 @@ def run(
     return outcomes
 
 
-def _loader(url: str) -> Callable[..., Counts]:
+def _given(source: Source) -> tuple[Table, list[str]]:
+    """The table a seed wrote and the columns it gave values for."""
+    seed = source.seed
+    references = seed.references
+    columns = [references[c].column if c in references else c for c in source.columns]
+    return seed.table, columns
+
+
+def _loader(url: str) -> ModuleType:
     """The loading module of the URL's database: ``sqlite.py`` or ``postgresql.py``.
 
     Imported by name, because a project baked for SQLite has no ``postgresql.py`` (nor psycopg).
@@ -267,8 +287,7 @@ def _loader(url: str) -> Callable[..., Counts]:
             f"this project was baked without seeding for {backend} (no db/seeding/{backend}.py): "
             "bake the template with that database to get it"
         ) from None
-    load: Callable[..., Counts] = module.load
-    return load
+    return module
 
 
 def _load_one(

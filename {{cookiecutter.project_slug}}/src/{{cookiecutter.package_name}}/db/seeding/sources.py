@@ -5,7 +5,8 @@ Two ways out of a source:
 - ``batches()``: every record as a list ``[line, value, value, ...]`` in the order of
   ``columns``, checked as it streams (well-formed CSV, the same fields on every row, a key on
   each), so that a loader can name the line of a bad row without keeping the file in memory.
-  CSV values stay text (an empty field is NULL); the database, or the SQLite loader, types them.
+  CSV values stay text (an empty field is NULL, a quoted empty field ``""`` an empty string);
+  the database, or the SQLite loader, types them.
 - ``csv_blocks()``: a CSV file's data lines as large blocks of raw bytes, for PostgreSQL's COPY,
   which parses and types them itself: no Python work per row. Only the header is read here.
   COPY names a bad row by its position; ``line_of_record`` maps that back to a line by
@@ -92,12 +93,14 @@ class Source:
         # Bytes that are not UTF-8 become lone surrogates, found below with the line they are on
         # (a strict decoder would fail on the whole block it decodes, without a line).
         with self._open(errors="surrogateescape") as handle:
-            reader = csv.reader(handle, strict=True)
+            raw: list[str] = []  # the lines of the record being read, to tell "" from nothing
+            reader = csv.reader(_kept(handle, raw), strict=True)
             try:
                 header = next(reader, None)
             except csv.Error as exc:
                 raise self.fail(1, f"malformed CSV header: {exc}") from None
-            self._check_text(1, header or [])
+            raw.clear()
+            self._check_text(1, list(header or []))
             self._set_header(header)
             width = len(self.columns)
             keys = [self.columns.index(name) for name in self.seed.key_columns]
@@ -110,6 +113,9 @@ class Source:
                     raise self.fail(line, f"malformed CSV: {exc}") from None
                 if record is None:
                     break
+                if "" in record:
+                    record = _nulls(record, raw)
+                raw.clear()
                 if len(record) != width:
                     if record == []:  # a blank line, e.g. at the very end
                         line = reader.line_num + 1
@@ -118,7 +124,7 @@ class Source:
                         line, f"malformed CSV: {len(record)} fields where the header has {width}"
                     )
                 for index in keys:
-                    if not record[index]:
+                    if not record[index]:  # NULL or "": no key
                         raise self.fail(line, f"row missing its key {self.columns[index]!r}")
                 self._check_text(line, record)
                 record.insert(0, line)
@@ -132,8 +138,8 @@ class Source:
             if batch:
                 yield batch
 
-    def _check_text(self, line: int, fields: list[str]) -> None:
-        text = "".join(fields)
+    def _check_text(self, line: int, fields: list[str | None]) -> None:
+        text = "".join(field for field in fields if field is not None)
         if not text.isascii():
             try:
                 text.encode()
@@ -240,6 +246,20 @@ class Source:
                     break
         return found
 
+    def record_at(self, number: int) -> tuple[int | None, dict[str, Any]]:
+        """The line and values (as the seed gives them) of the ``number``-th record (1-based)."""
+        for seen, record in enumerate(self._records(), start=1):
+            if seen == number:
+                return int(record[0]), dict(zip(self.columns, record[1:], strict=True))
+        return None, {}
+
+    def record_on_line(self, line: int) -> dict[str, Any]:
+        """The values (as the seed gives them) of the record on ``line``."""
+        for record in self._records():
+            if record[0] == line:
+                return dict(zip(self.columns, record[1:], strict=True))
+        return {}
+
     def first_duplicate(self, through: int) -> tuple[tuple[Any, ...], int, int] | None:
         """A key given twice among the first ``through`` records: (key, first line, line)."""
         positions = [self.columns.index(name) + 1 for name in self.seed.key_columns]
@@ -298,9 +318,57 @@ class Source:
             header = next(csv.reader(io.StringIO(text, newline=""), strict=True), None)
         except csv.Error as exc:
             raise self.fail(1, f"malformed CSV header: {exc}") from None
-        self._check_text(1, header or [])
+        self._check_text(1, list(header or []))
         self._set_header(header)
         return data[end:], b"\r\n" if head.endswith(b"\r\n") else b"\n"
+
+
+def _kept(handle: IO[str], raw: list[str]) -> Iterator[str]:
+    """The lines of ``handle``, each also appended to ``raw`` (emptied by the reader's user)."""
+    for line in handle:
+        raw.append(line)
+        yield line
+
+
+def _nulls(record: list[str], raw: list[str]) -> list[Any]:
+    """``record`` with its unquoted empty fields None (NULL); quoted ones ("") stay "".
+
+    The csv module reads both as "" (before Python 3.12's QUOTE_NOTNULL): the record's own
+    text tells them apart. Only a record with an empty field gets here; without a pair of
+    quotes in its text, every empty field is NULL.
+    """
+    text = "".join(raw)
+    if '""' not in text:
+        return [None if value == "" else value for value in record]
+    quoted = _quoted_fields(text.rstrip("\r\n"))
+    return [
+        None if value == "" and not (index < len(quoted) and quoted[index]) else value
+        for index, value in enumerate(record)
+    ]
+
+
+def _quoted_fields(text: str) -> list[bool]:
+    """Whether each field of one CSV record (already read by the strict reader) is quoted."""
+    flags: list[bool] = []
+    position, end = 0, len(text)
+    while True:
+        if position < end and text[position] == '"':
+            flags.append(True)
+            position += 1
+            while True:  # to the closing quote; "" inside is an escaped quote
+                position = text.index('"', position)
+                if text.startswith('""', position):
+                    position += 2
+                    continue
+                position += 1
+                break
+            comma = text.find(",", position)
+        else:
+            flags.append(False)
+            comma = text.find(",", position)
+        if comma < 0:
+            return flags
+        position = comma + 1
 
 
 def _batched(records: Iterable[list[Any]], size: int) -> Iterator[list[list[Any]]]:

@@ -1,7 +1,10 @@
 """Loading a seed into SQLite: batched ``executemany`` of ``INSERT ... ON CONFLICT DO UPDATE``.
 
 SQLite stores what it is given, so text from CSV files is typed here from the column types
-(``true`` becomes a boolean, ``2024-05-01`` a date) before it reaches the database. References
+(``true`` becomes a boolean, ``2024-05-01`` a date) before it reaches the database, and every
+value is checked as PostgreSQL would check it (``values.py``: enum values, ``String(n)``
+lengths, numbers that parse and fit): both databases refuse the same rows, in the same words.
+A row that breaks a constraint is named with its constraint (``violations.py``). References
 are looked up in a dictionary of the referenced table's natural keys.
 
 A key given twice is found in SQL, not in a dictionary of every key seen (which grew with the
@@ -11,59 +14,24 @@ disk, and a unique index built on it once all rows are in names the first repeat
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sqlite3
-from collections.abc import Callable
-from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, or_, select
+from sqlalchemy import JSON, Connection, null, or_, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 
-from . import ledger
+from . import ledger, values, violations
 from .counts import Counts
 from .progress import Progress
 from .sources import BATCH_ROWS, Source
 
-_TRUE = {"true", "t", "1", "yes", "y", "on"}
-_FALSE = {"false", "f", "0", "no", "n", "off"}
 # The temporary table of the keys and lines of the seed being loaded (``_Keys``). A TEMP table
 # hides a table of the same name in unqualified SQL, the upserts' included: hence a name no
 # model would take.
 _KEYS = "_seeding_keys"
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(text)
-
-
-def _converter(column: Column[Any]) -> Callable[[str], Any] | None:
-    """How text becomes this column's Python value; None when text is already right."""
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return None
-    converters: dict[type, Callable[[str], Any]] = {
-        bool: _boolean,
-        int: int,
-        float: float,
-        Decimal: Decimal,
-        dt.datetime: dt.datetime.fromisoformat,
-        dt.date: dt.date.fromisoformat,
-        dt.time: dt.time.fromisoformat,
-        dict: json.loads,
-        list: json.loads,
-    }
-    return converters.get(python_type)
 
 
 def load(connection: Connection, source: Source, *, keep: bool, progress: Progress) -> Counts:
@@ -75,7 +43,10 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
     if first is None or not fields:
         return Counts()
     targets = [seed.references[name].column if name in seed.references else name for name in fields]
-    converters = [None if name in seed.references else _converter(table.c[name]) for name in fields]
+    converters = [
+        None if name in seed.references else values.converter(table.c[name], source.textual)
+        for name in fields
+    ]
     lookups = {
         name: dict(
             connection.execute(
@@ -106,7 +77,13 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
         for index, (name, convert) in enumerate(zip(fields, converters, strict=True))
         if convert is not None
     ]
-    textual = source.textual
+    # A missing value is SQL NULL, as PostgreSQL's COPY makes it; SQLAlchemy would write the
+    # JSON document 'null' into a JSON column.
+    json_nulls = [
+        index + 1
+        for index, name in enumerate(fields)
+        if name not in seed.references and isinstance(table.c[name].type, JSON)
+    ]
     keys = _Keys(connection, source)
     before = ledger.table_rows(connection, table)
     rows = changed = 0
@@ -115,8 +92,6 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
         lines: list[int] = []
         for record in batch:
             line = record[0]
-            if textual and "" in record:
-                record = [None if value == "" else value for value in record]
             for position, name, lookup in referenced:
                 value = record[position]
                 if value is not None:
@@ -131,13 +106,15 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
                         ) from None
             for position, name, convert in typed:
                 value = record[position]
-                if isinstance(value, str):
+                if value is not None:
                     try:
                         record[position] = convert(value)
-                    except ValueError:
-                        raise source.fail(
-                            line, f"column {name}: {value!r} is not a valid {table.c[name].type}"
-                        ) from None
+                    except values.BadValueError as exc:
+                        message = values.bad_value(table.c[name], value, exc.kind)
+                        raise source.fail(line, message) from None
+            for position in json_nulls:
+                if record[position] is None:
+                    record[position] = null()
             params.append(dict(zip(targets, record[1:], strict=True)))
             lines.append(line)
         changed += _execute(connection, source, statement, params, lines)
@@ -254,14 +231,36 @@ def _first_failing_row(
     lines: list[int],
     exc: IntegrityError,
 ) -> Exception:
-    """Replay a failed batch row by row (error path only) to name the line at fault."""
-    message = str(exc.orig).splitlines()[0]
-    for values, line in zip(params, lines, strict=True):
+    """Replay a failed batch row by row (error path only) to name the line at fault.
+
+    The rows before it stay written (the run fails and rolls back anyway), so that a row that
+    collides with an earlier one of its own batch fails here too.
+    """
+    for row, line in zip(params, lines, strict=True):
         savepoint = connection.begin_nested()
         try:
-            connection.execute(statement, [values])
+            connection.execute(statement, [row])
         except IntegrityError as row_exc:
             savepoint.rollback()
-            return source.fail(line, str(row_exc.orig).splitlines()[0])
-        savepoint.rollback()
-    return source.fail(None, message)
+            return _violation(connection, source, row, line, row_exc)
+        savepoint.commit()
+    return _violation(connection, source, {}, None, exc)
+
+
+def _violation(
+    connection: Connection,
+    source: Source,
+    values: dict[str, Any],
+    line: int | None,
+    exc: IntegrityError,
+) -> Exception:
+    """The one line for a row that broke a constraint, in the words PostgreSQL's get."""
+    seed = source.seed
+    errorname = getattr(exc.orig, "sqlite_errorname", None)
+    violation = violations.sqlite_violation(
+        connection, seed.table, errorname, values, seed.key_columns
+    )
+    if violation is None:
+        return source.fail(line, str(exc.orig).splitlines()[0])
+    given = source.record_on_line(line) if line is not None else {}
+    return source.fail(line, violations.message(seed.table, violation, {**values, **given}))
