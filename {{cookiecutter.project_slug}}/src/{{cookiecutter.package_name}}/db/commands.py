@@ -216,6 +216,7 @@ def grant(
     *,
     print_only: bool = False,
     check_only: bool = False,
+    rotate: str | None = None,
     settings: Settings | None = None,
 ) -> None:
     """Apply the role model (docs/database.md, "For DBAs"), print its SQL, or verify it."""
@@ -227,6 +228,11 @@ def grant(
         print(grants.render_sql(grants.role_names(settings)), end="")
         return
     url = grants.admin_url(settings, admin_url)
+    if rotate is not None:
+        print(f"Rotating passwords on {grants.describe(url)} (no privilege changes)")
+        for line in grants.rotate(settings, url, rotate):
+            print(line)
+        return
     if check_only:
         print(f"Checking {grants.describe(url)}")
         problems = grants.check(settings, url)
@@ -237,7 +243,12 @@ def grant(
         print("OK: roles, ownership and privileges match the model")
         return
     print(f"Applying the role model to {grants.describe(url)}")
-    changes, passwords = grants.apply(settings, url)
+    try:
+        changes, passwords = grants.apply(settings, url)
+    except grants.AdoptionRefusedError as refused:
+        for problem in refused.problems:
+            print(f"REFUSED {problem}")
+        raise
     for line in changes + passwords:
         print(line)
     print("Applied the role model" + ("" if changes else ": no changes to roles or privileges"))
