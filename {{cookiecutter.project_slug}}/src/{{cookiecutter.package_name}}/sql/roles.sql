@@ -150,6 +150,7 @@ DECLARE
   history_owner oid;
   problems text[] := '{}';
   doomed text[] := '{}';
+  doomed_oids oid[] := '{}';
   is_empty boolean;
   r record;
   rels oid[];
@@ -203,29 +204,38 @@ BEGIN
   IF NOT admin_is_super THEN
     EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
   END IF;
+  -- An empty lifecycle table an earlier db.grant created gives way to the history,
+  -- with its indexes, sequences and types.
+  FOR r IN SELECT b.oid, b.relname::text AS name FROM pg_class b
+            WHERE b.relnamespace = target AND b.relkind = 'r'
+              AND b.relname = ANY(lifecycle) AND EXISTS (SELECT FROM pg_class c
+                  WHERE c.relnamespace = source AND c.relname = b.relname
+                    AND c.relowner = history_owner) LOOP
+    EXECUTE pg_catalog.format('SELECT NOT EXISTS (SELECT FROM %I.%I)',
+      target_name, r.name) INTO is_empty;
+    IF is_empty THEN
+      doomed := doomed || r.name;
+      doomed_oids := doomed_oids || r.oid;
+    END IF;
+  END LOOP;
+  doomed_oids := doomed_oids
+    || ARRAY(SELECT indexrelid FROM pg_index WHERE indrelid = ANY(doomed_oids))
+    || ARRAY(SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+             AND d.refobjid = ANY(doomed_oids));
   FOR r IN
-    SELECT a.name, EXISTS (SELECT FROM pg_class b WHERE b.relnamespace = target
-                 AND b.relname = a.name AND b.relkind = 'r') AS is_table
+    SELECT a.name
       FROM (SELECT c.relname::text AS name FROM pg_class c
              WHERE c.relnamespace = source AND c.relowner = history_owner
                AND c.relkind NOT IN ('t')
             UNION SELECT t.typname::text FROM pg_type t
              WHERE t.oid = ANY(types)) a
      WHERE EXISTS (SELECT FROM pg_class b WHERE b.relnamespace = target
-                   AND b.relname = a.name)
+                   AND b.relname = a.name AND b.oid <> ALL (doomed_oids))
         OR EXISTS (SELECT FROM pg_type b WHERE b.typnamespace = target
-                   AND b.typname = a.name)
+                   AND b.typname = a.name AND b.typrelid <> ALL (doomed_oids))
      ORDER BY 1
   LOOP
-    -- An empty lifecycle table an earlier db.grant created gives way to the history.
-    IF r.is_table AND r.name = ANY(lifecycle) THEN
-      EXECUTE pg_catalog.format('SELECT NOT EXISTS (SELECT FROM %I.%I)',
-        target_name, r.name) INTO is_empty;
-      IF is_empty THEN
-        doomed := doomed || r.name;
-        CONTINUE;
-      END IF;
-    END IF;
     problems := problems || pg_catalog.format('%I.%I and %I.%I both exist: keep one'
       ' (rename or drop the other, after a backup), then run db.grant again',
       source_name, r.name, target_name, r.name);
