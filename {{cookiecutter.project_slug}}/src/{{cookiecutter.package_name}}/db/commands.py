@@ -229,8 +229,9 @@ def grant(
         return
     url = grants.admin_url(settings, admin_url)
     if rotate is not None:
-        print(f"Rotating passwords on {grants.describe(url)} (no privilege changes)")
-        for line in grants.rotate(settings, url, rotate):
+        done = grants.rotate(settings, url, rotate)
+        print(f"Rotated passwords on {grants.describe(url)}; no privilege changed")
+        for line in done:
             print(line)
         return
     if check_only:
