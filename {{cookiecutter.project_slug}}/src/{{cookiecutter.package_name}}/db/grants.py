@@ -710,11 +710,13 @@ def _exception_problems(query: Query, n: RoleNames) -> list[str]:
     problems = []
     where = "(db/grant_exceptions.py)"
     for table in sorted({*append_only, *hidden}):
-        found = query(
-            "SELECT pg_catalog.to_regclass(pg_catalog.quote_ident(%s) || '.' ||"
-            " pg_catalog.quote_ident(%s))::oid",
+        # By the catalog: to_regclass needs USAGE on the schema, which an admin may lack.
+        rows = query(
+            "SELECT c.oid FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace"
+            " WHERE s.nspname = %s AND c.relname = %s",
             (n.schema, table),
-        )[0][0]
+        )
+        found = rows[0][0] if rows else None
         if found is None:
             problems.append(
                 f"{where} names table {n.schema}.{table}, which does not exist: fix the name, "
