@@ -151,6 +151,11 @@ def test_exceptions_apply_print_check_and_survive_a_rotation(
     assert not scram_matches(str(verifier), password + "x")
     assert _denied(app, "DELETE FROM users")
     assert_narrowed()
+    fresh.sql(f'DELETE FROM "{r.schema}".countries')
+    # The old way, a whole db.grant with the new password: the declared exceptions hold.
+    grant_env = {**fresh.env, "DB_APP_PASSWORD": password + "2"}
+    project.invoke("db.grant", "--admin-url", fresh.grant_admin, env=grant_env)
+    assert_narrowed()
 
 
 @pytest.mark.postgresql
