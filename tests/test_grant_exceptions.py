@@ -187,3 +187,37 @@ def test_a_bad_rotation_is_one_line_and_changes_nothing(
         assert fresh.query(
             "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", fresh.roles.all()
         ) == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ('APPEND_ONLY = frozenset({"Audit-Log"})', "the APPEND_ONLY table 'Audit-Log'"),
+        (
+            'HIDDEN_COLUMNS = {"users": frozenset({"pass word"})}',
+            "the HIDDEN_COLUMNS column 'pass word'",
+        ),
+    ],
+    ids=["table", "column"],
+)
+def test_a_bad_exception_name_is_one_line(
+    baked: dict[str, Path], tmp_path: Path, declared: str, expected: str
+) -> None:
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    module = project.path / "src" / project.package / "db" / "grant_exceptions.py"
+    module.write_text(module.read_text() + declared + "\n")
+    result = project.invoke("db.grant", "--print", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = (
+        f"db.grant: db/grant_exceptions.py: {expected} is not a plain lower-case identifier: "
+        "name the table or column as the migrations create it"
+    )
+    assert result.stderr.strip().splitlines() == [line], result.stderr
+
+
+def test_rotate_goes_alone(baked: dict[str, Path], tmp_path: Path) -> None:
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    result = project.invoke("db.grant", "--print", "--rotate", "app", check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "--rotate only sets passwords" in result.stderr

@@ -224,6 +224,8 @@ def grant(
     from . import grants
 
     settings = _settings(settings)
+    if rotate is not None and (print_only or check_only):
+        raise TaskError("--rotate only sets passwords: run it without --print and --check")
     if print_only:
         print(grants.render_sql(grants.role_names(settings)), end="")
         return
