@@ -268,6 +268,8 @@ def _prepare(
             DB_APP_PASSWORD=env.get("DB_APP_PASSWORD", "Docs-example-1"),
         )
         roles.append((Roles(prefix, prefix), admin))  # dropped afterwards, whatever happens
+        if "--rotate" in args:  # rotating a password needs the roles to exist
+            project.invoke("db.grant", env=env)
         if "--check" in args:  # verifying comes after applying
             # ... on the empty database the docs start from: `db.init` migrated as the superuser
             # into `public`, which --check reports (the model puts nothing there).

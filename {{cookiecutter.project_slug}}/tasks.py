@@ -249,14 +249,22 @@ def merge(c: Context, message: str | None = None) -> None:
         "admin_url": "admin connection (default: ADMIN_DATABASE_URL); never the app's URL",
         "print": "print the SQL instead of running it (for review, or psql -f)",
         "check": "compare the live catalog with the model; exit 1 listing every difference",
+        "rotate": "only set the passwords of these logins (app,reader,migrator) from DB_*_PASSWORD",
     }
 )
 @guarded
 def grant(
-    c: Context, admin_url: str | None = None, print: bool = False, check: bool = False
+    c: Context,
+    admin_url: str | None = None,
+    print: bool = False,
+    check: bool = False,
+    rotate: str | None = None,
 ) -> None:
-    """Create the roles and grants of the least-privilege model; --print or --check it."""
-    commands.grant(admin_url, print_only=print, check_only=check)
+    """Create the roles and grants of the least-privilege model; --print or --check it.
+
+    --rotate app[,reader,migrator] only sets those passwords from DB_*_PASSWORD.
+    """
+    commands.grant(admin_url, print_only=print, check_only=check, rotate=rotate)
 
 
 @task

@@ -216,6 +216,7 @@ def grant(
     *,
     print_only: bool = False,
     check_only: bool = False,
+    rotate: str | None = None,
     settings: Settings | None = None,
 ) -> None:
     """Apply the role model (docs/database.md, "For DBAs"), print its SQL, or verify it."""
@@ -223,10 +224,18 @@ def grant(
     from . import grants
 
     settings = _settings(settings)
+    if rotate is not None and (print_only or check_only):
+        raise TaskError("--rotate only sets passwords: run it without --print and --check")
     if print_only:
         print(grants.render_sql(grants.role_names(settings)), end="")
         return
     url = grants.admin_url(settings, admin_url)
+    if rotate is not None:
+        done = grants.rotate(settings, url, rotate)
+        print(f"Rotated passwords on {grants.describe(url)}; no privilege changed")
+        for line in done:
+            print(line)
+        return
     if check_only:
         print(f"Checking {grants.describe(url)}")
         problems = grants.check(settings, url)
@@ -237,7 +246,12 @@ def grant(
         print("OK: roles, ownership and privileges match the model")
         return
     print(f"Applying the role model to {grants.describe(url)}")
-    changes, passwords = grants.apply(settings, url)
+    try:
+        changes, passwords = grants.apply(settings, url)
+    except grants.AdoptionRefusedError as refused:
+        for problem in refused.problems:
+            print(f"REFUSED {problem}")
+        raise
     for line in changes + passwords:
         print(line)
     print("Applied the role model" + ("" if changes else ": no changes to roles or privileges"))

@@ -281,6 +281,7 @@ def render_sql(names: RoleNames) -> str:
         f"CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {owner};",
         f"ALTER SCHEMA {s} OWNER TO {owner};",
         "",
+        *_adoption_sql(n),
         "-- 7. Everything below is done as the owner: GRANT by anyone else only warns, and",
         "--    default privileges apply to objects created by the role named FOR ROLE only.",
         f"SET ROLE {owner};",
@@ -348,6 +349,8 @@ def render_sql(names: RoleNames) -> str:
     for table in SEED_TABLES:
         lines += _create_table(f"{s}.{ident(table)}", table)
     lines += [
+        "",
+        *_exceptions_sql(n),
         "RESET ROLE;",
         "",
         "-- 10. Verify what warnings would hide.",
@@ -412,6 +415,364 @@ def _create_table(qualified: str, name: str) -> list[str]:
         *columns[-1:],
         ");",
     ]
+
+
+# -- adopting an existing deployment -------------------------------------------------------------
+
+# The SQLSTATE of the script's refusal to adopt (a class of our own: nothing PostgreSQL raises).
+ADOPTION_REFUSED = "GW001"
+_LIFECYCLE_TABLES = (*READ_ONLY_TABLES, *SEED_TABLES)
+# Schemas that never hold an application's history.
+_SYSTEM_SCHEMAS = "s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname !~ '^pg_'"
+
+
+def _adoption_sql(n: RoleNames) -> list[str]:
+    """Step 6b: move a history migrated outside the schema (a first deploy's) into the model.
+
+    The history is what the owner of an ``alembic_version`` outside the schema owns in that
+    schema: tables (their indexes, constraints and owned sequences follow), views, sequences,
+    types and routines. It is moved with ``ALTER ... SET SCHEMA`` and given to the owner with
+    ``ALTER ... OWNER TO``, in the script's one transaction; any problem (a name in both schemas,
+    two histories, an owner the admin cannot act as) refuses the whole script with SQLSTATE
+    :data:`ADOPTION_REFUSED`, one DETAIL line per problem, before anything is changed.
+    """
+    s, owner = literal(n.schema), literal(n.owner)
+    lifecycle = ", ".join(literal(t) for t in _LIFECYCLE_TABLES)
+    return [
+        "-- 6b. Adopting an existing deployment. A database first migrated by another login",
+        "--     (the team's own, often a superuser: its tables went to `public`) keeps the",
+        f"--     application's history outside schema {ident(n.schema)}; migrating as the",
+        "--     migrator would build a second, empty copy. Whatever the owner of that",
+        "--     alembic_version owns in its schema (tables with their indexes and sequences,",
+        f"--     views, sequences, types, routines) moves into {ident(n.schema)} and is given",
+        f"--     to {ident(n.owner)}, each move a NOTICE.",
+        "--     A name in both schemas, two histories, or an owner this admin cannot act as",
+        "--     refuses the whole script (SQLSTATE GW001, one DETAIL line per problem).",
+        "DO $$",
+        "DECLARE",
+        f"  target_name text := {s};",
+        "  target oid := (SELECT oid FROM pg_namespace WHERE nspname = target_name);",
+        f"  model_owner text := {owner};",
+        "  admin text := current_user;",
+        "  admin_is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);",
+        f"  lifecycle text[] := ARRAY[{lifecycle}];",
+        "  sources text[];",
+        "  source oid;",
+        "  source_name text;",
+        "  history_owner oid;",
+        "  problems text[] := '{}';",
+        "  doomed text[] := '{}';",
+        "  doomed_oids oid[] := '{}';",
+        "  is_empty boolean;",
+        "  r record;",
+        "  rels oid[];",
+        "  types oid[];",
+        "  routines oid[];",
+        "BEGIN",
+        "  SELECT pg_catalog.array_agg(s.nspname::text ORDER BY s.nspname) INTO sources",
+        "    FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace",
+        f"   WHERE c.relname = {literal(VERSION_TABLE)} AND c.relkind IN ('r', 'p')",
+        f"     AND c.relnamespace <> target AND {_SYSTEM_SCHEMAS};",
+        "  IF sources IS NULL THEN",
+        "    RETURN;",
+        "  END IF;",
+        "  IF pg_catalog.cardinality(sources) > 1 THEN",
+        "    RAISE EXCEPTION USING ERRCODE = 'GW001',",
+        "      MESSAGE = 'roles.sql: the application''s history is split; nothing was changed',",
+        "      DETAIL = pg_catalog.format('alembic_version exists in schemas %s: one database'",
+        "        ' holds one history; keep the one the application uses, drop the others'",
+        "        ' (after a backup)',",
+        "        pg_catalog.array_to_string(sources, ', ')),",
+        "      HINT = 'see docs/database.md, \"Adopting an existing deployment\"';",
+        "  END IF;",
+        "  source_name := sources[1];",
+        "  source := (SELECT oid FROM pg_namespace WHERE nspname = source_name);",
+        "  history_owner := (SELECT relowner FROM pg_class WHERE relnamespace = source",
+        f"                     AND relname = {literal(VERSION_TABLE)});",
+        "  SELECT pg_catalog.array_agg(c.oid) INTO rels FROM pg_class c",
+        "   WHERE c.relnamespace = source AND c.relowner = history_owner",
+        "     AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')",
+        "     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass",
+        "                     AND d.objid = c.oid AND (d.deptype = 'e'",
+        "                     OR (c.relkind = 'S' AND d.refclassid = 'pg_class'::regclass",
+        "                         AND d.deptype IN ('a', 'i'))));",
+        "  SELECT pg_catalog.array_agg(t.oid) INTO types FROM pg_type t",
+        "   WHERE t.typnamespace = source AND t.typowner = history_owner",
+        "     AND t.typtype IN ('e', 'd', 'r')",
+        "     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_type'::regclass",
+        "                     AND d.objid = t.oid AND d.deptype = 'e');",
+        "  SELECT pg_catalog.array_agg(p.oid) INTO routines FROM pg_proc p",
+        "   WHERE p.pronamespace = source AND p.proowner = history_owner",
+        "     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass",
+        "                     AND d.objid = p.oid AND d.deptype = 'e');",
+        "  -- Problems first: nothing is changed unless everything can move.",
+        "  IF NOT admin_is_super",
+        "     AND NOT pg_catalog.pg_has_role(admin, history_owner, 'USAGE') THEN",
+        "    problems := problems || pg_catalog.format('the history in schema %I is owned by'",
+        "      ' %s, whose objects %I cannot take over: run db.grant as a superuser, or'",
+        "      ' GRANT %s TO %I first', source_name, history_owner::regrole, admin,",
+        "      history_owner::regrole, admin);",
+        "  END IF;",
+        "  IF NOT admin_is_super THEN",
+        "    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);",
+        "  END IF;",
+        "  -- An empty lifecycle table an earlier db.grant created gives way to the history,",
+        "  -- with its indexes, sequences and types.",
+        "  FOR r IN SELECT b.oid, b.relname::text AS name FROM pg_class b",
+        "            WHERE b.relnamespace = target AND b.relkind = 'r'",
+        "              AND b.relname = ANY(lifecycle) AND EXISTS (SELECT FROM pg_class c",
+        "                  WHERE c.relnamespace = source AND c.relname = b.relname",
+        "                    AND c.relowner = history_owner) LOOP",
+        "    EXECUTE pg_catalog.format('SELECT NOT EXISTS (SELECT FROM %I.%I)',",
+        "      target_name, r.name) INTO is_empty;",
+        "    IF is_empty THEN",
+        "      doomed := doomed || r.name;",
+        "      doomed_oids := doomed_oids || r.oid;",
+        "    END IF;",
+        "  END LOOP;",
+        "  doomed_oids := doomed_oids",
+        "    || ARRAY(SELECT indexrelid FROM pg_index WHERE indrelid = ANY(doomed_oids))",
+        "    || ARRAY(SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass",
+        "             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')",
+        "             AND d.refobjid = ANY(doomed_oids));",
+        "  FOR r IN",
+        "    SELECT a.name",
+        "      FROM (SELECT c.relname::text AS name FROM pg_class c",
+        "             WHERE c.relnamespace = source AND c.relowner = history_owner",
+        "               AND c.relkind NOT IN ('t')",
+        "            UNION SELECT t.typname::text FROM pg_type t",
+        "             WHERE t.oid = ANY(types)) a",
+        "     WHERE EXISTS (SELECT FROM pg_class b WHERE b.relnamespace = target",
+        "                   AND b.relname = a.name AND b.oid <> ALL (doomed_oids))",
+        "        OR EXISTS (SELECT FROM pg_type b WHERE b.typnamespace = target",
+        "                   AND b.typname = a.name AND b.typrelid <> ALL (doomed_oids))",
+        "     ORDER BY 1",
+        "  LOOP",
+        "    problems := problems || pg_catalog.format('%I.%I and %I.%I both exist: keep one'",
+        "      ' (rename or drop the other, after a backup), then run db.grant again',",
+        "      source_name, r.name, target_name, r.name);",
+        "  END LOOP;",
+        "  FOR r IN SELECT a.oid FROM pg_proc a WHERE a.oid = ANY(routines) AND EXISTS (",
+        "             SELECT FROM pg_proc b WHERE b.pronamespace = target",
+        "                AND b.proname = a.proname AND b.proargtypes = a.proargtypes) LOOP",
+        "    problems := problems || pg_catalog.format('routine %s exists in schema %I too:'",
+        "      ' keep one (rename or drop the other), then run db.grant again',",
+        "      r.oid::regprocedure, target_name);",
+        "  END LOOP;",
+        "  IF NOT admin_is_super THEN",
+        "    RESET ROLE;",
+        "  END IF;",
+        "  IF pg_catalog.cardinality(problems) > 0 THEN",
+        "    RAISE EXCEPTION USING ERRCODE = 'GW001',",
+        "      MESSAGE = pg_catalog.format('roles.sql: the application''s history in schema %I'",
+        "        ' cannot move into schema %I; nothing was changed', source_name, target_name),",
+        "      DETAIL = pg_catalog.array_to_string(problems, E'\\n'),",
+        "      HINT = 'see docs/database.md, \"Adopting an existing deployment\"';",
+        "  END IF;",
+        "  -- Moving: as the owner of the objects (the admin, or a role it acts as), into a schema",
+        "  -- the owner owns; a non-superuser admin gets CREATE there for this transaction only.",
+        "  IF NOT admin_is_super THEN",
+        "    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);",
+        "  END IF;",
+        "  FOR r IN SELECT pg_catalog.unnest(doomed) AS name LOOP",
+        "    EXECUTE pg_catalog.format('DROP TABLE %I.%I', target_name, r.name);",
+        "    RAISE NOTICE 'dropped the empty table %.% (an earlier db.grant made it): %.%'",
+        "      ' replaces it', target_name, r.name, source_name, r.name;",
+        "  END LOOP;",
+        "  IF NOT admin_is_super THEN",
+        "    EXECUTE pg_catalog.format('GRANT CREATE ON SCHEMA %I TO %I', target_name, admin);",
+        "    RESET ROLE;",
+        "  END IF;",
+        "  FOR r IN SELECT t.oid, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END",
+        "           AS kw FROM pg_type t WHERE t.oid = ANY(types) ORDER BY t.typname LOOP",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I SET SCHEMA %I', r.kw, source_name,",
+        "      r.typname, target_name);",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I OWNER TO %I', r.kw, target_name,",
+        "      r.typname, model_owner);",
+        "    RAISE NOTICE 'moved % %.% to schema %, owned by %', pg_catalog.lower(r.kw),",
+        "      source_name, r.typname, target_name, model_owner;",
+        "  END LOOP;",
+        "  FOR r IN SELECT c.oid, c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW'",
+        "             WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'",
+        "             WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END AS kw",
+        "           FROM pg_class c WHERE c.oid = ANY(rels) ORDER BY c.relname LOOP",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I SET SCHEMA %I', r.kw, source_name,",
+        "      r.relname, target_name);",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I OWNER TO %I', r.kw, target_name,",
+        "      r.relname, model_owner);",
+        "    RAISE NOTICE 'moved % %.% to schema %, owned by %', pg_catalog.lower(r.kw),",
+        "      source_name, r.relname, target_name, model_owner;",
+        "  END LOOP;",
+        "  FOR r IN SELECT p.oid, p.proname, CASE p.prokind WHEN 'a' THEN 'AGGREGATE'",
+        "             ELSE 'ROUTINE' END AS kw FROM pg_proc p WHERE p.oid = ANY(routines)",
+        "           ORDER BY p.proname LOOP",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I(%s) SET SCHEMA %I', r.kw, source_name,",
+        "      r.proname, pg_catalog.pg_get_function_identity_arguments(r.oid), target_name);",
+        "    EXECUTE pg_catalog.format('ALTER %s %I.%I(%s) OWNER TO %I', r.kw, target_name,",
+        "      r.proname, pg_catalog.pg_get_function_identity_arguments(r.oid), model_owner);",
+        "    RAISE NOTICE 'moved routine %.%(%) to schema %, owned by %', source_name, r.proname,",
+        "      pg_catalog.pg_get_function_identity_arguments(r.oid), target_name, model_owner;",
+        "  END LOOP;",
+        "  IF NOT admin_is_super THEN",
+        "    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);",
+        "    EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA %I FROM %I', target_name, admin);",
+        "    RESET ROLE;",
+        "  END IF;",
+        "END $$;",
+        "",
+    ]
+
+
+# -- the project's exceptions (db/grant_exceptions.py) ------------------------------------------
+
+
+def declared_exceptions() -> tuple[list[str], dict[str, list[str]]]:
+    """APPEND_ONLY and HIDDEN_COLUMNS of db/grant_exceptions.py, sorted and validated."""
+    from . import grant_exceptions
+
+    append_only = sorted(grant_exceptions.APPEND_ONLY)
+    hidden = {t: sorted(cols) for t, cols in sorted(grant_exceptions.HIDDEN_COLUMNS.items())}
+    for what, value in [
+        *(("APPEND_ONLY table", t) for t in append_only),
+        *(("HIDDEN_COLUMNS table", t) for t in hidden),
+        *(("HIDDEN_COLUMNS column", c) for cols in hidden.values() for c in cols),
+    ]:
+        if not isinstance(value, str) or not _NAME.match(value) or len(value) > 63:
+            raise TaskError(
+                f"db/grant_exceptions.py: the {what} {value!r} is not a plain lower-case "
+                "identifier: name the table or column as the migrations create it"
+            )
+    return append_only, hidden
+
+
+def _exceptions_sql(n: RoleNames) -> list[str]:
+    """Step 9b: the project's exceptions, after the grants they narrow (run as the owner)."""
+    append_only, hidden = declared_exceptions()
+    lines = [
+        "-- 9b. This project's exceptions (db/grant_exceptions.py), after the grants above that",
+        "--     they narrow. A table a later migration creates gets them at the next db.grant;",
+        "--     until then --check reports it.",
+    ]
+    if not append_only and not hidden:
+        return [*lines, "--     None declared.", ""]
+    s, rw, ro = ident(n.schema), ident(n.rw), ident(n.ro)
+    for table in append_only:
+        qualified = f"{s}.{ident(table)}"
+        lines += [
+            f"-- {table}: append-only; {n.rw} may SELECT and INSERT, never UPDATE or DELETE.",
+            "DO $$",
+            "BEGIN",
+            f"  IF pg_catalog.to_regclass({literal(qualified)}) IS NOT NULL THEN",
+            f"    REVOKE UPDATE, DELETE, TRUNCATE ON {qualified} FROM {rw};",
+            "  END IF;",
+            "END $$;",
+        ]
+    for table, columns in hidden.items():
+        qualified = f"{s}.{ident(table)}"
+        lines += [
+            f"-- {table}: {n.ro} may SELECT every column but {', '.join(columns)}.",
+            "DO $$",
+            "DECLARE",
+            f"  t regclass := pg_catalog.to_regclass({literal(qualified)});",
+            f"  hidden text[] := ARRAY[{', '.join(literal(c) for c in columns)}];",
+            "  visible text;",
+            "BEGIN",
+            "  IF t IS NOT NULL THEN",
+            f"    REVOKE SELECT ON {qualified} FROM {ro};",
+            "    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', '",
+            "                                 ORDER BY attnum) INTO visible",
+            "      FROM pg_attribute WHERE attrelid = t AND attnum > 0 AND NOT attisdropped",
+            "       AND attname <> ALL (hidden);",
+            "    IF visible IS NOT NULL THEN",
+            "      EXECUTE pg_catalog.format('GRANT SELECT (%s) ON %s TO %I', visible, t,",
+            f"                                {literal(n.ro)});",
+            "    END IF;",
+            "  END IF;",
+            "END $$;",
+        ]
+    return [*lines, ""]
+
+
+def _expected_table_privileges(n: RoleNames, table: str) -> set[tuple[str, str]]:
+    """What the model grants on an ordinary table of the schema, exceptions applied."""
+    append_only, hidden = declared_exceptions()
+    expected = _expected(n, MODEL.tables)
+    if table in append_only:
+        expected -= {(n.rw, "UPDATE"), (n.rw, "DELETE")}
+    if table in hidden:
+        expected -= {(n.ro, "SELECT")}
+    return expected
+
+
+def _exception_problems(query: Query, n: RoleNames) -> list[str]:
+    """Each declared exception the catalog does not honour, judged by effective privileges."""
+    append_only, hidden = declared_exceptions()
+    problems = []
+    where = "(db/grant_exceptions.py)"
+    for table in sorted({*append_only, *hidden}):
+        # By the catalog: to_regclass needs USAGE on the schema, which an admin may lack.
+        rows = query(
+            "SELECT c.oid FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace"
+            " WHERE s.nspname = %s AND c.relname = %s",
+            (n.schema, table),
+        )
+        found = rows[0][0] if rows else None
+        if found is None:
+            problems.append(
+                f"{where} names table {n.schema}.{table}, which does not exist: fix the name, "
+                "or migrate and run `invoke db.grant`"
+            )
+            continue
+        if table in append_only:
+            for role in (n.rw, n.app):
+                for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                    # UPDATE may be granted on columns alone: any column counts.
+                    function = "has_any_column_privilege"
+                    if privilege != "UPDATE":
+                        function = "has_table_privilege"
+                    sql = f"SELECT pg_catalog.{function}(%s, %s::oid, %s)"
+                    if query(sql, (role, found, privilege))[0][0]:
+                        problems.append(
+                            f"table {n.schema}.{table} is append-only {where} but {role} may "
+                            f"{privilege} it: run `invoke db.grant`"
+                        )
+        if table in hidden:
+            columns = query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = %s::oid AND attnum > 0"
+                " AND NOT attisdropped ORDER BY attnum",
+                (found,),
+            )
+            names = [row[0] for row in columns]
+            for column in hidden[table]:
+                if column not in names:
+                    problems.append(
+                        f"{where} hides column {n.schema}.{table}.{column}, which does not exist"
+                    )
+            for column in names:
+                for role in (n.ro, n.reader):
+                    may = query(
+                        "SELECT pg_catalog.has_column_privilege(%s, %s::oid, %s, 'SELECT')",
+                        (role, found, column),
+                    )[0][0]
+                    if column in hidden[table] and may:
+                        problems.append(
+                            f"column {n.schema}.{table}.{column} is hidden {where} but {role} "
+                            "may SELECT it: run `invoke db.grant`"
+                        )
+                    elif column not in hidden[table] and not may and role == n.ro:
+                        problems.append(
+                            f"{role} cannot SELECT column {n.schema}.{table}.{column}, which is "
+                            f"not hidden {where}: run `invoke db.grant`"
+                        )
+    return problems
+
+
+class AdoptionRefusedError(TaskError):
+    """The script refused to adopt a first deploy's history: one line per problem, nothing done."""
+
+    def __init__(self, message: str, problems: list[str], hint: str) -> None:
+        super().__init__(f"{message} ({hint})" if hint else message)
+        self.problems = problems
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -526,9 +887,13 @@ def apply(settings: Settings, url: URL) -> tuple[list[str], list[str]]:
     notices: list[str] = []
     with _connect(url, notices) as connection:
         before = _acl_snapshot(connection, names)
-        connection.execute(render_sql(names))
+        _run_script(connection, render_sql(names))
         after = _acl_snapshot(connection, names)
-        report = [n for n in notices if n.startswith(("changed LOGIN", "removed CREATEDB"))]
+        report = [
+            n
+            for n in notices
+            if n.startswith(("changed LOGIN", "removed CREATEDB", "moved ", "dropped the empty"))
+        ]
         # The owner's own rights on what it owns are implied: not worth a line each.
         owners = f"{names.owner}: "
         report += [f"+ {line}" for line in sorted(after - before) if not line.startswith(owners)]
@@ -537,24 +902,80 @@ def apply(settings: Settings, url: URL) -> tuple[list[str], list[str]]:
     return report, passwords
 
 
-def _set_passwords(connection: Any, settings: Settings, names: RoleNames) -> list[str]:
-    """ALTER ROLE ... PASSWORD with a SCRAM verifier made here: the password never travels."""
+def _run_script(connection: Any, script: str) -> None:
+    """Run the script; its refusal to adopt a history becomes :class:`AdoptionRefusedError`."""
     from .driver import psycopg
 
-    sql = psycopg().sql
+    try:
+        connection.execute(script)
+    except psycopg().Error as exc:
+        if exc.sqlstate != ADOPTION_REFUSED:
+            raise
+        diag = exc.diag
+        problems = (diag.message_detail or "").splitlines()
+        message, hint = diag.message_primary or "", diag.message_hint or ""
+        raise AdoptionRefusedError(message, problems, hint) from None
+
+
+def _set_passwords(connection: Any, settings: Settings, names: RoleNames) -> list[str]:
+    """ALTER ROLE ... PASSWORD with a SCRAM verifier made here: the password never travels."""
     done = []
     for key, setting in PASSWORD_SETTINGS.items():
         password = settings.get(setting)
         if not password:
             continue
         role = getattr(names, key)
-        verifier = connection.pgconn.encrypt_password(
-            password.encode(), role.encode(), b"scram-sha-256"
-        ).decode()
-        connection.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
-        )
+        _set_password(connection, role, password)
         done.append(f"set the password of {role} (from {setting})")
+    return done
+
+
+def _set_password(connection: Any, role: str, password: str) -> None:
+    from .driver import psycopg
+
+    sql = psycopg().sql
+    verifier = connection.pgconn.encrypt_password(
+        password.encode(), role.encode(), b"scram-sha-256"
+    ).decode()
+    connection.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
+    )
+
+
+def rotate(settings: Settings, url: URL, which: str) -> list[str]:
+    """Only ``ALTER ROLE ... PASSWORD`` for the logins named in ``which`` ("app,reader").
+
+    The passwords come from the environment (DB_*_PASSWORD), never from the command line; no
+    privilege is granted or revoked, so nothing a migration narrowed is widened again.
+    """
+    keys = [key.strip() for key in which.split(",") if key.strip()]
+    unknown = [key for key in keys if key not in PASSWORD_SETTINGS]
+    if not keys or unknown:
+        raise TaskError(
+            f"--rotate {which!r}: name the logins whose password changes, comma-separated, "
+            f"among {', '.join(PASSWORD_SETTINGS)} (the passwords come from DB_*_PASSWORD)"
+        )
+    missing = [PASSWORD_SETTINGS[key] for key in keys if not settings.get(PASSWORD_SETTINGS[key])]
+    if missing:
+        raise TaskError(
+            f"--rotate {which}: set {', '.join(missing)} in the environment to the new password "
+            "(never on the command line)"
+        )
+    names = role_names(settings)
+    done = []
+    with _connect(url) as connection, connection.transaction():
+        for key in keys:
+            role = getattr(names, key)
+            exists = connection.execute(
+                "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+            ).fetchall()
+            if exists != [(True,)]:
+                raise TaskError(
+                    f"--rotate {key}: {role} is not a login of this cluster: run `invoke db.grant` "
+                    "first (it creates the roles); nothing was changed"
+                )
+            _set_password(connection, role, settings.get(PASSWORD_SETTINGS[key]) or "")
+            done.append(f"set the password of {role} (from {PASSWORD_SETTINGS[key]})")
     return done
 
 
@@ -657,6 +1078,50 @@ def _differences(query: Query, n: RoleNames) -> list[str]:
     problems += _public_schema_problems(query)
     problems += _default_privilege_problems(query, n)
     problems += _ownership_problems(query, n)
+    problems += _split_problems(query, n)
+    problems += _exception_problems(query, n)
+    return problems
+
+
+def _split_problems(query: Query, n: RoleNames) -> list[str]:
+    """A history (an alembic_version and what its owner owns beside it) outside the schema.
+
+    What ``db.migrate`` as the migrator would never see: it would build a second, empty copy.
+    """
+    problems = []
+    others = query(
+        "SELECT s.nspname::text, c.relowner FROM pg_class c"
+        " JOIN pg_namespace s ON s.oid = c.relnamespace"
+        f" WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND {_SYSTEM_SCHEMAS}"
+        " AND s.nspname <> %s ORDER BY 1",
+        (VERSION_TABLE, n.schema),
+    )
+    in_schema = query(
+        "SELECT FROM pg_class WHERE relname = %s AND relnamespace = to_regnamespace(%s)",
+        (VERSION_TABLE, n.schema),
+    )
+    adopt = (
+        "run `invoke db.grant`, which adopts it or names what prevents it (docs/database.md, "
+        "Adopting an existing deployment)"
+    )
+    for source, owner in others:
+        if in_schema:
+            problems.append(
+                f"{VERSION_TABLE} exists in schema {source} and in schema {n.schema}: the "
+                f"application's history is split; {adopt}"
+            )
+        else:
+            problems.append(
+                f"the application's history ({VERSION_TABLE}) is in schema {source}, not "
+                f"{n.schema}: {adopt}"
+            )
+        for (what,) in query(
+            "SELECT pg_describe_object('pg_class'::regclass, c.oid, 0) FROM pg_class c"
+            " WHERE c.relnamespace = to_regnamespace(%s) AND c.relowner = %s"
+            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname <> %s ORDER BY 1",
+            (source, owner, VERSION_TABLE),
+        ):
+            problems.append(f"{what} of that history is outside schema {n.schema}: {adopt}")
     return problems
 
 
@@ -844,7 +1309,7 @@ def _object_problems(query: Query, n: RoleNames) -> list[str]:
         elif name in READ_ONLY_TABLES:
             expected = _expected(n, MODEL.version_table)
         else:
-            expected = _expected(n, MODEL.tables)
+            expected = _expected_table_privileges(n, name)
         rows = [(int(grantee), priv) for grantee, priv in acl]
         problems += _acl_problems(what, rows, expected, query)
     for name in sorted(missing):

@@ -127,6 +127,187 @@ END $$;
 CREATE SCHEMA IF NOT EXISTS "{{ cookiecutter.role_prefix }}" AUTHORIZATION "{{ cookiecutter.role_prefix }}_owner";
 ALTER SCHEMA "{{ cookiecutter.role_prefix }}" OWNER TO "{{ cookiecutter.role_prefix }}_owner";
 
+-- 6b. Adopting an existing deployment. A database first migrated by another login
+--     (the team's own, often a superuser: its tables went to `public`) keeps the
+--     application's history outside schema "{{ cookiecutter.role_prefix }}"; migrating as the
+--     migrator would build a second, empty copy. Whatever the owner of that
+--     alembic_version owns in its schema (tables with their indexes and sequences,
+--     views, sequences, types, routines) moves into "{{ cookiecutter.role_prefix }}" and is given
+--     to "{{ cookiecutter.role_prefix }}_owner", each move a NOTICE.
+--     A name in both schemas, two histories, or an owner this admin cannot act as
+--     refuses the whole script (SQLSTATE GW001, one DETAIL line per problem).
+DO $$
+DECLARE
+  target_name text := '{{ cookiecutter.role_prefix }}';
+  target oid := (SELECT oid FROM pg_namespace WHERE nspname = target_name);
+  model_owner text := '{{ cookiecutter.role_prefix }}_owner';
+  admin text := current_user;
+  admin_is_super boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+  lifecycle text[] := ARRAY['alembic_version', 'migration_ledger', 'lifecycle_environment', 'seed_ledger', 'seed_runs'];
+  sources text[];
+  source oid;
+  source_name text;
+  history_owner oid;
+  problems text[] := '{}';
+  doomed text[] := '{}';
+  doomed_oids oid[] := '{}';
+  is_empty boolean;
+  r record;
+  rels oid[];
+  types oid[];
+  routines oid[];
+BEGIN
+  SELECT pg_catalog.array_agg(s.nspname::text ORDER BY s.nspname) INTO sources
+    FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+   WHERE c.relname = 'alembic_version' AND c.relkind IN ('r', 'p')
+     AND c.relnamespace <> target AND s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname !~ '^pg_';
+  IF sources IS NULL THEN
+    RETURN;
+  END IF;
+  IF pg_catalog.cardinality(sources) > 1 THEN
+    RAISE EXCEPTION USING ERRCODE = 'GW001',
+      MESSAGE = 'roles.sql: the application''s history is split; nothing was changed',
+      DETAIL = pg_catalog.format('alembic_version exists in schemas %s: one database'
+        ' holds one history; keep the one the application uses, drop the others'
+        ' (after a backup)',
+        pg_catalog.array_to_string(sources, ', ')),
+      HINT = 'see docs/database.md, "Adopting an existing deployment"';
+  END IF;
+  source_name := sources[1];
+  source := (SELECT oid FROM pg_namespace WHERE nspname = source_name);
+  history_owner := (SELECT relowner FROM pg_class WHERE relnamespace = source
+                     AND relname = 'alembic_version');
+  SELECT pg_catalog.array_agg(c.oid) INTO rels FROM pg_class c
+   WHERE c.relnamespace = source AND c.relowner = history_owner
+     AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                     AND d.objid = c.oid AND (d.deptype = 'e'
+                     OR (c.relkind = 'S' AND d.refclassid = 'pg_class'::regclass
+                         AND d.deptype IN ('a', 'i'))));
+  SELECT pg_catalog.array_agg(t.oid) INTO types FROM pg_type t
+   WHERE t.typnamespace = source AND t.typowner = history_owner
+     AND t.typtype IN ('e', 'd', 'r')
+     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                     AND d.objid = t.oid AND d.deptype = 'e');
+  SELECT pg_catalog.array_agg(p.oid) INTO routines FROM pg_proc p
+   WHERE p.pronamespace = source AND p.proowner = history_owner
+     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                     AND d.objid = p.oid AND d.deptype = 'e');
+  -- Problems first: nothing is changed unless everything can move.
+  IF NOT admin_is_super
+     AND NOT pg_catalog.pg_has_role(admin, history_owner, 'USAGE') THEN
+    problems := problems || pg_catalog.format('the history in schema %I is owned by'
+      ' %s, whose objects %I cannot take over: run db.grant as a superuser, or'
+      ' GRANT %s TO %I first', source_name, history_owner::regrole, admin,
+      history_owner::regrole, admin);
+  END IF;
+  IF NOT admin_is_super THEN
+    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
+  END IF;
+  -- An empty lifecycle table an earlier db.grant created gives way to the history,
+  -- with its indexes, sequences and types.
+  FOR r IN SELECT b.oid, b.relname::text AS name FROM pg_class b
+            WHERE b.relnamespace = target AND b.relkind = 'r'
+              AND b.relname = ANY(lifecycle) AND EXISTS (SELECT FROM pg_class c
+                  WHERE c.relnamespace = source AND c.relname = b.relname
+                    AND c.relowner = history_owner) LOOP
+    EXECUTE pg_catalog.format('SELECT NOT EXISTS (SELECT FROM %I.%I)',
+      target_name, r.name) INTO is_empty;
+    IF is_empty THEN
+      doomed := doomed || r.name;
+      doomed_oids := doomed_oids || r.oid;
+    END IF;
+  END LOOP;
+  doomed_oids := doomed_oids
+    || ARRAY(SELECT indexrelid FROM pg_index WHERE indrelid = ANY(doomed_oids))
+    || ARRAY(SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+             AND d.refobjid = ANY(doomed_oids));
+  FOR r IN
+    SELECT a.name
+      FROM (SELECT c.relname::text AS name FROM pg_class c
+             WHERE c.relnamespace = source AND c.relowner = history_owner
+               AND c.relkind NOT IN ('t')
+            UNION SELECT t.typname::text FROM pg_type t
+             WHERE t.oid = ANY(types)) a
+     WHERE EXISTS (SELECT FROM pg_class b WHERE b.relnamespace = target
+                   AND b.relname = a.name AND b.oid <> ALL (doomed_oids))
+        OR EXISTS (SELECT FROM pg_type b WHERE b.typnamespace = target
+                   AND b.typname = a.name AND b.typrelid <> ALL (doomed_oids))
+     ORDER BY 1
+  LOOP
+    problems := problems || pg_catalog.format('%I.%I and %I.%I both exist: keep one'
+      ' (rename or drop the other, after a backup), then run db.grant again',
+      source_name, r.name, target_name, r.name);
+  END LOOP;
+  FOR r IN SELECT a.oid FROM pg_proc a WHERE a.oid = ANY(routines) AND EXISTS (
+             SELECT FROM pg_proc b WHERE b.pronamespace = target
+                AND b.proname = a.proname AND b.proargtypes = a.proargtypes) LOOP
+    problems := problems || pg_catalog.format('routine %s exists in schema %I too:'
+      ' keep one (rename or drop the other), then run db.grant again',
+      r.oid::regprocedure, target_name);
+  END LOOP;
+  IF NOT admin_is_super THEN
+    RESET ROLE;
+  END IF;
+  IF pg_catalog.cardinality(problems) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = 'GW001',
+      MESSAGE = pg_catalog.format('roles.sql: the application''s history in schema %I'
+        ' cannot move into schema %I; nothing was changed', source_name, target_name),
+      DETAIL = pg_catalog.array_to_string(problems, E'\n'),
+      HINT = 'see docs/database.md, "Adopting an existing deployment"';
+  END IF;
+  -- Moving: as the owner of the objects (the admin, or a role it acts as), into a schema
+  -- the owner owns; a non-superuser admin gets CREATE there for this transaction only.
+  IF NOT admin_is_super THEN
+    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
+  END IF;
+  FOR r IN SELECT pg_catalog.unnest(doomed) AS name LOOP
+    EXECUTE pg_catalog.format('DROP TABLE %I.%I', target_name, r.name);
+    RAISE NOTICE 'dropped the empty table %.% (an earlier db.grant made it): %.%'
+      ' replaces it', target_name, r.name, source_name, r.name;
+  END LOOP;
+  IF NOT admin_is_super THEN
+    EXECUTE pg_catalog.format('GRANT CREATE ON SCHEMA %I TO %I', target_name, admin);
+    RESET ROLE;
+  END IF;
+  FOR r IN SELECT t.oid, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END
+           AS kw FROM pg_type t WHERE t.oid = ANY(types) ORDER BY t.typname LOOP
+    EXECUTE pg_catalog.format('ALTER %s %I.%I SET SCHEMA %I', r.kw, source_name,
+      r.typname, target_name);
+    EXECUTE pg_catalog.format('ALTER %s %I.%I OWNER TO %I', r.kw, target_name,
+      r.typname, model_owner);
+    RAISE NOTICE 'moved % %.% to schema %, owned by %', pg_catalog.lower(r.kw),
+      source_name, r.typname, target_name, model_owner;
+  END LOOP;
+  FOR r IN SELECT c.oid, c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW'
+             WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+             WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END AS kw
+           FROM pg_class c WHERE c.oid = ANY(rels) ORDER BY c.relname LOOP
+    EXECUTE pg_catalog.format('ALTER %s %I.%I SET SCHEMA %I', r.kw, source_name,
+      r.relname, target_name);
+    EXECUTE pg_catalog.format('ALTER %s %I.%I OWNER TO %I', r.kw, target_name,
+      r.relname, model_owner);
+    RAISE NOTICE 'moved % %.% to schema %, owned by %', pg_catalog.lower(r.kw),
+      source_name, r.relname, target_name, model_owner;
+  END LOOP;
+  FOR r IN SELECT p.oid, p.proname, CASE p.prokind WHEN 'a' THEN 'AGGREGATE'
+             ELSE 'ROUTINE' END AS kw FROM pg_proc p WHERE p.oid = ANY(routines)
+           ORDER BY p.proname LOOP
+    EXECUTE pg_catalog.format('ALTER %s %I.%I(%s) SET SCHEMA %I', r.kw, source_name,
+      r.proname, pg_catalog.pg_get_function_identity_arguments(r.oid), target_name);
+    EXECUTE pg_catalog.format('ALTER %s %I.%I(%s) OWNER TO %I', r.kw, target_name,
+      r.proname, pg_catalog.pg_get_function_identity_arguments(r.oid), model_owner);
+    RAISE NOTICE 'moved routine %.%(%) to schema %, owned by %', source_name, r.proname,
+      pg_catalog.pg_get_function_identity_arguments(r.oid), target_name, model_owner;
+  END LOOP;
+  IF NOT admin_is_super THEN
+    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
+    EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA %I FROM %I', target_name, admin);
+    RESET ROLE;
+  END IF;
+END $$;
+
 -- 7. Everything below is done as the owner: GRANT by anyone else only warns, and
 --    default privileges apply to objects created by the role named FOR ROLE only.
 SET ROLE "{{ cookiecutter.role_prefix }}_owner";
@@ -210,6 +391,12 @@ CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."seed_runs" (
     recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
     PRIMARY KEY (run_key)
 );
+
+-- 9b. This project's exceptions (db/grant_exceptions.py), after the grants above that
+--     they narrow. A table a later migration creates gets them at the next db.grant;
+--     until then --check reports it.
+--     None declared.
+
 RESET ROLE;
 
 -- 10. Verify what warnings would hide.
