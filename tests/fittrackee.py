@@ -183,7 +183,7 @@ def adopt(project: Project) -> Path:
     # The history was written under SQLAlchemy's default convention (indexes only): its
     # revisions drop constraints by the names PostgreSQL gave them (sports_img_key).
     naming = package / "db" / "naming.py"
-    convention = re.search(r"NAMING_CONVENTION = \{.*?\n\}\n", naming.read_text(), re.S)
+    convention = re.search(r"NAMING_CONVENTION = \{.*?\n\}\n", naming.read_text(), re.DOTALL)
     assert convention is not None
     naming.write_text(
         naming.read_text().replace(

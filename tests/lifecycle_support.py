@@ -108,11 +108,11 @@ class RoleModel:
 
 
 @contextmanager
-def relay(url: str, *, delay: float = 0.0) -> Iterator[int]:
+def relay(url: str, *, opened: threading.Event | None = None) -> Iterator[int]:
     """A TCP port on every address of this machine relaying to the PostgreSQL server of ``url``.
 
-    Until ``delay`` seconds have passed the port is bound but not listening, so connections
-    are refused as by a server still starting. Reaching the server under another host name
+    Until ``opened`` is set the port is bound but not listening, so connections are refused as
+    by a server still starting. Reaching the server under another host name
     (this machine's) makes it look remote to the tasks while it is the test server.
     """
     parsed = make_url(url)
@@ -128,8 +128,9 @@ def relay(url: str, *, delay: float = 0.0) -> Iterator[int]:
     stop = threading.Event()
 
     def serve() -> None:
-        if stop.wait(delay):
-            return
+        while opened is not None and not opened.wait(0.1):
+            if stop.is_set():
+                return
         listener.listen(16)
         listener.settimeout(0.1)
         while not stop.is_set():

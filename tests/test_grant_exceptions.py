@@ -19,10 +19,10 @@ from tests.grants_support import Fresh, fresh_database, login_url
 from tests.support import Project, _psycopg_url
 from tests.test_grant_passwords import scram_matches
 
-EXCEPTIONS = '''
+EXCEPTIONS = """
 APPEND_ONLY = frozenset({"countries"})
 HIDDEN_COLUMNS = {"users": frozenset({"email"})}
-'''
+"""
 
 
 @pytest.fixture

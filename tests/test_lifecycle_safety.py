@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -409,12 +410,24 @@ def test_wait_retries_then_fails_clearly(project_copy: Callable[..., Project]) -
 def test_wait_retries_until_the_server_accepts(
     project_copy: Callable[..., Project], pg_url: str
 ) -> None:
-    with relay(pg_url, delay=2) as port:  # refuses connections for 2 s, like a starting server
+    opened = threading.Event()  # the server "starts" once the task says it is waiting
+    with relay(pg_url, opened=opened) as port:
         project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
-        started = time.monotonic()
-        result = project.invoke("db.init", "--wait", "30")
-    assert "Waiting up to 30 s for the database server" in result.stdout
-    assert time.monotonic() - started >= 2
+        task = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.init", "--wait", "30"],
+            cwd=project.path,
+            env=project.environ({"PYTHONUNBUFFERED": "1"}),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert task.stdout is not None
+        said = []
+        for line in task.stdout:
+            said.append(line)
+            if "Waiting up to 30 s for the database server" in line:
+                opened.set()
+        assert task.wait() == 0, "".join(said)
+    assert opened.is_set(), "".join(said)
     assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
 
 
