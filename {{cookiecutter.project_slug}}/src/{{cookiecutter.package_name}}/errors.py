@@ -119,14 +119,12 @@ def _describe(exc: BaseException) -> str:
 # its codes. Each entry says what happened and what to do; the server's own words follow.
 SQLSTATE_MESSAGES: dict[str, str] = {
     "55P03": (
-        "gave up waiting for a lock (lock_timeout; MIGRATION_LOCK_TIMEOUT during migrations): "
-        "another session holds a lock on the table; let it finish (or end it) and run the task "
-        "again"
+        "gave up waiting for a lock (lock_timeout): another session holds a lock on the table; "
+        "let it finish, or end it, then run the task again"
     ),
     "57014": (
-        "a statement was cancelled: it ran longer than statement_timeout "
-        "(MIGRATION_STATEMENT_TIMEOUT during migrations: raise it for a known long migration), "
-        "or an administrator cancelled it (pg_cancel_backend)"
+        "a statement was cancelled: it ran longer than statement_timeout, or an administrator "
+        "cancelled it (pg_cancel_backend); raise the timeout for a statement known to be long"
     ),
     "53100": (
         "the database server's disk is full: free space on the server or grow its volume, then "
@@ -191,6 +189,12 @@ def connection_lost(exc: BaseException) -> bool:
     return bool(getattr(exc, "connection_invalidated", False))
 
 
+def database_words(exc: BaseException) -> str:
+    """The database's own words for ``exc``, after its SQLSTATE when it has one."""
+    code = sqlstate_of(exc)
+    return f"SQLSTATE {code}: {_driver_message(exc)}" if code else _driver_message(exc)
+
+
 def _by_sqlstate(exc: BaseException) -> str | None:
     """The line of SQLSTATE_MESSAGES for ``exc``, with the server's words and our notes."""
     code = sqlstate_of(exc)
@@ -203,7 +207,7 @@ def _by_sqlstate(exc: BaseException) -> str | None:
     if meaning is None:
         return None
     extra = f"; {notes}" if notes else ""
-    return f"{meaning}{extra} (SQLSTATE {code}: {_driver_message(exc)})"
+    return f"{meaning}{extra} ({database_words(exc)})"
 
 
 def add_detail(exc: BaseException, detail: str) -> None:

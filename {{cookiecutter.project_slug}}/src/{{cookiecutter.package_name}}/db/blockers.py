@@ -56,4 +56,4 @@ def lock_holders(url: str, ours: list[int]) -> str | None:
     if not rows:
         return None
     held = ", ".join(f"pid {pid} ({state or 'unknown state'}: {query or '?'})" for pid, state, query, _ in rows)
-    return f"locks in the database are held by {held}"
+    return f"its tables are locked by {held}"

@@ -147,7 +147,9 @@ def _timed_connect(url: str | URL) -> Callable[..., Any]:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    shown = mask_secrets(parsed.set(query={}).render_as_string(hide_password=True))
+    shown = mask_secrets(
+        parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=True)
+    )
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         try:

@@ -24,7 +24,15 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
-from ..errors import TaskError, add_detail, connection_lost, describe, sqlstate_of
+from ..errors import (
+    TaskError,
+    add_detail,
+    connection_lost,
+    database_words,
+    describe,
+    mask_secrets,
+    sqlstate_of,
+)
 from ..settings import PACKAGE, Settings
 from . import blockers, grants, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
@@ -123,7 +131,8 @@ def changing_schema(
                 if connection_lost(exc):
                     reported = TaskError(
                         f"revision {failed} failed: the connection to the database was lost "
-                        f"({describe(exc)}); nothing of it was committed, the database is still "
+                        f"({mask_secrets(database_words(exc))}); nothing of it was committed, the "
+                        "database is still "
                         f"at {before}: run `invoke db.migrate` again"
                     )
                 else:
@@ -148,12 +157,12 @@ def _add_details(settings: Settings, exc: BaseException, ours: int | None) -> No
     code = sqlstate_of(exc)
     if code == "57014":
         value = settings.get("MIGRATION_STATEMENT_TIMEOUT", locking.DEFAULT_PG_STATEMENT_TIMEOUT)
-        add_detail(exc, f"MIGRATION_STATEMENT_TIMEOUT is {value}")
+        add_detail(exc, f"statement_timeout is MIGRATION_STATEMENT_TIMEOUT={value}")
     elif code == "55P03":
         value = settings.get("MIGRATION_LOCK_TIMEOUT", locking.DEFAULT_PG_LOCK_TIMEOUT)
         url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
         holders = blockers.lock_holders(url, [ours] if ours is not None else [])
-        add_detail(exc, f"MIGRATION_LOCK_TIMEOUT is {value}")
+        add_detail(exc, f"lock_timeout is MIGRATION_LOCK_TIMEOUT={value}")
         if holders is not None:
             add_detail(exc, holders)
 
