@@ -55,5 +55,7 @@ def lock_holders(url: str, ours: list[int]) -> str | None:
         engine.dispose()
     if not rows:
         return None
-    held = ", ".join(f"pid {pid} ({state or 'unknown state'}: {query or '?'})" for pid, state, query, _ in rows)
+    held = ", ".join(
+        f"pid {pid} ({state or 'unknown state'}: {query or '?'})" for pid, state, query, _ in rows
+    )
     return f"its tables are locked by {held}"

@@ -41,7 +41,11 @@ def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
             f"DATABASE_URL is empty (set in {settings.origin('DATABASE_URL')}): set it to the "
             "database's URL, or remove it to use the project-local database"
         )
-    url = normalize(raw, settings.project_root, setting=source) if raw else local.default_url(settings)
+    url = (
+        normalize(raw, settings.project_root, setting=source)
+        if raw
+        else local.default_url(settings)
+    )
     return with_connect_timeout(url, connect_timeout(settings))
 
 

@@ -131,9 +131,8 @@ def changing_schema(
                 if connection_lost(exc):
                     reported = TaskError(
                         f"revision {failed} failed: the connection to the database was lost "
-                        f"({mask_secrets(database_words(exc))}); nothing of it was committed, the "
-                        "database is still "
-                        f"at {before}: run `invoke db.migrate` again"
+                        f"({mask_secrets(database_words(exc))}); nothing of it was committed, "
+                        f"the database is still at {before}: run `invoke db.migrate` again"
                     )
                 else:
                     reported = TaskError(
