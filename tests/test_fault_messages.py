@@ -366,10 +366,15 @@ def test_production_is_protected_whatever_its_case_and_spaces(
     for task in ("db.reset", "db.drop"):
         line = one_line(project.invoke(task, env={"APP_ENV": app_env}, check=False), task)
         assert f"APP_ENV={app_env} is protected (PROTECTED_ENVIRONMENTS)" in line
+    database = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
     assert (tmp_path / "prod.sqlite3").is_file()
-    assert query(f"sqlite:///{tmp_path / 'prod.sqlite3'}", "SELECT count(*) FROM countries") != [
-        (0,)
-    ]
+    assert query(database, "SELECT count(*) FROM countries") != [(0,)]
+    # Development data stays out too: by APP_ENV, and by the stamp when APP_ENV is unset.
+    for env in ({"APP_ENV": app_env}, {}):
+        args = ("db.seed", "--only", "demo_users") if env else ("db.seed",)
+        line = one_line(project.invoke(*args, env=env, check=False), "db.seed")
+        assert "seed demo_users is not for production" in line
+    assert query(database, "SELECT count(*) FROM users") == [(0,)]
 
 
 def _unprivileged() -> tuple[int, int]:
