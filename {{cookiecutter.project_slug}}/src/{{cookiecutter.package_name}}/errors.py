@@ -6,6 +6,8 @@ there, whatever the message came from.
 
 from __future__ import annotations
 
+import errno
+import getpass
 import os
 import re
 import sys
@@ -69,10 +71,10 @@ def _describe(exc: BaseException) -> str:
             return f"bad database URL: {_first_line(str(exc))}"
         if isinstance(exc, sa_exc.NoSuchModuleError):
             return f"unknown database driver: {_first_line(str(exc))}"
+        if isinstance(exc, sa_exc.DBAPIError) and (known := _by_sqlstate(exc)) is not None:
+            return known
         if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             message = _driver_message(exc)
-            if "does not exist" in message and 'database "' in message:
-                return f"{message}: run `invoke db.init` to create it"
             if message == "database is locked":
                 return (
                     "the SQLite file stayed locked by another writer (a migration, a long "
@@ -81,6 +83,17 @@ def _describe(exc: BaseException) -> str:
             return f"cannot reach the database: {message}"
         if isinstance(exc, sa_exc.DBAPIError):
             return f"database error: {_driver_message(exc)}"
+    psycopg_errors = sys.modules.get("psycopg.errors")
+    if psycopg_errors is not None and isinstance(exc, psycopg_errors.Error):
+        # psycopg used directly (db.grant, the unchanged-seeds check), not through SQLAlchemy.
+        known = _by_sqlstate(exc)
+        if known is not None:
+            return known
+        if isinstance(exc, psycopg_errors.OperationalError) and sqlstate_of(exc) is None:
+            return f"cannot reach the database: {_driver_message(exc)}"
+        return f"database error: {_driver_message(exc)}"
+    if isinstance(exc, OSError) and exc.filename and exc.errno in _FILE_ERRORS:
+        return _file_error(exc)
     alembic_util = sys.modules.get("alembic.util.exc")
     if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
         text = _first_line(str(exc))
@@ -100,6 +113,152 @@ def _describe(exc: BaseException) -> str:
         return f"{module} failed to import: {type(exc).__name__}: {_first_line(str(exc))}"
     detail = _first_line(str(exc))
     return f"unexpected {type(exc).__name__}: {detail} (`invoke -d db.TASK` shows the traceback)"
+
+
+# What a SQLSTATE means, by its code: PostgreSQL translates its messages (lc_messages), never
+# its codes. Each entry says what happened and what to do; the server's own words follow.
+SQLSTATE_MESSAGES: dict[str, str] = {
+    "55P03": (
+        "gave up waiting for a lock (lock_timeout): another session holds a lock on the table; "
+        "let it finish, or end it, then run the task again"
+    ),
+    "57014": (
+        "a statement was cancelled: it ran longer than statement_timeout, or an administrator "
+        "cancelled it (pg_cancel_backend); raise the timeout for a statement known to be long"
+    ),
+    "53100": (
+        "the database server's disk is full: free space on the server or grow its volume, then "
+        "run the task again (nothing of the failed transaction was kept)"
+    ),
+    "53200": "the database server ran out of memory: retry when it is less busy",
+    "53300": (
+        "the database server has no connection slot left (max_connections): close idle "
+        "connections or use fewer replicas, then retry"
+    ),
+    "53400": "a configured limit of the database server was exceeded",
+    "57P01": (
+        "the server ended the session (a shutdown, or an administrator terminated it): "
+        "run the task again when the server is back"
+    ),
+    "57P02": "the server crashed and ended the session: run the task again when it is back",
+    "57P03": (
+        "the server is not accepting connections yet (starting up, or in recovery): "
+        "retry, or pass --wait SECONDS"
+    ),
+    "57P04": "the database was dropped while this session was using it",
+    "57P05": "the server ended an idle session (idle_session_timeout): run the task again",
+    "25P03": (
+        "the server ended a transaction left idle too long "
+        "(idle_in_transaction_session_timeout): run the task again"
+    ),
+    "40001": "a concurrent transaction conflicted with this one (serialization failure): retry",
+    "40P01": "a deadlock with another session: this transaction was rolled back, retry",
+    "28P01": "the server refused the password: check the user and password of the URL",
+    "28000": (
+        "the server refused this login (pg_hba.conf, or the role may not log in): "
+        "check the URL's user and host"
+    ),
+    "42501": "permission denied: the login lacks a privilege (see `invoke db.grant --check`)",
+    "58030": "the database server hit an I/O error on its disk: ask its administrator",
+}
+# Classes whose every code means one thing.
+_SQLSTATE_CLASSES = {
+    "08": "the connection to the database was lost or refused",
+    "53": "the database server ran out of a resource",
+}
+# The server or the network ended the connection: what was in flight was not committed.
+_CONNECTION_LOST = {"57P01", "57P02", "57P04", "57P05", "25P03"}
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, SQLAlchemy-wrapped or not; None when there is none."""
+    original = getattr(exc, "orig", None)
+    code = getattr(original if original is not None else exc, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection died (server shut down, crashed, terminated us).
+
+    By SQLSTATE (class 08, admin shutdown...) or by the connection's own state, as SQLAlchemy
+    records it (``connection_invalidated``), never by the words of the message.
+    """
+    code = sqlstate_of(exc)
+    if code is not None:
+        return code.startswith("08") or code in _CONNECTION_LOST
+    return bool(getattr(exc, "connection_invalidated", False))
+
+
+def database_words(exc: BaseException) -> str:
+    """The database's own words for ``exc``, after its SQLSTATE when it has one."""
+    code = sqlstate_of(exc)
+    return f"SQLSTATE {code}: {_driver_message(exc)}" if code else _driver_message(exc)
+
+
+def _by_sqlstate(exc: BaseException) -> str | None:
+    """The line of SQLSTATE_MESSAGES for ``exc``, with the server's words and our notes."""
+    code = sqlstate_of(exc)
+    notes = _notes(exc)
+    if code is None:
+        return notes or None
+    if code == "3D000":  # invalid_catalog_name: the server's words name the database
+        return f"{_driver_message(exc)}: run `invoke db.init` to create it"
+    meaning = SQLSTATE_MESSAGES.get(code) or _SQLSTATE_CLASSES.get(code[:2])
+    if meaning is None:
+        return None
+    extra = f"; {notes}" if notes else ""
+    return f"{meaning}{extra} ({database_words(exc)})"
+
+
+def add_detail(exc: BaseException, detail: str) -> None:
+    """Attach ``detail`` (what we found out about ``exc``) to the line describe() gives."""
+    exc.add_note(f"{_NOTE}{detail}")
+
+
+_NOTE = "groundwork: "
+
+
+def _notes(exc: BaseException) -> str:
+    found: list[str] = []
+    for each in (exc, getattr(exc, "orig", None)):
+        for note in getattr(each, "__notes__", None) or ():
+            if isinstance(note, str) and note.startswith(_NOTE):
+                found.append(note.removeprefix(_NOTE))
+    return "; ".join(dict.fromkeys(found))
+
+
+# File-system errors that come from where the project or its backups live, by errno.
+_FILE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _file_error(exc: OSError) -> str:
+    """``cannot write FILE: permission denied ... FOLDER``: by errno, never the OS's words."""
+    path = Path(str(exc.filename))
+    folder = path if path.is_dir() else path.parent
+    shown = _shown(str(folder))
+    if exc.errno == errno.EROFS:
+        why = f"the file system of {shown} is mounted read-only"
+    elif exc.errno in _NO_SPACE:
+        why = f"no space left on the disk of {shown} (or the quota is exceeded)"
+    elif not os.access(folder, os.W_OK):
+        why = f"permission denied: user {_user()} may not write in the folder {shown}"
+    else:
+        why = f"permission denied for user {_user()}"
+    return (
+        f"cannot write {_shown(str(path))}: {why}: make it writable (or run the task where it "
+        "is), then run the task again"
+    )
+
+
+def _user() -> str:
+    """The effective user's name (not $USER, which su and runuser may leave as it was)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # Windows; a uid without a passwd entry (containers)
+        return getpass.getuser()
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

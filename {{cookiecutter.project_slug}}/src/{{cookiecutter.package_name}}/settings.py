@@ -9,16 +9,23 @@ Files are read from the project root, later ones winning:
 4. ``.env.{APP_ENV}.local``   this machine, one environment, git-ignored
 
 Real environment variables win over every file. ``APP_ENV`` defaults to ``development``.
+
+A line of a file that does not parse (an unclosed quote) is an error naming the file and the
+line, where python-dotenv would skip it and let a setting silently fall back to its default.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+from .errors import TaskError
 
 PACKAGE = __name__.split(".")[0]
 DEFAULT_APP_ENV = "development"
@@ -45,6 +52,12 @@ class Settings:
     values: Mapping[str, str] = field(repr=False)
     # Where ``app_env`` came from, in words: "from APP_ENV", "from APP_ENV in .env", ... .
     app_env_origin: str = field(default="from APP_ENV", compare=False)
+    # Where each setting read from a file was set: ``.env.local line 3``.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def origin(self, name: str) -> str:
+        """Where setting ``name`` came from, in words: a file and line, or the environment."""
+        return self.origins.get(name, "the environment")
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A setting, or ``default`` when it is unset or empty."""
@@ -89,12 +102,41 @@ def load_settings(
     else:
         app_env, origin = DEFAULT_APP_ENV, "APP_ENV unset: the default"
     merged: dict[str, str] = {}
+    origins: dict[str, str] = {}
     for path in env_files(root, app_env):
         if path.is_file():
-            merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+            values, lines = read_env_file(path)
+            merged.update(values)
+            origins.update({key: f"{path.name} line {lines[key]}" for key in values})
     merged.update(process_env)
     merged["APP_ENV"] = app_env
-    return Settings(project_root=root, app_env=app_env, values=merged, app_env_origin=origin)
+    origins = {key: where for key, where in origins.items() if key not in process_env}
+    return Settings(
+        project_root=root, app_env=app_env, values=merged, app_env_origin=origin, origins=origins
+    )
+
+
+def read_env_file(path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """The settings of one file, and the line each is set on; a line that does not parse raises.
+
+    python-dotenv skips such a line with a warning that a task's output easily buries; the
+    setting then falls back to its default (for DATABASE_URL: the project-local database).
+    """
+    text = path.read_text(encoding="utf-8")
+    lines: dict[str, int] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            start = binding.original.string.split("=", 1)[0].strip()
+            what = f" ({start}=...)" if "=" in binding.original.string else ""
+            raise TaskError(
+                f"{path} line {binding.original.line}{what} does not parse: check its quotes "
+                "(a value opened with \" or ' must be closed), or remove the line"
+            )
+        if binding.key is not None and binding.value is not None:
+            lines[binding.key] = binding.original.line
+    # dotenv_values for the values themselves: it expands ${VARIABLES} as it always did.
+    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    return values, {key: lines.get(key, 0) for key in values}
 
 
 def _app_env_from_files(root: Path) -> tuple[str, str] | None:
@@ -102,7 +144,7 @@ def _app_env_from_files(root: Path) -> tuple[str, str] | None:
     for name in (".env.local", ".env"):
         path = root / name
         if path.is_file():
-            value = dotenv_values(path).get("APP_ENV")
+            value = read_env_file(path)[0].get("APP_ENV")
             if value:
                 return value, name
     return None

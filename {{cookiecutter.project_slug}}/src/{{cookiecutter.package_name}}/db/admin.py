@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from ..errors import TaskError
 from .driver import PINNED_SEARCH_PATH
+from .engine import make_engine
 from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.
@@ -48,7 +49,8 @@ def _maintenance(
     if autocommit:
         options["isolation_level"] = "AUTOCOMMIT"
     for name in dict.fromkeys(candidates):
-        engine = create_engine(url.set(database=name), **options)
+        # make_engine: a connect timeout is reported with the server and the seconds.
+        engine = make_engine(url.set(database=name), **options)
         try:
             try:
                 connection = engine.connect()

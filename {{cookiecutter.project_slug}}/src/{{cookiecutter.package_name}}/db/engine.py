@@ -6,10 +6,13 @@ to: ``DATABASE_URL`` when set, otherwise the project-local default (see ``local.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TaskError
+from ..errors import TaskError, add_detail, mask_secrets
 from ..settings import Settings
 from . import local
 from .urls import backend_of, normalize
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     # database_url() and then finishes without it (seeding/unchanged.py). The ORM is a fifth
     # of a second more; the migration tasks never need it.
     from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -30,9 +34,51 @@ def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
     """
     source = setting if settings.get(setting) else "DATABASE_URL"
     raw = settings.get(source)
-    if raw:
-        return normalize(raw, settings.project_root, setting=source)
-    return local.default_url(settings)
+    if raw is None and settings.values.get("DATABASE_URL") == "":
+        # Set, but to nothing: a missing CI secret, a half-edited .env.local. Falling back to
+        # the project-local database would migrate the wrong one without a word.
+        raise TaskError(
+            f"DATABASE_URL is empty (set in {settings.origin('DATABASE_URL')}): set it to the "
+            "database's URL, or remove it to use the project-local database"
+        )
+    url = (
+        normalize(raw, settings.project_root, setting=source)
+        if raw
+        else local.default_url(settings)
+    )
+    return with_connect_timeout(url, connect_timeout(settings))
+
+
+DEFAULT_CONNECT_TIMEOUT = 10
+
+
+def connect_timeout(settings: Settings) -> int:
+    """``DATABASE_CONNECT_TIMEOUT`` in whole seconds (libpq's unit; it takes 2 at least)."""
+    raw = settings.get("DATABASE_CONNECT_TIMEOUT")
+    if raw is None:
+        return DEFAULT_CONNECT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400:
+        raise TaskError(
+            f"DATABASE_CONNECT_TIMEOUT={raw!r} is not a number of seconds (e.g. 10): "
+            "how long to wait for the server to answer a connection"
+        )
+    return max(2, math.ceil(seconds))
+
+
+def with_connect_timeout(url: str, seconds: int) -> str:
+    """``url`` (PostgreSQL) with libpq's ``connect_timeout``, unless it gives one itself.
+
+    In the URL, every connection gets it: the engines, the admin's, psycopg's own, and the
+    ``--dbname`` of pg_dump, pg_restore and psql. Without it, a server that accepts the TCP
+    connection and never answers holds a task for minutes, or for good.
+    """
+    if backend_of(url) != "postgresql" or re.search(r"[?&]connect_timeout=", url):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
 
 
 def offline_url(settings: Settings) -> str:
@@ -42,7 +88,7 @@ def offline_url(settings: Settings) -> str:
 
 
 def make_engine(
-    url: str,
+    url: str | URL,
     *,
     enforce_foreign_keys: bool = True,
     write_lock_wait: float | None = None,
@@ -68,6 +114,11 @@ def make_engine(
     from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
 
+    if make_url(url).get_backend_name() == "postgresql":  # a URL object too (admin.py)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "do_connect", _timed_connect(url))
+        return engine
+    assert isinstance(url, str)
     if backend_of(url) != "sqlite":
         return create_engine(url, **kwargs)
     path = make_url(url).database
@@ -93,6 +144,33 @@ def make_engine(
         connection.exec_driver_sql(begin)
 
     return engine
+
+
+def _timed_connect(url: str | URL) -> Callable[..., Any]:
+    """A ``do_connect`` hook: a connection that timed out says where and after how long."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    shown = mask_secrets(
+        parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=True)
+    )
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.errors.ConnectionTimeout as exc:
+            seconds = max(2, math.ceil(float(cparams.get("connect_timeout") or 0)))
+            host = cparams.get("host") or parsed.host or "the local socket"
+            port = cparams.get("port") or parsed.port or 5432
+            add_detail(
+                exc,
+                f"the server at {host}:{port} did not answer within {seconds} s (connect "
+                f"timeout expired; DATABASE_CONNECT_TIMEOUT): is {shown} a "
+                "PostgreSQL server that is up? If it is only slow, raise DATABASE_CONNECT_TIMEOUT",
+            )
+            raise
+
+    return connect
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

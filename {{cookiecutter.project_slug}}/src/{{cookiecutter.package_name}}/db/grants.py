@@ -795,7 +795,7 @@ def admin_url(settings: Settings, given: str | None = None) -> URL:
     """
     from sqlalchemy.engine import make_url
 
-    from .engine import database_url
+    from .engine import connect_timeout, database_url, with_connect_timeout
     from .urls import backend_of, normalize
 
     raw = given or settings.get("ADMIN_DATABASE_URL")
@@ -803,7 +803,10 @@ def admin_url(settings: Settings, given: str | None = None) -> URL:
     app_raw = settings.get(app_setting)
     app = normalize(app_raw, settings.project_root, setting=app_setting) if app_raw else None
     if raw:
-        url = normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL")
+        url = with_connect_timeout(  # DATABASE_CONNECT_TIMEOUT, as every connection has
+            normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL"),
+            connect_timeout(settings),
+        )
     elif settings.database_url is None:
         url = database_url(settings)  # the project-local server: we are its superuser
     elif backend_of(settings.database_url) == "sqlite":

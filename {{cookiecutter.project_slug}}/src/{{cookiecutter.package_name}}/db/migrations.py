@@ -24,9 +24,17 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
-from ..errors import TaskError, describe
+from ..errors import (
+    TaskError,
+    add_detail,
+    connection_lost,
+    database_words,
+    describe,
+    mask_secrets,
+    sqlstate_of,
+)
 from ..settings import PACKAGE, Settings
-from . import grants, ledger, locking, revision_files
+from . import blockers, grants, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
 from .urls import backend_of
 
@@ -106,23 +114,56 @@ def changing_schema(
 
     # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
     scripts = script_directory(settings) if scripts is None else scripts
-    with connected(settings, exclusive=True) as (config, connection):
-        before = applied_heads(connection)
-        try:
-            action(config, connection)
-        except TaskError:
-            raise
-        except Exception as exc:
-            failed = _failed_revision(exc, scripts)
-            if failed is None:
+    reported: TaskError | None = None
+    try:
+        with connected(settings, exclusive=True) as (config, connection):
+            before = ", ".join(applied_heads(connection)) or "base"
+            ours = blockers.backend_pid(connection)
+            try:
+                action(config, connection)
+            except TaskError:
                 raise
-            raise TaskError(
-                f"revision {failed} failed, nothing was applied, the database is still at "
-                f"{', '.join(before) or 'base'}: {describe(exc)}"
-            ) from exc
-        ledger.record(connection, scripts)
-        if stamp_environment(connection, settings.app_env):
-            print(stamped_line(settings))
+            except Exception as exc:
+                _add_details(settings, exc, ours)
+                failed = _failed_revision(exc, scripts)
+                if failed is None:
+                    raise
+                if connection_lost(exc):
+                    reported = TaskError(
+                        f"revision {failed} failed: the connection to the database was lost "
+                        f"({mask_secrets(database_words(exc))}); nothing of it was committed, "
+                        f"the database is still at {before}: run `invoke db.migrate` again"
+                    )
+                else:
+                    reported = TaskError(
+                        f"revision {failed} failed, nothing was applied, the database is still "
+                        f"at {before}: {describe(exc)}"
+                    )
+                raise reported from exc
+            ledger.record(connection, scripts)
+            if stamp_environment(connection, settings.app_env):
+                print(stamped_line(settings))
+    except Exception as later:
+        # Closing a connection the server dropped (or releasing the migration lock on a
+        # server that went away) fails too: the revision's line is still the one to print.
+        if reported is not None and later is not reported:
+            raise reported from later
+        raise
+
+
+def _add_details(settings: Settings, exc: BaseException, ours: int | None) -> None:
+    """What the database error alone does not say: which setting, which session holds a lock."""
+    code = sqlstate_of(exc)
+    if code == "57014":
+        value = settings.get("MIGRATION_STATEMENT_TIMEOUT", locking.DEFAULT_PG_STATEMENT_TIMEOUT)
+        add_detail(exc, f"statement_timeout is MIGRATION_STATEMENT_TIMEOUT={value}")
+    elif code == "55P03":
+        value = settings.get("MIGRATION_LOCK_TIMEOUT", locking.DEFAULT_PG_LOCK_TIMEOUT)
+        url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
+        holders = blockers.lock_holders(url, [ours] if ours is not None else [])
+        add_detail(exc, f"lock_timeout is MIGRATION_LOCK_TIMEOUT={value}")
+        if holders is not None:
+            add_detail(exc, holders)
 
 
 def _failed_revision(exc: BaseException, scripts: ScriptDirectory) -> str | None:

@@ -35,8 +35,18 @@ _LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def protected_environments(settings: Settings) -> set[str]:
+    """The protected environment names, compared as :func:`same_environment` does."""
     raw = settings.get("PROTECTED_ENVIRONMENTS", DEFAULT_PROTECTED) or DEFAULT_PROTECTED
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    return {_key(name) for name in raw.split(",") if name.strip()}
+
+
+def _key(name: str) -> str:
+    return name.strip().casefold()
+
+
+def same_environment(one: str, other: str) -> bool:
+    """``Production``, `` production`` and ``production`` are one environment."""
+    return _key(one) == _key(other)
 
 
 def is_local(url: str) -> bool:
@@ -106,16 +116,18 @@ def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[st
     """
     found = []
     protected = protected_environments(settings)
-    if settings.app_env in protected:
+    if _key(settings.app_env) in protected:
         found.append(f"APP_ENV={settings.app_env} is protected (PROTECTED_ENVIRONMENTS)")
     if not is_local(url):
         found.append(f"the database host {make_url(url).host!r} is not this machine")
     if found and not read_stamp:
         return found
     stamped = stamped_environment(url)
-    if stamped is not None and stamped in protected and stamped != settings.app_env:
+    if stamped is None or same_environment(stamped, settings.app_env):
+        pass
+    elif _key(stamped) in protected:
         found.append(f"the database was initialized for the protected environment {stamped!r}")
-    elif stamped is not None and stamped != settings.app_env:
+    else:
         found.append(
             f"the database was initialized for {stamped!r}, not APP_ENV={settings.app_env!r}"
         )

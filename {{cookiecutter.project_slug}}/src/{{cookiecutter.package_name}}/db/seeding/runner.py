@@ -198,7 +198,9 @@ def run(
     for seed in declared.values():
         seed.check()
     names = select(declared, environment, only)
-    app_env = "APP_ENV is production" if settings.app_env == PRODUCTION else None
+    # Production, " production": one environment, as protection.py compares them.
+    production = settings.app_env.strip().casefold() == PRODUCTION
+    app_env = f"APP_ENV is {settings.app_env.strip()}" if production else None
     guard_production(declared, names, production=app_env, force=force)
     sources = {name: Source(declared[name], data_dir, settings.project_root) for name in names}
     hashes: dict[str, str] = {}
@@ -225,7 +227,9 @@ def run(
             guard_production(
                 declared,
                 names,
-                production=initialized if stamped == PRODUCTION else None,
+                production=(
+                    initialized if (stamped or "").strip().casefold() == PRODUCTION else None
+                ),
                 force=force,
             )
             at_head(settings, connection)
