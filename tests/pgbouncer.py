@@ -1,7 +1,7 @@
 """A real PgBouncer in transaction pooling mode in front of the test server (127.0.0.1 only).
 
-``running_pgbouncer(folder, server_url)`` installs Debian's ``pgbouncer`` package when it is
-missing (apt, as root), writes a config of its own under ``folder``, starts it on a free
+``running_pgbouncer(server_url)`` installs Debian's ``pgbouncer`` package when it is
+missing (apt, as root), writes a config of its own in a temporary folder, starts it on a free
 127.0.0.1 port as an unprivileged user (``postgres``, or the current user when not root) and
 yields the URL of the server's database through the pooler. When PgBouncer cannot be had
 (no apt, not root, no such package) it raises :class:`Unavailable` with the reason, which the
@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,21 +81,27 @@ def _run_as() -> pwd.struct_passwd | None:
 
 @contextmanager
 def running_pgbouncer(
-    folder: Path, server_url: str, *, pool_mode: str = "transaction", pool_size: int = 4
+    server_url: str, *, pool_mode: str = "transaction", pool_size: int = 4
 ) -> Iterator[str]:
-    """Yield ``server_url`` re-pointed at a PgBouncer started for the block, then stop it."""
+    """Yield ``server_url`` re-pointed at a PgBouncer started for the block, then stop it.
+
+    Its files live in a folder of its own under the temporary directory (pytest's are private
+    to root, and PgBouncer runs as another user), removed afterwards.
+    """
     executable = ensure_installed()
     server = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
-    if server.host not in (None, "127.0.0.1", "localhost"):
-        raise Unavailable(f"the test server {server.host} is not on 127.0.0.1")
-    folder.mkdir(parents=True, exist_ok=True)
+    socket_dir = server.query.get("host")  # the embedded server: a Unix socket
+    target = str(socket_dir) if socket_dir else server.host or "127.0.0.1"
+    if not socket_dir and target not in ("127.0.0.1", "localhost"):
+        raise Unavailable(f"the test server {target} is not on 127.0.0.1")
+    folder = Path(tempfile.mkdtemp(prefix="gw-pgbouncer-"))
     port = free_port()
     config = folder / "pgbouncer.ini"
     users = folder / "userlist.txt"
     users.write_text(f'"{server.username or "postgres"}" ""\n')
     config.write_text(
         "[databases]\n"
-        f"* = host=127.0.0.1 port={server.port or 5432}\n"
+        f"* = host={target} port={server.port or 5432}\n"
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\n"
         f"unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n"
@@ -104,7 +111,7 @@ def running_pgbouncer(
     )
     user = _run_as()
     if user is not None:
-        os.chown(folder, user.pw_uid, user.pw_gid)
+        os.chown(folder, user.pw_uid, user.pw_gid)  # mkdtemp: mode 0700
         for path in (config, users):
             os.chown(path, user.pw_uid, user.pw_gid)
 
@@ -133,7 +140,8 @@ def running_pgbouncer(
                 if time.monotonic() > deadline:
                     raise Unavailable("pgbouncer did not listen within 10 s") from None
                 time.sleep(0.05)
-        yield server.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        through = server.set(host="127.0.0.1", port=port)
+        yield through.difference_update_query(["host"]).render_as_string(hide_password=False)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # immediate shutdown
@@ -144,3 +152,4 @@ def running_pgbouncer(
                 process.wait()
         if process.stderr:
             process.stderr.close()
+        shutil.rmtree(folder, ignore_errors=True)
