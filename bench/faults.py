@@ -46,8 +46,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.pgbouncer import Unavailable, free_port, running_pgbouncer  # noqa: E402
-from tests.support import bake  # noqa: E402
+from tests.pgbouncer import Unavailable, free_port, running_pgbouncer
+from tests.support import bake
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEAD = "5e0c0de5e0c0"
@@ -184,7 +184,9 @@ class Target:
             start_new_session=True,
         )
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = TASK_TIMEOUT) -> Result:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = TASK_TIMEOUT
+    ) -> Result:
         started = time.monotonic()
         process = self.start(*args, env=env)
         return finish(process, started, timeout)
@@ -244,7 +246,9 @@ def admin_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     rows: list[tuple[Any, ...]] = []
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as c:
         for statement in statements:
             cursor = c.execute(statement)  # type: ignore[arg-type]
             if cursor.description:
@@ -323,14 +327,23 @@ class Matrix:
             context = {"database": "sqlite"} if flavour == "sqlite" else {}
             path = bake(self.work / f"bake-{flavour}", **context)
             package = next(p.name for p in (path / "src").iterdir() if p.is_dir())
-            (path / "src" / package / "migrations" / "versions" / f"2026_12_03_0700-{HEAD}_slow.py").write_text(SLOW_REVISION)
+            (
+                path
+                / "src"
+                / package
+                / "migrations"
+                / "versions"
+                / f"2026_12_03_0700-{HEAD}_slow.py"
+            ).write_text(SLOW_REVISION)
             (path / "src" / package / "seeds" / "bulk_users.py").write_text(BULK_SEED)
             self.projects[flavour] = path
         return self.projects[flavour]
 
     def copy(self, flavour: str, name: str) -> Path:
         target = self.work / "copies" / f"{name}-{uuid.uuid4().hex[:6]}"
-        shutil.copytree(self.project(flavour), target, ignore=shutil.ignore_patterns("var", "backups"))
+        shutil.copytree(
+            self.project(flavour), target, ignore=shutil.ignore_patterns("var", "backups")
+        )
         return target
 
     def target(self, backend: str, *, project: Path | None = None, fresh: bool = True) -> Target:
@@ -370,19 +383,24 @@ class Matrix:
                 body(outcome)
             except Skip as exc:
                 outcome.skipped = str(exc)
-            except Exception as exc:  # the harness's own failure is the experiment's failure
+            except Exception as exc:  # noqa: BLE001 - the harness's failure fails the experiment
                 outcome.fail(f"harness: {type(exc).__name__}: {exc}"[:200])
         outcome.seconds = time.monotonic() - started
         self.outcomes.append(outcome)
         mark = "skip" if outcome.skipped else ("ok" if outcome.survived else "FAIL")
-        print(f"  {mark:<4} {group:<11} {backend:<10} {name}"
-              + (f"  -- {'; '.join(outcome.notes)[:150]}" if outcome.notes else "")
-              + (f"  -- {outcome.skipped}" if outcome.skipped else ""), flush=True)
+        print(
+            f"  {mark:<4} {group:<11} {backend:<10} {name}"
+            + (f"  -- {'; '.join(outcome.notes)[:150]}" if outcome.notes else "")
+            + (f"  -- {outcome.skipped}" if outcome.skipped else ""),
+            flush=True,
+        )
         return outcome
 
     def not_stuck(self, outcome: Outcome, target: Target, *, direct: bool = True) -> None:
         """A later normal task works at once: migrate (lock free) then status."""
-        after = Target(target.project, target.direct if direct else target.url, target.backend, target.direct)
+        after = Target(
+            target.project, target.direct if direct else target.url, target.backend, target.direct
+        )
         result = after.run("db.migrate", "--lock-timeout", "10", timeout=60)
         if result.returncode != 0 or "Waiting for the migration lock" in result.stderr:
             outcome.stuck = True
@@ -407,14 +425,21 @@ def concurrency(m: Matrix, replicas: int) -> None:
     backends = ["sqlite", "postgresql", "pgbouncer"]
     for backend in backends:
         for task in ("init", "migrate", "seed"):
+
             def body(o: Outcome, backend: str = backend, task: str = task) -> None:
                 t = m.target(backend)
                 if task == "seed":
-                    check_success(o, Target(t.project, t.direct, backend, t.direct).run("db.init"), "db.init")
+                    check_success(
+                        o, Target(t.project, t.direct, backend, t.direct).run("db.init"), "db.init"
+                    )
                 env = {"SLOW_REVISION_SECONDS": "1"}
                 started = time.monotonic()
-                processes = [t.start(f"db.{task}", "--lock-timeout", "60", env=env) if task != "seed"
-                             else t.start("db.seed", env={"BULK_USERS": "2000"}) for _ in range(replicas)]
+                processes = [
+                    t.start(f"db.{task}", "--lock-timeout", "60", env=env)
+                    if task != "seed"
+                    else t.start("db.seed", env={"BULK_USERS": "2000"})
+                    for _ in range(replicas)
+                ]
                 results = [finish(p, started) for p in processes]
                 for r in results:
                     check_success(o, r, f"one of {replicas} db.{task}")
@@ -430,6 +455,7 @@ def concurrency(m: Matrix, replicas: int) -> None:
                     if count != 2 + 2000:
                         o.fail(f"{count} users after {replicas} seeds, 2002 expected")
                 m.not_stuck(o, t)
+
             m.experiment("concurrency", f"{replicas} x db.{task}", backend, body)
 
 
@@ -453,8 +479,14 @@ def prepared(m: Matrix, backend: str, *, bulk: int, at_head: bool = True) -> Tar
 
 def latest_backup(t: Target) -> Path | None:
     folder = t.project / "backups"
-    files = sorted((p for p in folder.glob("*") if p.is_file() and "partial" not in p.name),
-                   key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    files = (
+        sorted(
+            (p for p in folder.glob("*") if p.is_file() and "partial" not in p.name),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if folder.is_dir()
+        else []
+    )
     return files[-1] if files else None
 
 
@@ -467,7 +499,9 @@ KILL_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def kills(m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], tasks: tuple[str, ...]) -> None:
+def kills(
+    m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], tasks: tuple[str, ...]
+) -> None:
     bulk = 3000
     for backend in backends:
         project = m.copy("sqlite" if backend == "sqlite" else "postgresql", f"kill-{backend}")
@@ -475,8 +509,16 @@ def kills(m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], ta
         for task in tasks:
             for whole_group in (False, True):
                 for fraction in fractions:
-                    def body(o: Outcome, task: str = task, whole_group: bool = whole_group,
-                             fraction: float = fraction) -> None:
+
+                    def body(
+                        o: Outcome,
+                        task: str = task,
+                        whole_group: bool = whole_group,
+                        fraction: float = fraction,
+                        backend: str = backend,
+                        project: Path = project,
+                        durations: dict[str, float] = durations,
+                    ) -> None:
                         t = prepared(m, backend, bulk=bulk, at_head=task != "migrate")
                         t = Target(project, t.url, t.backend, t.direct)
                         env = {"SLOW_REVISION_SECONDS": "2", "BULK_USERS": str(bulk * 2)}
@@ -498,7 +540,10 @@ def kills(m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], ta
                             probe = Target(project, probe.url, probe.backend, probe.direct)
                             if task == "restore":
                                 probe.run("db.backup")
-                                pargs = tuple(a.replace("{backup}", str(latest_backup(probe))) for a in KILL_TASKS[task])
+                                pargs = tuple(
+                                    a.replace("{backup}", str(latest_backup(probe)))
+                                    for a in KILL_TASKS[task]
+                                )
                             else:
                                 pargs = args
                             durations[task] = probe.run(*pargs, env=env).seconds
@@ -521,18 +566,36 @@ def kills(m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], ta
                                 o.fail(f"{before_users} users before, {after_users} after")
                         elif task == "restore":
                             old = after_users == before_users and canary_present(t.direct)
-                            new = after_users == restored_users and canary_present(t.direct) and not bool(
-                                query(t.direct, "SELECT 1 FROM users WHERE email = 'after-backup@example.com'"))
+                            new = (
+                                after_users == restored_users
+                                and canary_present(t.direct)
+                                and not bool(
+                                    query(
+                                        t.direct,
+                                        "SELECT 1 FROM users WHERE email = 'after-backup@example.com'",
+                                    )
+                                )
+                            )
                             if not (old or new):
                                 o.data_lost = True
-                                o.fail(f"half a restore: {after_users} users ({before_users} before,"
-                                       f" {restored_users} in the backup)")
-                        elif task == "reset":
+                                o.fail(
+                                    f"half a restore: {after_users} users ({before_users} before,"
+                                    f" {restored_users} in the backup)"
+                                )
+                        elif task == "reset" and after_users not in (
+                            before_users,
+                            2 + bulk * 2,
+                            0,
+                            -1,
+                        ):
                             # Destructive by design: either the old state or a fresh, seeded one.
-                            if after_users not in (before_users, 2 + bulk * 2, 0, -1):
-                                o.data_lost = True
-                                o.fail(f"{after_users} users after a killed reset")
-                        for leftover in (t.project / "backups").glob("*partial*") if (t.project / "backups").is_dir() else []:
+                            o.data_lost = True
+                            o.fail(f"{after_users} users after a killed reset")
+                        for leftover in (
+                            (t.project / "backups").glob("*partial*")
+                            if (t.project / "backups").is_dir()
+                            else []
+                        ):
                             newest = latest_backup(t)
                             if newest is not None and newest.name < leftover.name:
                                 o.fail(f"{leftover.name} sorts after the newest backup")
@@ -540,8 +603,11 @@ def kills(m: Matrix, fractions: tuple[float, ...], backends: tuple[str, ...], ta
                         if task != "reset" and not canary_present(t.direct):
                             o.data_lost = True
                             o.fail("canary row gone after recovery")
+
                     who = "group" if whole_group else "python"
-                    m.experiment("sigkill", f"db.{task} kill -9 {who} at {fraction:.0%}", backend, body)
+                    m.experiment(
+                        "sigkill", f"db.{task} kill -9 {who} at {fraction:.0%}", backend, body
+                    )
 
 
 def kill_through_pooler(m: Matrix) -> None:
@@ -550,8 +616,11 @@ def kill_through_pooler(m: Matrix) -> None:
         check_success(o, t.run("db.upgrade", "--to", FIRST), "setup")
         process = t.start("db.migrate", env={"SLOW_REVISION_SECONDS": "30"})
         deadline = time.monotonic() + 30
-        while not query(t.direct, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'"
-                        " AND datname = current_database()")[0][0]:
+        while not query(
+            t.direct,
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'"
+            " AND datname = current_database()",
+        )[0][0]:
             if time.monotonic() > deadline or process.poll() is not None:
                 o.fail("the migration never reached its slow revision")
                 break
@@ -560,7 +629,10 @@ def kill_through_pooler(m: Matrix) -> None:
         finish(process, time.monotonic(), 30)
         m.not_stuck(o, t, direct=True)
         m.not_stuck(o, t, direct=False)
-    m.experiment("sigkill", "db.migrate kill -9 python mid-revision, then direct", "pgbouncer", body)
+
+    m.experiment(
+        "sigkill", "db.migrate kill -9 python mid-revision, then direct", "pgbouncer", body
+    )
 
 
 # -- server stop and crash (a private cluster) ---------------------------------------------------
@@ -595,18 +667,34 @@ def private_cluster(work: Path) -> Iterator[tuple[str, Callable[[str], None]]]:
             if user is not None:
                 os.setgid(user.pw_gid)
                 os.setuid(user.pw_uid)
-        subprocess.run(list(args), check=check, capture_output=True, preexec_fn=demote, timeout=120, cwd=folder)  # noqa: PLW1509
+
+        subprocess.run(
+            list(args), check=check, capture_output=True, preexec_fn=demote, timeout=120, cwd=folder
+        )
 
     if user is not None:
         os.chown(folder, user.pw_uid, user.pw_gid)
-    as_user(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    as_user(
+        str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+    )
 
     def ctl(action: str) -> None:
         if action == "start":
-            as_user(str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"),
-                    "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {folder}", "start")
+            as_user(
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(folder / "log"),
+                "-o",
+                f"-p {port} -c listen_addresses=127.0.0.1 -k {folder}",
+                "start",
+            )
         else:  # fast (a clean stop) or immediate (a crash)
-            as_user(str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-m", action, "stop", check=False)
+            as_user(
+                str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-m", action, "stop", check=False
+            )
 
     ctl("start")
     try:
@@ -622,12 +710,17 @@ def server_stops(m: Matrix) -> None:
         admin, ctl = cluster.__enter__()
     except Skip as exc:
         for mode in ("fast", "immediate"):
-            m.experiment("server", f"pg_ctl stop -m {mode} mid-migration", "postgresql",
-                         lambda o, e=exc: (_ for _ in ()).throw(Skip(str(e))))
+            m.experiment(
+                "server",
+                f"pg_ctl stop -m {mode} mid-migration",
+                "postgresql",
+                lambda o, e=exc: (_ for _ in ()).throw(Skip(str(e))),
+            )
         return
     try:
         for mode, what in (("fast", "stop"), ("immediate", "crash")):
             for task in ("migrate", "seed"):
+
                 def body(o: Outcome, mode: str = mode, task: str = task) -> None:
                     name = f"gw_faults_{uuid.uuid4().hex[:8]}"
                     admin_sql(admin, f'CREATE DATABASE "{name}"')
@@ -652,13 +745,17 @@ def server_stops(m: Matrix) -> None:
                         o.data_lost = True
                         o.fail("rows lost")
                     m.not_stuck(o, t)
-                m.experiment("server", f"{what} (pg_ctl -m {mode}) mid-db.{task}", "postgresql", body)
+
+                m.experiment(
+                    "server", f"{what} (pg_ctl -m {mode}) mid-db.{task}", "postgresql", body
+                )
     finally:
         cluster.__exit__(None, None, None)
 
 
 def silent_server(m: Matrix) -> None:
     """A server that accepts connections and never answers (item 4: a bounded connect timeout)."""
+
     def body(o: Outcome) -> None:
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
@@ -672,10 +769,16 @@ def silent_server(m: Matrix) -> None:
             while not stop.is_set():
                 with contextlib.suppress(OSError):
                     held.append(listener.accept()[0])
+
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
         try:
-            t = Target(m.project("postgresql"), f"postgresql://postgres@127.0.0.1:{port}/x", "postgresql", "")
+            t = Target(
+                m.project("postgresql"),
+                f"postgresql://postgres@127.0.0.1:{port}/x",
+                "postgresql",
+                "",
+            )
             result = t.run("db.migrate", timeout=45)
             if result.timed_out:
                 o.stuck = True
@@ -689,6 +792,7 @@ def silent_server(m: Matrix) -> None:
             for s in held:
                 s.close()
             listener.close()
+
     m.experiment("server", "accepts and never answers", "postgresql", body)
 
 
@@ -697,11 +801,20 @@ def silent_server(m: Matrix) -> None:
 
 def disk_full(m: Matrix) -> None:
     mount = Path(tempfile.mkdtemp(prefix="gw-faults-tmpfs-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                             capture_output=True, text=True, check=False)
-    reason = "" if mounted.returncode == 0 else f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    reason = (
+        ""
+        if mounted.returncode == 0
+        else f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}"
+    )
     try:
         for task in ("seed", "backup"):
+
             def body(o: Outcome, task: str = task) -> None:
                 if reason:
                     raise Skip(reason)
@@ -717,19 +830,28 @@ def disk_full(m: Matrix) -> None:
                     (project / "backups").mkdir(exist_ok=True)
                     shutil.rmtree(project / "backups")
                     (project / "backups").symlink_to(mount)
-                subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True, check=False)
+                subprocess.run(
+                    ["dd", "if=/dev/zero", f"of={filler}", "bs=64k"],
+                    capture_output=True,
+                    check=False,
+                )
                 result = t.run(f"db.{task}", env={"BULK_USERS": "20000"})
                 check_message(o, result, mentions=("disk",))
                 if users(url) < before or not canary_present(url):
                     o.data_lost = True
                     o.fail("rows lost")
-                leftovers = [p.name for p in mount.iterdir() if "partial" in p.name or p.name.endswith("-journal")]
+                leftovers = [
+                    p.name
+                    for p in mount.iterdir()
+                    if "partial" in p.name or p.name.endswith("-journal")
+                ]
                 if leftovers:
                     o.fail(f"left {', '.join(leftovers)} on the full disk")
                 filler.unlink()
                 m.not_stuck(o, t)
                 after = t.run(f"db.{task}")
                 check_success(o, after, f"db.{task} once there is room")
+
             m.experiment("disk full", f"db.{task} on a full tmpfs", "sqlite", body)
     finally:
         if not reason:
@@ -744,81 +866,242 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], dict[str, str], tuple[str, ...]]] =
     ("unsupported scheme", ("db.migrate",), {"DATABASE_URL": "mysql://u@127.0.0.1/db"}, ("mysql",)),
     ("not a URL", ("db.migrate",), {"DATABASE_URL": "not a url"}, ("DATABASE_URL",)),
     ("refused port", ("db.migrate",), {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}, ()),
-    ("port not a number", ("db.migrate",), {"DATABASE_URL": "postgresql://postgres@127.0.0.1:nope/x"}, ("nope",)),
-    ("unknown host", ("db.migrate",), {"DATABASE_URL": "postgresql://postgres@no-such-host.invalid/x"}, ("no-such-host.invalid",)),
-    ("unknown role", ("db.migrate",), {"DATABASE_URL": "postgresql://no_such_role_x@127.0.0.1:5432/postgres"}, ("no_such_role_x",)),
-    ("missing database", ("db.migrate",), {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/gw_no_such_db"}, ("gw_no_such_db",)),
-    ("missing database, status", ("db.status",), {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/gw_no_such_db"}, ("gw_no_such_db",)),
-    ("unsupported driver", ("db.migrate",), {"DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/x"}, ("asyncpg",)),
-    ("bad sslmode", ("db.migrate",), {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=bogus"}, ("sslmode",)),
+    (
+        "port not a number",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:nope/x"},
+        ("nope",),
+    ),
+    (
+        "unknown host",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql://postgres@no-such-host.invalid/x"},
+        ("no-such-host.invalid",),
+    ),
+    (
+        "unknown role",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql://no_such_role_x@127.0.0.1:5432/postgres"},
+        ("no_such_role_x",),
+    ),
+    (
+        "missing database",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/gw_no_such_db"},
+        ("gw_no_such_db",),
+    ),
+    (
+        "missing database, status",
+        ("db.status",),
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/gw_no_such_db"},
+        ("gw_no_such_db",),
+    ),
+    (
+        "unsupported driver",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/x"},
+        ("asyncpg",),
+    ),
+    (
+        "bad sslmode",
+        ("db.migrate",),
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=bogus"},
+        ("sslmode",),
+    ),
     ("SQLite file is a directory", ("db.status",), {"DATABASE_URL": "sqlite:////tmp"}, ("/tmp",)),
-    ("SQLite file missing, status", ("db.status",), {"DATABASE_URL": "sqlite:////tmp/gw-faults-none/x.sqlite3"}, ("x.sqlite3",)),
+    (
+        "SQLite file missing, status",
+        ("db.status",),
+        {"DATABASE_URL": "sqlite:////tmp/gw-faults-none/x.sqlite3"},
+        ("x.sqlite3",),
+    ),
     ("SQLite in /proc", ("db.init",), {"DATABASE_URL": "sqlite:////proc/gw.sqlite3"}, ("/proc",)),
-    ("empty MIGRATOR_DATABASE_URL host", ("db.migrate",), {"MIGRATOR_DATABASE_URL": "postgresql://:x@/"}, ()),
-    ("MIGRATOR_DATABASE_URL garbage", ("db.migrate",), {"MIGRATOR_DATABASE_URL": "garbage"}, ("MIGRATOR_DATABASE_URL",)),
+    (
+        "empty MIGRATOR_DATABASE_URL host",
+        ("db.migrate",),
+        {"MIGRATOR_DATABASE_URL": "postgresql://:x@/"},
+        (),
+    ),
+    (
+        "MIGRATOR_DATABASE_URL garbage",
+        ("db.migrate",),
+        {"MIGRATOR_DATABASE_URL": "garbage"},
+        ("MIGRATOR_DATABASE_URL",),
+    ),
     ("--lock-timeout word", ("db.migrate", "--lock-timeout", "abc"), {}, ("abc",)),
     ("--lock-timeout negative", ("db.migrate", "--lock-timeout", "-5"), {}, ("-5",)),
     ("--lock-timeout NaN", ("db.upgrade", "--lock-timeout", "nan"), {}, ("nan",)),
     ("MIGRATION_LOCK_WAIT word", ("db.migrate",), {"MIGRATION_LOCK_WAIT": "soon"}, ("soon",)),
-    ("MIGRATION_LOCK_TIMEOUT word", ("db.upgrade",), {"MIGRATION_LOCK_TIMEOUT": "banana"}, ("banana",)),
-    ("MIGRATION_STATEMENT_TIMEOUT word", ("db.upgrade",), {"MIGRATION_STATEMENT_TIMEOUT": "forever"}, ("forever",)),
+    (
+        "MIGRATION_LOCK_TIMEOUT word",
+        ("db.upgrade",),
+        {"MIGRATION_LOCK_TIMEOUT": "banana"},
+        ("banana",),
+    ),
+    (
+        "MIGRATION_STATEMENT_TIMEOUT word",
+        ("db.upgrade",),
+        {"MIGRATION_STATEMENT_TIMEOUT": "forever"},
+        ("forever",),
+    ),
     ("--wait word", ("db.init", "--wait", "abc"), {}, ("abc",)),
     ("--wait negative", ("db.migrate", "--wait", "-1"), {}, ("-1",)),
     ("DATABASE_WAIT word", ("db.init",), {"DATABASE_WAIT": "later"}, ("later",)),
-    ("DB_MIGRATION_ROLE missing", ("db.upgrade",), {"DB_MIGRATION_ROLE": "gw_no_such_role"}, ("gw_no_such_role",)),
+    (
+        "DB_MIGRATION_ROLE missing",
+        ("db.upgrade",),
+        {"DB_MIGRATION_ROLE": "gw_no_such_role"},
+        ("gw_no_such_role",),
+    ),
     ("upgrade to unknown revision", ("db.upgrade", "--to", "deadbeef0000"), {}, ("deadbeef0000",)),
-    ("downgrade to unknown revision", ("db.downgrade", "--to", "deadbeef0000"), {}, ("deadbeef0000",)),
+    (
+        "downgrade to unknown revision",
+        ("db.downgrade", "--to", "deadbeef0000"),
+        {},
+        ("deadbeef0000",),
+    ),
     ("downgrade +1", ("db.downgrade", "--to", "+1"), {}, ("+1",)),
     ("stamp unknown revision", ("db.stamp", "deadbeef0000"), {}, ("deadbeef0000",)),
     ("sql of unknown range", ("db.sql", "--revisions", "zzz:yyy"), {}, ("zzz",)),
     ("seed --only unknown", ("db.seed", "--only", "no_such_seed"), {}, ("no_such_seed",)),
     ("seed --env unknown", ("db.seed", "--env", "no_such_env"), {}, ("no_such_env",)),
     ("seed --lock-timeout", ("db.seed", "--lock-timeout", "5"), {}, ()),
-    ("restore missing file", ("db.restore", "--file", "/tmp/gw-no-such.dump", "--force", "--yes"), {}, ("gw-no-such.dump",)),
+    (
+        "restore missing file",
+        ("db.restore", "--file", "/tmp/gw-no-such.dump", "--force", "--yes"),
+        {},
+        ("gw-no-such.dump",),
+    ),
     ("restore a directory", ("db.restore", "--file", "/tmp", "--force", "--yes"), {}, ("/tmp",)),
-    ("restore an empty file", ("db.restore", "--file", "{empty}", "--force", "--yes"), {}, ("empty",)),
-    ("restore a text file", ("db.restore", "--file", "{garbage}", "--force", "--yes"), {}, ("garbage",)),
+    (
+        "restore an empty file",
+        ("db.restore", "--file", "{empty}", "--force", "--yes"),
+        {},
+        ("empty",),
+    ),
+    (
+        "restore a text file",
+        ("db.restore", "--file", "{garbage}", "--force", "--yes"),
+        {},
+        ("garbage",),
+    ),
     ("unknown task", ("db.nosuchtask",), {}, ("nosuchtask",)),
     ("unknown flag", ("db.migrate", "--nosuchflag"), {}, ("nosuchflag",)),
-    ("APP_ENV=Production reset", ("db.reset", "--no-backup"), {"APP_ENV": "Production"}, ("production",)),
+    (
+        "APP_ENV=Production reset",
+        ("db.reset", "--no-backup"),
+        {"APP_ENV": "Production"},
+        ("production",),
+    ),
     ("APP_ENV=' production ' drop", ("db.drop",), {"APP_ENV": " production "}, ("production",)),
 ]
 
 # Bad files in the project: (name, relative path, content, task, words the message must name)
 BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
-    ("revision with a syntax error", "migrations/versions/2026_12_04_0000-badbadbad001_bad.py",
-     "revision = 'badbadbad001'\ndown_revision = '5e0c0de5e0c0'\ndef upgrade(:\n    pass\n",
-     ("db.migrate",), ("badbadbad001",)),
-    ("revision after a missing one", "migrations/versions/2026_12_04_0000-badbadbad002_bad.py",
-     "revision = 'badbadbad002'\ndown_revision = 'feedfeed0000'\nbranch_labels = None\ndepends_on = None\n"
-     "def upgrade() -> None:\n    pass\ndef downgrade() -> None:\n    pass\n", ("db.migrate",), ("feedfeed0000",)),
-    ("revision failing in SQL", "migrations/versions/2026_12_04_0000-badbadbad003_bad.py",
-     "from alembic import op\nrevision = 'badbadbad003'\ndown_revision = '5e0c0de5e0c0'\nbranch_labels = None\n"
-     "depends_on = None\ndef upgrade() -> None:\n    op.execute('CREATE TABLE half_done (id integer)')\n"
-     "    op.execute('SELECT * FROM no_such_table_x')\ndef downgrade() -> None:\n    pass\n",
-     ("db.migrate",), ("badbadbad003", "nothing was applied")),
-    ("seed with a syntax error", "seeds/broken.py", "from ..db.seeding import Seed\nbroken = Seed(\n",
-     ("db.seed",), ("broken",)),
-    ("seed with an unknown column", "seeds/broken.py",
-     "from ..db.seeding import Seed\nfrom ..models import Country\n"
-     "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': 'X', 'nope': 1}])\n",
-     ("db.seed",), ("nope",)),
-    ("seed with a NULL in NOT NULL", "seeds/broken.py",
-     "from ..db.seeding import Seed\nfrom ..models import Country\n"
-     "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': None}])\n",
-     ("db.seed",), ("name",)),
-    ("seed referencing a missing row", "seeds/broken.py",
-     "from ..db.seeding import Ref, Seed\nfrom ..models import Country, User\n"
-     "broken = Seed(model=User, key='email', depends_on=('countries',),\n"
-     "    references={'country': Ref('country_id', Country.code)},\n"
-     "    rows=[{'email': 'x@example.com', 'display_name': 'X', 'is_admin': False, 'country': 'ZZ'}])\n",
-     ("db.seed",), ("ZZ",)),
-    ("seed CSV with a bad row", "seeds/data/countries.csv", "code,alpha3,name\nFR,FRA,France\nDE\n",
-     ("db.seed",), ("countries.csv",)),
-    (".env.local with an unclosed quote", "../../.env.local", "DATABASE_URL='sqlite:///var/x.sqlite3\n",
-     ("db.migrate",), (".env.local",)),
-    (".env with an empty DATABASE_URL", "../../.env", "DATABASE_URL=\n", ("db.migrate",), ("DATABASE_URL",)),
+    (
+        "revision with a syntax error",
+        "migrations/versions/2026_12_04_0000-badbadbad001_bad.py",
+        "revision = 'badbadbad001'\ndown_revision = '5e0c0de5e0c0'\ndef upgrade(:\n    pass\n",
+        ("db.migrate",),
+        ("badbadbad001",),
+    ),
+    (
+        "revision after a missing one",
+        "migrations/versions/2026_12_04_0000-badbadbad002_bad.py",
+        (
+            "revision = 'badbadbad002'\ndown_revision = 'feedfeed0000'\nbranch_labels = None\ndepends_on = None\n"
+            "def upgrade() -> None:\n    pass\ndef downgrade() -> None:\n    pass\n"
+        ),
+        ("db.migrate",),
+        ("feedfeed0000",),
+    ),
+    (
+        "revision failing in SQL",
+        "migrations/versions/2026_12_04_0000-badbadbad003_bad.py",
+        (
+            "from alembic import op\nrevision = 'badbadbad003'\ndown_revision = '5e0c0de5e0c0'\nbranch_labels = None\n"
+            "depends_on = None\ndef upgrade() -> None:\n    op.execute('CREATE TABLE half_done (id integer)')\n"
+            "    op.execute('SELECT * FROM no_such_table_x')\ndef downgrade() -> None:\n    pass\n"
+        ),
+        ("db.migrate",),
+        ("badbadbad003", "nothing was applied"),
+    ),
+    (
+        "seed with a syntax error",
+        "seeds/broken.py",
+        "from ..db.seeding import Seed\nbroken = Seed(\n",
+        ("db.seed",),
+        ("broken",),
+    ),
+    (
+        "seed with an unknown column",
+        "seeds/broken.py",
+        (
+            "from ..db.seeding import Seed\nfrom ..models import Country\n"
+            "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': 'X', 'nope': 1}])\n"
+        ),
+        ("db.seed",),
+        ("nope",),
+    ),
+    (
+        "seed with a NULL in NOT NULL",
+        "seeds/broken.py",
+        (
+            "from ..db.seeding import Seed\nfrom ..models import Country\n"
+            "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': None}])\n"
+        ),
+        ("db.seed",),
+        ("name",),
+    ),
+    (
+        "seed referencing a missing row",
+        "seeds/broken.py",
+        (
+            "from ..db.seeding import Ref, Seed\nfrom ..models import Country, User\n"
+            "broken = Seed(model=User, key='email', depends_on=('countries',),\n"
+            "    references={'country': Ref('country_id', Country.code)},\n"
+            "    rows=[{'email': 'x@example.com', 'display_name': 'X', 'is_admin': False, 'country': 'ZZ'}])\n"
+        ),
+        ("db.seed",),
+        ("ZZ",),
+    ),
+    (
+        "seed CSV with a bad row",
+        "seeds/data/countries.csv",
+        "code,alpha3,name\nFR,FRA,France\nDE\n",
+        ("db.seed",),
+        ("countries.csv",),
+    ),
+    (
+        ".env.local with an unclosed quote",
+        "../../.env.local",
+        "DATABASE_URL='sqlite:///var/x.sqlite3\n",
+        ("db.migrate",),
+        (".env.local",),
+    ),
+    (
+        ".env with an empty DATABASE_URL",
+        "../../.env",
+        "DATABASE_URL=\n",
+        ("db.migrate",),
+        ("DATABASE_URL",),
+    ),
 ]
+
+
+def local(value: str, admin: str) -> str:
+    """A bad input's URL on the test server (its host, port, socket), as the list spells it
+    for the default one: postgresql://USER@127.0.0.1:5432/DATABASE."""
+    if not value.startswith("postgresql://") or "@127.0.0.1:5432/" not in value:
+        return value
+    from sqlalchemy.engine import make_url
+
+    given, server = make_url(value), make_url(admin)
+    return (
+        server.set(username=given.username, database=given.database)
+        .update_query_dict(dict(given.query))
+        .render_as_string(hide_password=False)
+    )
 
 
 def bad_inputs(m: Matrix, limit: int | None) -> None:
@@ -842,25 +1125,42 @@ def bad_inputs(m: Matrix, limit: int | None) -> None:
         backend = "sqlite" if any("sqlite" in v for v in env.values()) else "postgresql"
         # A bad input must leave nothing stuck; the smoke run checks that once, at the end.
         last = number == len(inputs) - 1
-        def body(o: Outcome, args: tuple[str, ...] = args, env: dict[str, str] = env,
-                 mentions: tuple[str, ...] = mentions, backend: str = backend,
-                 last: bool = last) -> None:
+
+        def body(
+            o: Outcome,
+            args: tuple[str, ...] = args,
+            env: dict[str, str] = env,
+            mentions: tuple[str, ...] = mentions,
+            backend: str = backend,
+            last: bool = last,
+        ) -> None:
             t = base(backend)
             before = users(t.direct)
-            args = tuple(a.replace("{empty}", str(scratch / "empty.dump"))
-                         .replace("{garbage}", str(scratch / "garbage.dump")) for a in args)
-            result = t.run(*args, env=env, timeout=60)
+            args = tuple(
+                a.replace("{empty}", str(scratch / "empty.dump")).replace(
+                    "{garbage}", str(scratch / "garbage.dump")
+                )
+                for a in args
+            )
+            result = t.run(*args, env={k: local(v, m.admin) for k, v in env.items()}, timeout=60)
             check_message(o, result, mentions=mentions)
             if users(t.direct) != before or not canary_present(t.direct):
                 o.data_lost = True
                 o.fail(f"{before} users before, {users(t.direct)} after")
             if last or not m.quick:
                 m.not_stuck(o, t)
+
         m.experiment("bad input", name, backend, body)
     files = BAD_FILES[:1] if limit else BAD_FILES
     for name, relative, content, args, mentions in files:
-        def fbody(o: Outcome, relative: str = relative, content: str = content,
-                  args: tuple[str, ...] = args, mentions: tuple[str, ...] = mentions) -> None:
+
+        def fbody(
+            o: Outcome,
+            relative: str = relative,
+            content: str = content,
+            args: tuple[str, ...] = args,
+            mentions: tuple[str, ...] = mentions,
+        ) -> None:
             # .env cases on SQLite: falling back to the local default there is a file, not the
             # embedded server.
             flavour = "sqlite" if relative.startswith("../../.env") else "postgresql"
@@ -891,6 +1191,7 @@ def bad_inputs(m: Matrix, limit: int | None) -> None:
             if relative.startswith("../../.env"):
                 t.url = env_url
             m.not_stuck(o, t)
+
         flavour = "sqlite" if relative.startswith("../../.env") else "postgresql"
         m.experiment("bad input", name, flavour, fbody)
 
@@ -911,15 +1212,19 @@ def report(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
         "seconds": round(seconds, 1),
     }
     print()
-    print(f"{'group':<12} {'backend':<11} {'run':>4} {'clean':>6} {'lost':>5} {'stuck':>6} {'msgs':>5} {'skip':>5}")
+    print(
+        f"{'group':<12} {'backend':<11} {'run':>4} {'clean':>6} {'lost':>5} {'stuck':>6} {'msgs':>5} {'skip':>5}"
+    )
     groups: dict[tuple[str, str], list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault((o.group, o.backend), []).append(o)
     for (group, backend), items in groups.items():
         ran = [o for o in items if not o.skipped]
-        print(f"{group:<12} {backend:<11} {len(ran):>4} {sum(o.survived for o in ran):>6} "
-              f"{sum(o.data_lost for o in ran):>5} {sum(o.stuck for o in ran):>6} "
-              f"{sum(o.messages for o in ran):>5} {len(items) - len(ran):>5}")
+        print(
+            f"{group:<12} {backend:<11} {len(ran):>4} {sum(o.survived for o in ran):>6} "
+            f"{sum(o.data_lost for o in ran):>5} {sum(o.stuck for o in ran):>6} "
+            f"{sum(o.messages for o in ran):>5} {len(items) - len(ran):>5}"
+        )
     print()
     for key, value in totals.items():
         print(f"{key}: {value}")
@@ -937,14 +1242,26 @@ def report(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of each group (< 30 s)")
-    parser.add_argument("--only", default="", help="comma-separated groups: concurrency,kill,server,disk,bad")
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds; later experiments are skipped")
+    parser.add_argument(
+        "--only", default="", help="comma-separated groups: concurrency,kill,server,disk,bad"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=600.0, help="seconds; later experiments are skipped"
+    )
     parser.add_argument("--json", type=Path, help="write the outcomes and totals here")
     options = parser.parse_args(argv)
     admin = os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN
-    if "127.0.0.1" not in admin and "localhost" not in admin:
-        parser.error(f"TEST_DATABASE_URL must point at 127.0.0.1, not {admin}")
-    groups = set(filter(None, options.only.split(","))) or {"concurrency", "kill", "server", "disk", "bad"}
+    from sqlalchemy.engine import make_url
+
+    if make_url(admin).host not in (None, "", "127.0.0.1", "localhost"):
+        parser.error(f"TEST_DATABASE_URL must point at 127.0.0.1 (or a local socket), not {admin}")
+    groups = set(filter(None, options.only.split(","))) or {
+        "concurrency",
+        "kill",
+        "server",
+        "disk",
+        "bad",
+    }
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="gw-faults-"))
     m = Matrix(admin, work, started + options.budget, options.quick)
@@ -981,8 +1298,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     totals = report(m.outcomes, time.monotonic() - started)
     if options.json:
-        options.json.write_text(json.dumps(
-            {"totals": totals, "outcomes": [asdict(o) for o in m.outcomes]}, indent=1))
+        options.json.write_text(
+            json.dumps({"totals": totals, "outcomes": [asdict(o) for o in m.outcomes]}, indent=1)
+        )
     return 0 if totals["failed"] == 0 and totals["experiments run"] > 0 else 1
 
 
@@ -1000,6 +1318,7 @@ def concurrency_quick(m: Matrix) -> None:
             if text.count(f"-> {rev}") != 1:
                 o.fail(f"revision {rev} ran {text.count(f'-> {rev}')} times")
         m.not_stuck(o, t)
+
     m.experiment("concurrency", "3 x db.migrate", "pgbouncer" if m.pooler else "postgresql", body)
 
 

@@ -53,9 +53,7 @@ def downgrade() -> None:
 
 
 @pytest.fixture
-def pooled(
-    project_copy: Callable[..., Project], pg_url: str
-) -> Iterator[tuple[Project, str]]:
+def pooled(project_copy: Callable[..., Project], pg_url: str) -> Iterator[tuple[Project, str]]:
     """A project with the slow revision, its database, and the URL through a PgBouncer."""
     project = project_copy("postgresql", pg_url)
     versions = project.path / "src" / project.package / "migrations" / "versions"
