@@ -917,9 +917,11 @@ BAD_INPUTS: list[tuple[str, tuple[str, ...], dict[str, str], tuple[str, ...]]] =
     ),
     ("SQLite in /proc", ("db.init",), {"DATABASE_URL": "sqlite:////proc/gw.sqlite3"}, ("/proc",)),
     (
-        "empty MIGRATOR_DATABASE_URL host",
+        # Never a URL that libpq completes from its defaults (user, socket, database): that
+        # is a real database of the machine's, which the task would then migrate.
+        "MIGRATOR_DATABASE_URL on a closed port",
         ("db.migrate",),
-        {"MIGRATOR_DATABASE_URL": "postgresql://:x@/"},
+        {"MIGRATOR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/gw_faults_nowhere"},
         (),
     ),
     (
