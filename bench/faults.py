@@ -707,6 +707,19 @@ def private_cluster(work: Path) -> Iterator[tuple[str, Callable[[str], None]]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def wait_for_stage(url: str, process: subprocess.Popen[str], word: str) -> None:
+    """Until another session of ``url``'s database runs a statement naming ``word``."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        if query(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            f" AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE '%{word}%'",
+        )[0][0]:
+            return
+        time.sleep(0.02)
+
+
 def server_stops(m: Matrix) -> None:
     try:
         cluster = private_cluster(m.work)
@@ -739,7 +752,8 @@ def server_stops(m: Matrix) -> None:
                     process = t.start(
                         f"db.{task}", *(("--full",) if task == "seed" else ()), env=env
                     )
-                    time.sleep(2.0)
+                    # The stage, from pg_stat_activity: the revision's pause, the seed's writes.
+                    wait_for_stage(url, process, "pg_sleep" if task == "migrate" else "users")
                     ctl(mode)
                     result = finish(process, time.monotonic(), 60)
                     check_message(o, result, mentions=("revision",) if task == "migrate" else ())

@@ -189,3 +189,30 @@ def test_a_lock_lost_under_a_running_migration_is_reported(
     assert task.returncode != 0, stderr
     _one_line_error(stderr)
     assert "migration lock" in stderr and "lost" in stderr, stderr
+
+
+def test_a_server_gone_mid_migration_is_one_line(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """Every backend of the task ends (a server restart): the lock's connection is gone too,
+    which is no news after a failed task; its one line is the error, not two."""
+    project = project_copy("postgresql", pg_url)
+    versions = project.path / "src" / project.package / "migrations" / "versions"
+    (versions / "2026_12_03_0700-5e0c0de5e0c0_slow.py").write_text(SLOW_REVISION)
+    project.invoke("db.upgrade", "--to", "0d848db94cb2")
+    task = _start(project, pg_url, "db.migrate", seconds=30)
+    try:
+        _wait_for_sleeping_revision(pg_url, task)
+        admin_sql(
+            pg_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        _, stderr = task.communicate(timeout=60)
+    finally:
+        if task.poll() is None:
+            task.kill()
+    assert task.returncode != 0, stderr
+    _one_line_error(stderr)
+    assert "was lost before its release" not in stderr
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [("0d848db94cb2",)]

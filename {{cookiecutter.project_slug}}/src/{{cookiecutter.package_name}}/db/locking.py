@@ -201,21 +201,21 @@ def _release(transaction: Any, database: str, *, quiet: bool) -> None:
     """End the lock's transaction, which releases the lock; a failure is never silent.
 
     A release that fails means the lock's connection (and the lock) went away while the task
-    ran: another migrator may have run at the same time. After a task that failed anyway, that
-    is one more line on stderr; after one that succeeded, it is the task's error.
+    ran: another migrator may have run at the same time. After a task that succeeded, that is
+    the task's error. After one that failed (``quiet``), its own error is the one line to
+    report: its transaction was rolled back, so nothing was committed without the lock, and the
+    usual cause of both (the server went away) is in that line already.
     """
     try:
         transaction.commit()
     except DBAPIError as exc:
-        message = (
+        if quiet:
+            return
+        raise TaskError(
             f"the migration lock of database {database!r} was lost before its release "
             f"({describe(exc)}): another migrator may have run at the same time; "
             "check `invoke db.status` and `invoke db.check`"
-        )
-        if quiet:
-            print(message, file=sys.stderr)
-            return
-        raise TaskError(message) from exc
+        ) from exc
 
 
 def _identity(connection: Connection, settings: Settings) -> tuple[str, int]:
