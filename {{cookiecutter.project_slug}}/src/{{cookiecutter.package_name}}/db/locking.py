@@ -186,7 +186,8 @@ def _try_lock(connection: Connection, key: int) -> bool:
     The lock's transaction stays idle until the task ends: server-side idle and transaction
     timeouts must not end it (and the lock) under a running migration.
     """
-    if not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar():
+    locked = connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    if not locked.scalar():
         return False
     connection.execute(
         text(
