@@ -112,7 +112,7 @@ class Seed:
         (a store's manager is a staff member, who works in a store) is seeded.
         """
         table = self.table
-        found = [key.column.table for key in table.foreign_keys if not _deferred(key)]
+        found = [key.column.table for key in table.foreign_keys if not deferred(key)]
         found += [ref.target_table for ref in self.references.values()]
         return [parent for parent in found if parent is not table and isinstance(parent, Table)]
 
@@ -159,7 +159,8 @@ class Seed:
         return primary[0]
 
 
-def _deferred(key: ForeignKey) -> bool:
+def deferred(key: ForeignKey) -> bool:
+    """Whether the key is checked at commit (initially="DEFERRED"), not at each row."""
     constraint = key.constraint
     initially = constraint.initially if constraint is not None else key.initially
     return bool((initially or "").upper() == "DEFERRED")
