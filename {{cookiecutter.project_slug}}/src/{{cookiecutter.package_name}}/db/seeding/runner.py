@@ -274,6 +274,7 @@ def _check_deferred_keys(connection: Connection, sources: Sequence[Source]) -> N
     """
     from sqlalchemy import and_, exists, select
 
+    from . import violations
     from .declare import deferred
 
     for source in sources:
@@ -301,23 +302,24 @@ def _check_deferred_keys(connection: Connection, sources: Sequence[Source]) -> N
                 continue
             values, key_values = row[: len(pairs)], row[len(pairs) :]
             line = _line_of_key(source, key_values)
-            names = ", ".join(local.name for local, _ in pairs)
-            shown = values[0] if len(values) == 1 else tuple(values)
-            where = ", ".join(f"{target.name}.{remote.name}" for _, remote in pairs)
-            raise source.fail(
-                line,
-                f"{names} {shown!r} is not in {where} (a reference to a row that does not exist)",
-            )
+            given = source.record_on_line(line) if line is not None else {}
+            if not given:
+                given = {local.name: value for (local, _), value in zip(pairs, values, strict=True)}
+            columns = tuple(local.name for local, _ in pairs)
+            violation = violations.Violation(violations.FOREIGN_KEY, key.name, columns)
+            raise source.fail(line, violations.message(table, violation, given))
 
 
 def _line_of_key(source: Source, key_values: Sequence[object]) -> int | None:
     """The line of the record with this key (values compared as text), if the seed gave it."""
     wanted = [str(value) for value in key_values]
     for batch in source.batches():
+        if not set(source.seed.key_columns) <= set(source.columns):
+            return None
         positions = [source.columns.index(name) for name in source.seed.key_columns]
         for record in batch:
             if [str(record[1 + at]) for at in positions] == wanted:
-                return int(record[0])
+                return int(record[0]) if record[0] is not None else None
     return None
 
 
