@@ -306,7 +306,8 @@ def _check_deferred_keys(connection: Connection, sources: Sequence[Source]) -> N
             if not given:
                 given = {local.name: value for (local, _), value in zip(pairs, values, strict=True)}
             columns = tuple(local.name for local, _ in pairs)
-            violation = violations.Violation(violations.FOREIGN_KEY, key.name, columns)
+            name = str(key.name) if isinstance(key.name, str) else None
+            violation = violations.Violation(violations.FOREIGN_KEY, name, columns)
             raise source.fail(line, violations.message(table, violation, given))
 
 
