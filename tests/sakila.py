@@ -37,7 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import sys
 import tarfile
 import textwrap
 from decimal import Decimal
@@ -954,7 +953,3 @@ def objects_revision(project: Project, down_revision: str) -> Path:
 
 
 APP_TABLES = [*TABLES, *PARTITIONS]
-
-
-def python() -> str:
-    return sys.executable
