@@ -41,7 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "material: real public material fetched from PyPI into .cache/material/ (tests/material.py);"
+        "material: real public material (Chinook, Sakila, FitTrackee) fetched from PyPI and Debian"
+        " into .cache/material/ (tests/material.py);"
         " left out of `python3 dev.py test` unless asked for with -m",
     )
 

@@ -1,7 +1,8 @@
 """Real, public material for the ``material`` tests: registry packages fetched at test time.
 
-Nothing of the material is committed. Each package is downloaded once from PyPI's file host into
-``.cache/material/`` (git-ignored) and checked against the sha256 PyPI publishes for it; a file
+Nothing of the material is committed. Each package is downloaded once from PyPI's file host (or
+Debian's archive) into ``.cache/material/`` (git-ignored) and checked against the sha256 the
+registry publishes for it; a file
 whose digest differs is removed and the test fails naming it. ``python3 dev.py test`` leaves these
 tests out; ``python3 dev.py test -m material`` runs them.
 """
@@ -20,7 +21,7 @@ CACHE = REPO / ".cache" / "material"
 
 @dataclass(frozen=True)
 class Package:
-    """One file of a PyPI release: where it is and the sha256 PyPI's index gives for it."""
+    """One file of a release: where it is and the sha256 its registry's index gives for it."""
 
     url: str
     sha256: str

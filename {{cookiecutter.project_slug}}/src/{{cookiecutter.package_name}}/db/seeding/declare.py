@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Table, UniqueConstraint, inspect
+from sqlalchemy import Column, ForeignKey, Table, UniqueConstraint, inspect
 
 from ...errors import TaskError
 
@@ -105,9 +105,14 @@ class Seed:
 
     @property
     def parent_tables(self) -> list[Table]:
-        """The other tables this seed's table (or a reference) points to."""
+        """The other tables this seed's table (or a reference) points to.
+
+        A key declared deferrable=True, initially="DEFERRED" does not order the seeds: it
+        is checked when the seeding's one transaction commits. That is how a cycle of keys
+        (a store's manager is a staff member, who works in a store) is seeded.
+        """
         table = self.table
-        found = [key.column.table for key in table.foreign_keys]
+        found = [key.column.table for key in table.foreign_keys if not deferred(key)]
         found += [ref.target_table for ref in self.references.values()]
         return [parent for parent in found if parent is not table and isinstance(parent, Table)]
 
@@ -152,6 +157,13 @@ class Seed:
                 f"{ref.column!r} stores: declare a foreign key"
             )
         return primary[0]
+
+
+def deferred(key: ForeignKey) -> bool:
+    """Whether the key is checked at commit (initially="DEFERRED"), not at each row."""
+    constraint = key.constraint
+    initially = constraint.initially if constraint is not None else key.initially
+    return bool((initially or "").upper() == "DEFERRED")
 
 
 def _is_unique(table: Table, columns: set[str]) -> bool:

@@ -249,6 +249,8 @@ def run(
                 )
                 outcomes.append(outcome)
                 echo(_describe(outcome, plan=plan, keep=keep_existing))
+            # A deferred key is checked at commit, where it could say neither seed nor line.
+            _check_deferred_keys(connection, [sources[o.name] for o in outcomes if not o.skipped])
             if plan:
                 transaction.rollback()
             else:
@@ -266,6 +268,64 @@ def run(
         engine.dispose()
     echo(_summary(outcomes, environment, time.monotonic() - started, plan=plan))
     return outcomes
+
+
+def _check_deferred_keys(connection: Connection, sources: Sequence[Source]) -> None:
+    """A row a seed wrote whose deferred foreign key points nowhere: its seed, file and line.
+
+    Such a key (deferrable=True, initially="DEFERRED", what breaks a cycle of keys) is
+    checked by the database when the run commits; this finds the row before, in our words.
+    """
+    from sqlalchemy import and_, exists, select
+
+    from . import violations
+    from .declare import deferred
+
+    for source in sources:
+        table = source.seed.table
+        for key in table.foreign_key_constraints:
+            if not any(deferred(element) for element in key.elements):
+                continue
+            target = key.referred_table
+            pairs = [(element.parent, element.column) for element in key.elements]
+            target_alias = target.alias("referred")
+            dangling = (
+                select(
+                    *(local for local, _ in pairs), *(table.c[k] for k in source.seed.key_columns)
+                )
+                .where(*(local.isnot(None) for local, _ in pairs))
+                .where(
+                    ~exists().where(
+                        and_(*(target_alias.c[remote.name] == local for local, remote in pairs))
+                    )
+                )
+                .limit(1)
+            )
+            row = connection.execute(dangling).first()
+            if row is None:
+                continue
+            values, key_values = row[: len(pairs)], row[len(pairs) :]
+            line = _line_of_key(source, key_values)
+            given = source.record_on_line(line) if line is not None else {}
+            if not given:
+                given = {local.name: value for (local, _), value in zip(pairs, values, strict=True)}
+            columns = tuple(local.name for local, _ in pairs)
+            name = str(key.name) if isinstance(key.name, str) else None
+            violation = violations.Violation(violations.FOREIGN_KEY, name, columns)
+            raise source.fail(line, violations.message(table, violation, given))
+
+
+def _line_of_key(source: Source, key_values: Sequence[object]) -> int | None:
+    """The line of the record with this key (values compared as text), if the seed gave it."""
+    wanted = [str(value) for value in key_values]
+    for batch in source.batches():
+        if not set(source.seed.key_columns) <= set(source.columns):
+            return None
+        positions = [source.columns.index(name) for name in source.seed.key_columns]
+        for record in batch:
+            if [str(record[1 + at]) for at in positions] == wanted:
+                return int(record[0]) if record[0] is not None else None
+    return None
 
 
 def _given(source: Source) -> tuple[Table, list[str]]:

@@ -43,6 +43,7 @@ EXCLUSION = "exclusion"
 SQLSTATES = {
     "23502": NOT_NULL,
     "23503": FOREIGN_KEY,
+    "23001": FOREIGN_KEY,  # restrict_violation: a RESTRICT key, on PostgreSQL 18
     "23505": UNIQUE,
     "23514": CHECK,
     "23P01": EXCLUSION,
