@@ -221,3 +221,17 @@ def test_sqlite_application_engine_refuses_a_dangling_reference(
     ).stdout
     assert out.strip() == "REFUSED FOREIGN KEY constraint failed"
     assert query(url, "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_sqlite_plain_alembic_upgrade_refuses_a_dangling_reference(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    url = sqlite_url(tmp_path / "fk.sqlite3")
+    project = project_copy("sqlite", url)
+    project.invoke("db.upgrade", "--to", INITIAL)
+    add_revision(project, "eeee00000002", INITIAL, DANGLING)
+    result = project.run(sys.executable, "-m", "alembic", "upgrade", "head", check=False)
+    assert result.returncode != 0
+    assert "table users rowid 1: country_id points to no row of countries" in result.stderr
+    assert query(url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    assert query(url, "SELECT count(*) FROM users") == [(0,)]

@@ -301,7 +301,7 @@ def _seed_lock_holder(connection: Connection) -> str:
 
     row = connection.execute(
         text(
-            "SELECT a.pid, a.state, a.xact_start, a.application_name, a.client_addr::text,"
+            "SELECT a.pid, a.state, a.xact_start, a.application_name, host(a.client_addr),"
             " a.query FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
             " AND l.classid = 0 AND l.objid = :objid"
