@@ -55,7 +55,7 @@ def test_eight_concurrent_inits_on_a_missing_sqlite_file_all_succeed(
     # Each migration applied once, the seeds loaded once.
     assert query(url, "SELECT revision FROM migration_ledger") == [(INITIAL,)]
     assert query(url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
-    (rows, distinct), = query(url, SEEDED_COUNTRIES)
+    ((rows, distinct),) = query(url, SEEDED_COUNTRIES)
     assert rows == distinct > 200
     assert query(url, "SELECT count(*) FROM users") == [(2,)]
 
@@ -68,7 +68,7 @@ def test_four_concurrent_seeds_all_succeed_and_seed_once(
     results = _together(project, 4, "db.seed")
     assert [code for code, _, _ in results] == [0] * 4, results
     assert sum("Seeded (" in stdout for _, stdout, _ in results) == 1, results
-    (rows, distinct), = query(database, SEEDED_COUNTRIES)
+    ((rows, distinct),) = query(database, SEEDED_COUNTRIES)
     assert rows == distinct > 200
     assert query(database, "SELECT count(*) FROM users") == [(2,)]
 
@@ -133,7 +133,9 @@ def test_postgresql_seed_waits_for_the_seed_lock_naming_the_session_then_gives_u
     assert "Seeded (" in project.invoke("db.seed", "--lock-timeout", "2").stdout
 
 
-def test_seed_rejects_a_bad_lock_timeout(project_copy: Callable[..., Project], tmp_path: Path) -> None:
+def test_seed_rejects_a_bad_lock_timeout(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
     project = project_copy("sqlite", sqlite_url(tmp_path / "bad.sqlite3"))
     result = project.invoke("db.seed", "--lock-timeout", "soon", check=False)
     assert result.returncode == 1
@@ -145,7 +147,7 @@ def test_seed_rejects_a_bad_lock_timeout(project_copy: Callable[..., Project], t
 # -- item 5: foreign keys on SQLite --------------------------------------------------------------
 
 DANGLING = (
-    "op.execute(\"INSERT INTO users (email, display_name, is_admin, country_id)"
+    'op.execute("INSERT INTO users (email, display_name, is_admin, country_id)'
     " VALUES ('dangling@example.com', 'x', 0, 999999)\")"
 )
 
@@ -189,7 +191,7 @@ def test_sqlite_check_reports_rows_written_with_foreign_keys_off(
         "INSERT INTO users (email, display_name, is_admin, country_id)"
         " VALUES ('by-hand@example.com', 'x', 0, 999999)",
     )
-    (rowid,), = query(url, "SELECT rowid FROM users WHERE email = 'by-hand@example.com'")
+    ((rowid,),) = query(url, "SELECT rowid FROM users WHERE email = 'by-hand@example.com'")
     result = project.invoke("db.check", check=False)
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr

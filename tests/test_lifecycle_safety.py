@@ -285,7 +285,9 @@ def test_sqlite_migrate_blocked_by_a_writer_gives_up_after_the_lock_timeout(
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     path = url.removeprefix("sqlite:///")
-    assert last.startswith(f"db.migrate: the SQLite write lock of {path} is held by pid {os.getpid()}")
+    assert last.startswith(
+        f"db.migrate: the SQLite write lock of {path} is held by pid {os.getpid()}"
+    )
     assert "gave up after 1 s" in last
     assert "Traceback" not in result.stderr
     assert waited >= 1

@@ -316,7 +316,7 @@ def sqlite_writer(path: str | None) -> str:
         try:
             inodes.add(os.stat(f"{path}{suffix}").st_ino)
         except OSError:
-            pass
+            continue  # no such file (no -shm outside WAL mode), or no path at all
     pids: list[int] = []
     try:
         with open("/proc/locks", encoding="ascii", errors="replace") as locks:
