@@ -237,3 +237,35 @@ def test_sqlite_plain_alembic_upgrade_refuses_a_dangling_reference(
     assert "table users rowid 1: country_id points to no row of countries" in result.stderr
     assert query(url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
     assert query(url, "SELECT count(*) FROM users") == [(0,)]
+
+
+@pytest.mark.postgresql
+def test_postgresql_seed_blocked_on_a_row_names_the_blocking_session_then_gives_up(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    import psycopg
+
+    project = project_copy("postgresql", pg_url)
+    project.invoke("db.init")
+    query(pg_url, "UPDATE countries SET name = 'Changed by hand' WHERE code = 'FR'")
+    # An orphaned session holding the row the seed wants to put back.
+    with psycopg.connect(pg_url, application_name="row-holder") as holder:
+        holder.execute("SELECT * FROM countries WHERE code = 'FR' FOR UPDATE")
+        pid = holder.info.backend_pid
+        started = time.monotonic()
+        result = project.invoke("db.seed", "--full", "--lock-timeout", "2", check=False)
+        elapsed = time.monotonic() - started
+        holder.rollback()
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert f"Waiting up to 2 s for a lock the seeds need, held by server pid {pid}" in (
+        result.stderr
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"db.seed: a lock the seeds need is held by server pid {pid} (idle in")
+    assert "application 'row-holder'" in last and "FOR UPDATE" in last
+    assert "gave up after 2 s" in last
+    assert 2 <= elapsed < 20
+    assert query(pg_url, "SELECT name FROM countries WHERE code = 'FR'") == [("Changed by hand",)]
+    project.invoke("db.seed", "--full", "--lock-timeout", "2")
+    assert query(pg_url, "SELECT name FROM countries WHERE code = 'FR'") != [("Changed by hand",)]

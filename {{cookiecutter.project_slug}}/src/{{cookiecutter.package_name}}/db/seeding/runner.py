@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from .sources import Source
 
 PRODUCTION = "production"
-# Any constant will do: it makes two `db.seed` runs on one database take turns.
-_ADVISORY_LOCK = 0x5EED5EED
 
 
 @dataclass
@@ -222,7 +221,11 @@ def run(
     wait = locking.lock_wait(settings)
     engine = make_engine(url, write_lock_wait=wait)
     try:
-        with engine.connect() as connection, connection.begin() as transaction:
+        with (
+            engine.connect() as connection,
+            connection.begin() as transaction,
+            ExitStack() as watching,
+        ):
             # Whatever APP_ENV says (unset in a shell, say): the database knows what it is.
             stamped = unchanged.stamp(connection.connection.driver_connection)
             initialized = "the database was initialized for production"
@@ -234,7 +237,11 @@ def run(
             )
             at_head(settings, connection)
             if backend_of(url) == "postgresql":
-                _seed_lock(connection, wait)
+                # PostgreSQL's catalog names the holder; on SQLite, BEGIN IMMEDIATE waited.
+                # By name, as _loader(): a project baked for SQLite has no such module.
+                waits = importlib.import_module(f"{__package__}.postgresql_waits")
+                waits.seed_lock(connection, wait)
+                watching.enter_context(waits.BlockedWatch(url, connection, wait))
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
             for name in names:
@@ -266,65 +273,6 @@ def run(
         engine.dispose()
     echo(_summary(outcomes, environment, time.monotonic() - started, plan=plan))
     return outcomes
-
-
-def _seed_lock(connection: Connection, wait: float) -> None:
-    """Take the seed lock (PostgreSQL) for this transaction, waiting at most ``wait`` seconds.
-
-    Two runs on one database take turns. A waiting run says once which session holds the lock
-    and what it is doing (an abandoned session idle in its transaction, say), and gives up with
-    one line naming it. The rest of the run waits for row locks no longer than ``wait`` either.
-    (SQLite: the write lock taken at BEGIN does all this, engine.py and locking.py.)
-    """
-    from .. import locking
-
-    deadline = time.monotonic() + wait
-    announced = False
-    while not connection.exec_driver_sql(
-        f"SELECT pg_try_advisory_xact_lock({_ADVISORY_LOCK})"
-    ).scalar():
-        holder = _seed_lock_holder(connection)
-        if time.monotonic() >= deadline:
-            raise locking.gave_up("the seed lock", holder, wait)
-        if not announced:
-            locking.say_waiting("the seed lock", holder, wait)
-            announced = True
-        time.sleep(0.25)
-    connection.exec_driver_sql(
-        f"SELECT set_config('lock_timeout', '{max(1, int(wait * 1000))}ms', true)"
-    )
-
-
-def _seed_lock_holder(connection: Connection) -> str:
-    """``server pid N (idle in transaction since ..., query: ...)``: who holds the seed lock."""
-    from sqlalchemy import text
-
-    row = connection.execute(
-        text(
-            "SELECT a.pid, a.state, a.xact_start, a.application_name, host(a.client_addr),"
-            " a.query FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-            " AND l.classid = 0 AND l.objid = :objid"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ),
-        {"objid": _ADVISORY_LOCK},
-    ).first()
-    if row is None:
-        return "another session (gone by now)"
-    pid, state, since, application, client, query = row
-    details = [state or "state unknown"]
-    if since is not None:
-        details[0] += f" since {since:%Y-%m-%d %H:%M:%S %Z}".rstrip()
-    if application:
-        details.append(f"application {application!r}")
-    if client:
-        details.append(f"from {client}")
-    if query:
-        details.append(f"last query: {' '.join(str(query).split())[:120]}")
-    hint = ""
-    if state and state.startswith("idle in transaction"):
-        hint = f"; if its client is gone, `SELECT pg_terminate_backend({pid})` ends it"
-    return f"server pid {pid} ({', '.join(details)}){hint}"
 
 
 def _given(source: Source) -> tuple[Table, list[str]]:
