@@ -95,7 +95,7 @@ def make_engine(
             return
         from .locking import sqlite_begin_immediate
 
-        sqlite_begin_immediate(connection.connection.driver_connection, path, write_lock_wait)
+        sqlite_begin_immediate(connection, path, write_lock_wait)
 
     return engine
 

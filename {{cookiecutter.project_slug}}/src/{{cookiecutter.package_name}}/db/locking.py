@@ -260,14 +260,14 @@ def gave_up(what: str, holder: str, wait: float) -> TaskError:
 _SQLITE_BUSY = 5  # SQLITE_BUSY; its extended codes keep it in the low byte
 
 
-def _busy(exc: BaseException) -> bool:
+def _busy(exc: BaseException | None) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_BUSY
 
 
 def sqlite_begin_immediate(
-    dbapi_connection: Any, path: str | None, wait: float, what: str = "the SQLite write lock"
+    connection: Connection, path: str | None, wait: float, what: str = "the SQLite write lock"
 ) -> None:
-    """``BEGIN IMMEDIATE`` on a pysqlite connection: take the write lock, waiting at most ``wait``.
+    """``BEGIN IMMEDIATE`` on a SQLite connection: take the write lock, waiting at most ``wait``.
 
     The first attempt does not wait; when another writer holds the lock, the task says once
     what it waits for (naming the process, where the system tells), waits in SQLite's busy
@@ -276,32 +276,28 @@ def sqlite_begin_immediate(
     deferred transactions that both read, then both write, deadlock, and SQLite fails one of
     them at once whatever its busy timeout.
     """
-    import sqlite3
-
     name = f"{what} of {path}" if path else what
-    cursor = dbapi_connection.cursor()
+    previous = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql("PRAGMA busy_timeout = 0")
     try:
-        (previous,) = cursor.execute("PRAGMA busy_timeout").fetchone()
-        cursor.execute("PRAGMA busy_timeout = 0")
         try:
-            cursor.execute("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
             return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+        except DBAPIError as exc:
+            if not _busy(exc.orig):
                 raise
             if wait <= 0:
                 raise gave_up(name, sqlite_writer(path), wait) from exc
         say_waiting(name, sqlite_writer(path), wait)
-        cursor.execute(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
         try:
-            cursor.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except DBAPIError as exc:
+            if not _busy(exc.orig):
                 raise
             raise gave_up(name, sqlite_writer(path), wait) from exc
     finally:
-        cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
-        cursor.close()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
 
 
 def sqlite_writer(path: str | None) -> str:
