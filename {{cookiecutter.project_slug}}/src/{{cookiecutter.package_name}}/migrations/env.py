@@ -21,7 +21,9 @@ from {{ cookiecutter.package_name }}.db.engine import (
     offline_url,
 )
 from {{ cookiecutter.package_name }}.db.grants import assume_migration_role
-from {{ cookiecutter.package_name }}.db.migrations import refuse_broken_foreign_keys
+from {{ cookiecutter.package_name }}.db.migrations import (
+    refuse_broken_foreign_keys,
+)
 from {{ cookiecutter.package_name }}.db.naming import empty_metadata
 from {{ cookiecutter.package_name }}.db.urls import backend_of
 from {{ cookiecutter.package_name }}.settings import load_settings
