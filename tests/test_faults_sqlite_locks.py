@@ -17,6 +17,28 @@ from tests.lifecycle_support import INITIAL, add_revision, query
 from tests.support import Project, sqlite_url
 
 SEEDED_COUNTRIES = "SELECT count(*), count(DISTINCT code) FROM countries"
+MANY_USERS = 20_000
+DEMO_USERS = 2
+# A seed long enough (about a second) that replicas starting together meet in it.
+MANY_USERS_SEED = """
+from ..db.seeding import Ref, Seed
+from ..models import Country, User
+
+many_users = Seed(
+    model=User,
+    key="email",
+    data="many_users.csv",
+    environments=("development", "test"),
+    references={"country": Ref("country_id", Country.code)},
+)
+"""
+
+
+def _with_many_users(project: Project) -> None:
+    seeds = project.path / "src" / project.package / "seeds"
+    (seeds / "many_users.py").write_text(MANY_USERS_SEED)
+    rows = (f"user{n}@example.com,User {n},{'FR' if n % 2 else 'DE'}\n" for n in range(MANY_USERS))
+    (seeds / "data" / "many_users.csv").write_text("email,display_name,country\n" + "".join(rows))
 
 
 def _flavour(url: str) -> str:
@@ -48,6 +70,7 @@ def test_eight_concurrent_inits_on_a_missing_sqlite_file_all_succeed(
     path = tmp_path / "missing" / "replicas.sqlite3"
     url = sqlite_url(path)
     project = project_copy("sqlite", url)
+    _with_many_users(project)
     results = _together(project, 8, "db.init")
     assert [code for code, _, _ in results] == [0] * 8, results
     for _, _, stderr in results:
@@ -57,20 +80,26 @@ def test_eight_concurrent_inits_on_a_missing_sqlite_file_all_succeed(
     assert query(url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
     ((rows, distinct),) = query(url, SEEDED_COUNTRIES)
     assert rows == distinct > 200
-    assert query(url, "SELECT count(*) FROM users") == [(2,)]
+    assert query(url, "SELECT count(*), count(DISTINCT email) FROM users") == [
+        (MANY_USERS + DEMO_USERS, MANY_USERS + DEMO_USERS)
+    ]
+    assert sum("Seeded (" in stdout for _, stdout, _ in results) == 1, results
 
 
 def test_four_concurrent_seeds_all_succeed_and_seed_once(
     project_copy: Callable[..., Project], database: str
 ) -> None:
     project = project_copy(_flavour(database), database)
+    _with_many_users(project)
     project.invoke("db.migrate")
     results = _together(project, 4, "db.seed")
     assert [code for code, _, _ in results] == [0] * 4, results
     assert sum("Seeded (" in stdout for _, stdout, _ in results) == 1, results
     ((rows, distinct),) = query(database, SEEDED_COUNTRIES)
     assert rows == distinct > 200
-    assert query(database, "SELECT count(*) FROM users") == [(2,)]
+    assert query(database, "SELECT count(*), count(DISTINCT email) FROM users") == [
+        (MANY_USERS + DEMO_USERS, MANY_USERS + DEMO_USERS)
+    ]
 
 
 # -- item 10: a seed waiting on a lock says for what, and gives up in time ---------------------
