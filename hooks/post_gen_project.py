@@ -16,7 +16,11 @@ FLAVOURED_MODULES = ("db/local", "db/enums")
 # Jinja blocks of configuration, not code.)
 ONLY_FOR: dict[str, list[str]] = {
     # COPY through psycopg, which the sqlite flavour does not install.
-    "postgresql": ["src/{package}/db/seeding/postgresql.py"],
+    "postgresql": [
+        "src/{package}/db/seeding/postgresql.py",
+        # pg_locks, pg_blocking_pids: what a seed run waits for.
+        "src/{package}/db/seeding/postgresql_waits.py",
+    ],
     "sqlite": [],
 }
 

@@ -198,6 +198,7 @@ def restore(c: Context, file: str, force: bool = False, yes: bool = False) -> No
         "keep_existing": "leave existing rows whose other columns differ as they are",
         "force": "allow seeds not marked for production into a production database",
         "full": "compare every row even when the ledger says a seed is unchanged",
+        "lock_timeout": "seconds to wait for another seed run (SQLite: any writer) (default 60)",
     },
     iterable=["only"],
 )
@@ -210,10 +211,17 @@ def seed(
     keep_existing: bool = False,
     force: bool = False,
     full: bool = False,
+    lock_timeout: str | None = None,
 ) -> None:
     """Load the seeds of APP_ENV in dependency order, idempotently, all or nothing."""
     commands.seed(
-        env=env, only=only, plan=plan, keep_existing=keep_existing, force=force, full=full
+        env=env,
+        only=only,
+        plan=plan,
+        keep_existing=keep_existing,
+        force=force,
+        full=full,
+        lock_timeout=lock_timeout,
     )
 
 

@@ -277,12 +277,18 @@ def seed(
     keep_existing: bool = False,
     force: bool = False,
     full: bool = False,
+    lock_timeout: float | str | None = None,
     settings: Settings | None = None,
 ) -> None:
     from .seeding import runner
 
+    settings = _settings(settings)
+    if lock_timeout is not None:
+        from . import lifecycle  # Alembic, SQLAlchemy: not for an unchanged run without it
+
+        settings = lifecycle.with_options(settings, lock_timeout=lock_timeout)
     runner.run(
-        _settings(settings),
+        settings,
         environment=env,
         only=only or (),
         plan=plan,

@@ -102,10 +102,11 @@ def make_engine(
     atomic and nested test transactions possible. Migrations turn foreign keys off, because
     batch mode rebuilds tables and SQLite would otherwise cascade or fail on the copy.
 
-    ``write_lock_wait`` (SQLite; migrations): take the write lock at BEGIN (``BEGIN
-    IMMEDIATE``), waiting up to that many seconds for another writer to finish. SQLite's file
-    lock is then the migration lock: a second ``db.migrate`` waits for the first and finds the
-    database at head, where two deferred transactions would deadlock and one fail at once.
+    ``write_lock_wait`` (SQLite; migrations and seeds): take the write lock at BEGIN (``BEGIN
+    IMMEDIATE``), waiting up to that many seconds for another writer to finish, saying which
+    process it waits for (locking.py). SQLite's file lock is then the migration (and seed)
+    lock: a second ``db.migrate`` waits for the first and finds the database at head, where two
+    deferred transactions would deadlock and one fail at once.
 
     ``existing_only`` (SQLite; tasks that only read): a missing file is reported, where
     connecting would create it, and its folder, empty. Creating is ``db.init``'s job.
@@ -128,8 +129,7 @@ def make_engine(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("poolclass", NullPool)
     engine = create_engine(url, **kwargs)
-    begin = "BEGIN" if write_lock_wait is None else "BEGIN IMMEDIATE"
-    busy_timeout_ms = 5000 if write_lock_wait is None else int(write_lock_wait * 1000)
+    busy_timeout_ms = 5000
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -141,7 +141,12 @@ def make_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        if write_lock_wait is None:
+            connection.exec_driver_sql("BEGIN")
+            return
+        from .locking import sqlite_begin_immediate
+
+        sqlite_begin_immediate(connection, path, write_lock_wait)
 
     return engine
 

@@ -19,7 +19,9 @@ automatic prepared statements off (``prepare_threshold=None``, see :func:`task_c
 through a transaction pooler a prepared statement lands on a server connection another client
 uses next ("prepared statement "_pg3_0" already exists").
 
-SQLite: nothing to do; its file lock serialises writers.
+SQLite: the file's write lock serialises writers. Tasks that write take it at BEGIN (``BEGIN
+IMMEDIATE``, ``sqlite_begin_immediate``), waiting at most ``--lock-timeout`` seconds and saying
+which process holds it: replicas starting together take turns instead of failing.
 """
 
 from __future__ import annotations
@@ -306,3 +308,110 @@ def wait_for_server(url: str, seconds: float) -> None:
 
 def _connect_timeout() -> dict[str, Any]:
     return {"connect_timeout": 3}
+
+
+# -- waiting for a lock, said the same way by every task ---------------------------------------
+
+
+def say_waiting(what: str, holder: str, wait: float) -> None:
+    """The one line a task prints, once, when it starts waiting for ``what``."""
+    print(f"Waiting up to {wait:g} s for {what}, held by {holder}", file=sys.stderr)
+
+
+def gave_up(what: str, holder: str, wait: float) -> TaskError:
+    """The one-line failure of a task that waited ``wait`` seconds for ``what`` in vain."""
+    return TaskError(
+        f"{what} is held by {holder}; gave up after {wait:g} s: retry when it is done, "
+        "or raise --lock-timeout"
+    )
+
+
+# -- SQLite: the file's write lock -----------------------------------------------------------
+
+_SQLITE_BUSY = 5  # SQLITE_BUSY; its extended codes keep it in the low byte
+
+
+def _busy(exc: BaseException | None) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_BUSY
+
+
+def sqlite_begin_immediate(
+    connection: Connection, path: str | None, wait: float, what: str = "the SQLite write lock"
+) -> None:
+    """``BEGIN IMMEDIATE`` on a SQLite connection: take the write lock, waiting at most ``wait``.
+
+    The first attempt does not wait; when another writer holds the lock, the task says once
+    what it waits for (naming the process, where the system tells), waits in SQLite's busy
+    handler for at most ``wait`` seconds, then gives up with one line. Taking the lock at BEGIN
+    is what lets concurrent writers (replicas running ``db.init`` together) take turns: two
+    deferred transactions that both read, then both write, deadlock, and SQLite fails one of
+    them at once whatever its busy timeout.
+    """
+    name = f"{what} of {path}" if path else what
+    previous = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except DBAPIError as exc:
+            if not _busy(exc.orig):
+                raise
+            if wait <= 0:
+                raise gave_up(name, sqlite_writer(path), wait) from exc
+        say_waiting(name, sqlite_writer(path), wait)
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except DBAPIError as exc:
+            if not _busy(exc.orig):
+                raise
+            raise gave_up(name, sqlite_writer(path), wait) from exc
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous or 0)}")
+
+
+def sqlite_writer(path: str | None) -> str:
+    """Who holds the write lock of the SQLite file ``path``: pid and command, where Linux tells.
+
+    SQLite's locks are POSIX byte-range locks on the file (rollback journal) or on its ``-shm``
+    index (WAL); ``/proc/locks`` lists their holders without opening the file, which would drop
+    this process's own locks on it.
+    """
+    inodes: set[int] = set()
+    for suffix in ("", "-shm"):
+        try:
+            inodes.add(os.stat(f"{path}{suffix}").st_ino)
+        except OSError:
+            continue  # no such file (no -shm outside WAL mode), or no path at all
+    pids: list[int] = []
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            for line in locks:
+                fields = line.split()
+                if "->" in fields or len(fields) < 8 or fields[3] != "WRITE":
+                    continue  # a waiter, or a shared (read) lock
+                try:
+                    pid, inode = int(fields[4]), int(fields[5].rsplit(":", 1)[1])
+                except (ValueError, IndexError):
+                    continue
+                if inode in inodes and pid > 0 and pid != os.getpid() and pid not in pids:
+                    pids.append(pid)
+    except OSError:
+        pass
+    if not pids:
+        return "another process (a migration, a seed or an application transaction)"
+    return ", ".join(f"pid {pid}{_command_of(pid)}" for pid in pids)
+
+
+def _command_of(pid: int) -> str:
+    """`` (python -m invoke db.seed)``: the command line of process ``pid``, where Linux tells."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            words = [w.decode(errors="replace") for w in file.read().split(b"\0") if w]
+    except OSError:
+        return ""
+    if not words:
+        return ""
+    command = " ".join([os.path.basename(words[0]), *words[1:]])
+    return f" ({command[:80]})"

@@ -121,7 +121,8 @@ def changing_schema(
     reported: TaskError | None = None
     try:
         with connected(settings, exclusive=True) as (config, connection):
-            before = ", ".join(applied_heads(connection)) or "base"
+            before_heads = applied_heads(connection)
+            before = ", ".join(before_heads) or "base"
             ours = blockers.backend_pid(connection)
             try:
                 action(config, connection)
@@ -144,6 +145,7 @@ def changing_schema(
                         f"at {before}: {describe(exc)}"
                     )
                 raise reported from exc
+            refuse_broken_foreign_keys(connection, before_heads)
             ledger.record(connection, scripts)
             if stamp_environment(connection, settings.app_env):
                 print(stamped_line(settings))
@@ -168,6 +170,49 @@ def _add_details(settings: Settings, exc: BaseException, ours: int | None) -> No
         add_detail(exc, f"lock_timeout is MIGRATION_LOCK_TIMEOUT={value}")
         if holders is not None:
             add_detail(exc, holders)
+
+
+def foreign_key_violations(connection: Connection, limit: int = 20) -> tuple[int, list[str]]:
+    """SQLite: how many rows have foreign keys pointing nowhere, and a line for the first ones.
+
+    Migrations run with foreign keys off (batch mode rebuilds tables, engine.py), so SQLite
+    checks nothing while they run; ``PRAGMA foreign_key_check`` finds what they left behind
+    (or what was written with the pragma off). PostgreSQL never lets such a row in: none.
+    """
+    if connection.dialect.name != "sqlite":
+        return 0, []
+    found = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    lines = []
+    for table, rowid, parent, fkid in found[:limit]:
+        columns = [
+            str(row[3])
+            for row in connection.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")')
+            if row[0] == fkid
+        ]
+        where = f"rowid {rowid}" if rowid is not None else "a row"
+        lines.append(
+            f"table {table} {where}: {', '.join(columns) or 'its foreign key'} points to no "
+            f"row of {parent}"
+        )
+    return len(found), lines
+
+
+def refuse_broken_foreign_keys(connection: Connection, before: tuple[str, ...]) -> None:
+    """Roll back migrations that left dangling references (SQLite), with one line naming one.
+
+    Only when the run moved the database from ``before``: at head, nothing ran to check (the
+    check reads every table; ``db.check`` runs it whatever happened).
+    """
+    if connection.dialect.name != "sqlite" or applied_heads(connection) == before:
+        return
+    count, violations = foreign_key_violations(connection, limit=1)
+    if count:
+        more = f" (and {count - 1} more rows)" if count > 1 else ""
+        raise TaskError(
+            f"the migrations left rows whose foreign keys point nowhere: {violations[0]}{more}; "
+            f"nothing was applied, the database is still at {', '.join(before) or 'base'}: "
+            "fix the revision (delete or repair those rows in it)"
+        )
 
 
 def _failed_revision(exc: BaseException, scripts: ScriptDirectory) -> str | None:
@@ -524,6 +569,13 @@ def check(settings: Settings) -> list[str]:
         problems.append(f"several heads ({', '.join(sorted(heads))}): run `invoke db.merge`")
     with connected(settings) as (_, connection):
         problems.extend(str(mismatch) for mismatch in ledger.verify(connection, scripts))
+        broken, violations = foreign_key_violations(connection)
+        problems.extend(f"broken foreign key: {violation}" for violation in violations)
+        if broken > len(violations):
+            problems.append(
+                f"broken foreign keys: {broken - len(violations)} more rows point nowhere "
+                "(PRAGMA foreign_key_check lists them)"
+            )
         applied = applied_heads(connection)
         if set(applied) != set(heads):
             behind = ", ".join(applied) or "no revision"

@@ -21,6 +21,9 @@ from {{ cookiecutter.package_name }}.db.engine import (
     offline_url,
 )
 from {{ cookiecutter.package_name }}.db.grants import assume_migration_role
+from {{ cookiecutter.package_name }}.db.migrations import (
+    refuse_broken_foreign_keys,
+)
 from {{ cookiecutter.package_name }}.db.naming import empty_metadata
 from {{ cookiecutter.package_name }}.db.urls import backend_of
 from {{ cookiecutter.package_name }}.settings import load_settings
@@ -125,7 +128,10 @@ def run_migrations_online() -> None:
         # The SET ROLE of the migrator happens inside it, so it is committed with it.
         with engine.begin() as own_connection:
             assume_migration_role(own_connection, settings)
+            before = MigrationContext.configure(own_connection).get_current_heads()
             _run(own_connection)
+            # SQLite, foreign keys off while migrating: no dangling reference gets committed.
+            refuse_broken_foreign_keys(own_connection, before)
     finally:
         engine.dispose()
 

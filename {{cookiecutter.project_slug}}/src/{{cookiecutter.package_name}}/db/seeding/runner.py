@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from .sources import Source
 
 PRODUCTION = "production"
-# Any constant will do: it makes two `db.seed` runs on one database take turns.
-_ADVISORY_LOCK = 0x5EED5EED
 
 
 @dataclass
@@ -214,13 +213,21 @@ def run(
             file_hashes=file_hashes,
         )
 
+    from .. import locking
+
     url = database_url(settings)
     loader = _loader(url)
     load: Callable[..., Counts] = loader.load
     outcomes: list[Outcome] = []
-    engine = make_engine(url)
+    # --lock-timeout: how long to wait for another run (SQLite: for any writer) to finish.
+    wait = locking.lock_wait(settings)
+    engine = make_engine(url, write_lock_wait=wait)
     try:
-        with engine.connect() as connection, connection.begin() as transaction:
+        with (
+            engine.connect() as connection,
+            connection.begin() as transaction,
+            ExitStack() as watching,
+        ):
             # Whatever APP_ENV says (unset in a shell, say): the database knows what it is.
             stamped = unchanged.stamp(connection.connection.driver_connection)
             initialized = "the database was initialized for production"
@@ -234,7 +241,11 @@ def run(
             )
             at_head(settings, connection)
             if backend_of(url) == "postgresql":
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})")
+                # PostgreSQL's catalog names the holder; on SQLite, BEGIN IMMEDIATE waited.
+                # By name, as _loader(): a project baked for SQLite has no such module.
+                waits = importlib.import_module(f"{__package__}.postgresql_waits")
+                waits.seed_lock(connection, wait)
+                watching.enter_context(waits.BlockedWatch(url, connection, wait))
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
             for name in names:
