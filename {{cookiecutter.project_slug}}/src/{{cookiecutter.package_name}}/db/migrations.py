@@ -472,6 +472,8 @@ def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
 
 def check(settings: Settings) -> list[str]:
     """Every reason the schema is not what the code expects; empty when all is well."""
+    from .grants import unpinned_definer_problems
+
     problems: list[str] = []
     scripts = script_directory(settings)
     heads = scripts.get_heads()
@@ -479,6 +481,8 @@ def check(settings: Settings) -> list[str]:
         problems.append(f"several heads ({', '.join(sorted(heads))}): run `invoke db.merge`")
     with connected(settings) as (_, connection):
         problems.extend(str(mismatch) for mismatch in ledger.verify(connection, scripts))
+        if connection.dialect.name == "postgresql":  # issue 12, item 7 (docs/database.md)
+            problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
         applied = applied_heads(connection)
         if set(applied) != set(heads):
             behind = ", ".join(applied) or "no revision"
