@@ -73,7 +73,7 @@ def demo() -> None:
 def test(pytest_args: list[str]) -> int:
     ensure_venv()
     if not pytest_args:
-        pytest_args = ["-m", "not material"]
+        pytest_args = ["-m", "not material and not versions"]
     args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
     print("+", " ".join(args), flush=True)
     try:

