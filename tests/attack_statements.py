@@ -173,7 +173,7 @@ def common_attacks(login: str, n: dict[str, str]) -> list[Attack]:
         (f'DROP OWNED BY "{n["owner"]}"', DENIED),
         (
             f'ALTER DEFAULT PRIVILEGES FOR ROLE "{n["owner"]}" GRANT ALL ON TABLES TO PUBLIC',
-            OK if login == "migrator" else DENIED,
+            _until(15, OK, DENIED) if login == "migrator" else DENIED,
         ),
         ("CREATE PUBLICATION intruder FOR ALL TABLES", DENIED),
         (
