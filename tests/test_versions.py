@@ -8,6 +8,7 @@ versions``): npm binaries are fetched into .cache/ on first use.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from tests.attack_support import (
     self_grant_escalation,
 )
 from tests.drift_catalogue import kinds_for
-from tests.grants_support import login_url
+from tests.grants_support import Roles, login_url, teardown
 from tests.pg_versions import MAJORS, cluster
-from tests.support import Project
+from tests.support import Project, admin_sql, with_database
 
 pytestmark = pytest.mark.versions
 
@@ -91,3 +92,39 @@ def test_self_grant_chain(setup: Granted) -> None:
         assert f"{setup.fresh.roles.app} is a member of {setup.fresh.roles.migrator}" in checked
     else:
         assert happened == "grant refused 42501", happened
+
+
+def test_a_refused_grant_says_why(server: str, project: Project) -> None:
+    """Item 11: on 16+ a CREATEROLE admin may grant only roles it holds WITH ADMIN OPTION; the
+    owner created by another admin (here the superuser) is refused, and db.grant's one line
+    carries PostgreSQL's DETAIL naming the missing ADMIN option. On 15 and older CREATEROLE
+    may grant any non-superuser role: the same setup applies."""
+    token = uuid.uuid4().hex[:8]
+    admin, prefix, database = f"gwadm{token}", f"gwd{token}", f"gw_d_{token}"
+    password = f"adm@:{token}"
+    admin_sql(server, f"CREATE ROLE \"{admin}\" LOGIN CREATEROLE CREATEDB PASSWORD '{password}'",
+              f'CREATE ROLE "{prefix}_owner" NOLOGIN')  # fmt: skip
+    admin_url = login_url(server, admin, password)
+    try:
+        admin_sql(admin_url, f'CREATE DATABASE "{database}"')
+        result = project.invoke(
+            "db.grant",
+            env={
+                "ADMIN_DATABASE_URL": with_database(admin_url, database),
+                "DB_ROLE_PREFIX": prefix,
+            },
+            check=False,
+        )
+        with connect(server) as connection:
+            ((version,),) = connection.execute("SHOW server_version_num")
+        if int(str(version)) >= 160000:
+            assert result.returncode == 1, result.stdout
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1, result.stderr
+            assert "permission denied to grant role" in lines[0]
+            assert f'Only roles with the ADMIN option on role "{prefix}_owner"' in lines[0]
+            assert password not in result.stdout + result.stderr
+        else:
+            assert result.returncode == 0, result.stderr
+    finally:
+        teardown(server, with_database(server, database), database, Roles(prefix, prefix), admin)

@@ -507,9 +507,16 @@ def _connect(url: URL, notices: list[str] | None = None) -> Iterator[Any]:
         with connection:
             yield connection
     except psycopg.Error as exc:
-        diag = exc.diag
-        hint = f" ({diag.message_hint})" if diag.message_hint else ""
-        raise TaskError(f"database error: {_first(exc)}{hint}") from exc
+        raise TaskError(f"database error: {_diagnosed(exc)}") from exc
+
+
+def _diagnosed(exc: Any) -> str:
+    """The server's message with its DETAIL and HINT, on one line: PostgreSQL 16's "permission
+    denied to grant role" says only in its DETAIL which ADMIN option the admin lacks."""
+    diag = exc.diag
+    detail = f": {' '.join(diag.message_detail.split())}" if diag.message_detail else ""
+    hint = f" ({' '.join(diag.message_hint.split())})" if diag.message_hint else ""
+    return f"{_first(exc)}{detail}{hint}"
 
 
 def _first(exc: BaseException) -> str:
