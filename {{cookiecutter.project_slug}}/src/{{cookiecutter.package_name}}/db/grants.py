@@ -786,8 +786,8 @@ def _membership_problems(query: Query, n: RoleNames, version_num: int) -> list[s
             if has
         )
         problems.append(
-            f"{member} is a member of {group} ({given or 'no option'}), which the model does "
-            f"not grant: revoke it (REVOKE {ident(group)} FROM {ident(member)})"
+            f"{member} is a member of {group}, which the model does not grant ("
+            f"{given or 'no option'}): revoke it (REVOKE {ident(group)} FROM {ident(member)})"
         )
     return problems
 
@@ -1104,7 +1104,8 @@ SELECT pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(p.pron
        || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
        pg_catalog.pg_get_userbyid(p.proowner)
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace
- WHERE p.prosecdef AND s.nspname <> 'information_schema' AND s.nspname OPERATOR(pg_catalog.!~) '^pg_'
+ WHERE p.prosecdef AND s.nspname <> 'information_schema'
+   AND s.nspname OPERATOR(pg_catalog.!~) '^pg_'
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
                     WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                       AND d.objid = p.oid AND d.deptype = 'e')
