@@ -162,7 +162,7 @@ def attack_figures(setup: Granted) -> tuple[dict[str, int], list[str]]:
     for login in ("app", "reader", "migrator"):
         attacks = table_attacks(
             login, tables, sequences, setup.fresh.roles.schema
-        ) + common_attacks(login, n)
+        ) + common_attacks(login, n, setup.fresh.kind == "superuser")
         if login == "migrator":
             attacks += migrator_attacks(n)
         count, wrong = run(setup.url(n[login]), attacks, setup.major)

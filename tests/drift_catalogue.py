@@ -254,6 +254,13 @@ KINDS: list[Kind] = [
     ),
     # -- blind spots of issue 12, item 6 and 7 (each was OK while exploitable) -------------------
     _k(
+        "PUBLIC may create large objects",
+        "GRANT EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) TO PUBLIC",
+        "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC",
+        "PUBLIC may EXECUTE lo_from_bytea(oid,bytea)",
+        new=True,
+    ),
+    _k(
         "column-level grant",
         'GRANT UPDATE (display_name) ON {s}.users TO "{ro}"',
         'REVOKE UPDATE (display_name) ON {s}.users FROM "{ro}"',

@@ -347,9 +347,8 @@ def render_sql(names: RoleNames) -> str:
     ]
     for table in SEED_TABLES:
         lines += _create_table(f"{s}.{ident(table)}", table)
+    lines += ["RESET ROLE;", "", *_large_object_lines(n)]
     lines += [
-        "RESET ROLE;",
-        "",
         "-- 10. Verify what warnings would hide.",
         "DO $$",
         "DECLARE",
@@ -391,6 +390,35 @@ def render_sql(names: RoleNames) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# Large objects: PUBLIC may create them (pg_catalog's functions, one copy per database), the
+# reader included, without limit. Server-side lo_import/lo_export are superuser-only already.
+LARGE_OBJECT_CREATORS = (
+    "pg_catalog.lo_create(oid)",
+    "pg_catalog.lo_creat(integer)",
+    "pg_catalog.lo_from_bytea(oid, bytea)",
+)
+
+
+def _large_object_lines(n: RoleNames) -> list[str]:
+    functions = ", ".join(LARGE_OBJECT_CREATORS)
+    return [
+        "-- 9b. Large objects: PUBLIC may create them in every database (the functions live in",
+        "--     its pg_catalog), the reader too, without limit. Only a superuser may revoke",
+        "--     that, in this database alone; the app keeps it through its group. Another",
+        "--     admin is told (docs/database.md, \"What stays open\").",
+        "DO $$",
+        "BEGIN",
+        "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN",
+        f"    REVOKE EXECUTE ON FUNCTION {functions} FROM PUBLIC;",
+        f"    GRANT EXECUTE ON FUNCTION {functions} TO {ident(n.rw)};",
+        "  ELSE",
+        "    RAISE NOTICE 'large objects: only a superuser can stop the reader creating them';",
+        "  END IF;",
+        "END $$;",
+        "",
+    ]
 
 
 def _create_table(qualified: str, name: str) -> list[str]:
@@ -1087,12 +1115,31 @@ def _blind_spot_problems(query: Query, n: RoleNames, version_num: int) -> list[s
             for parameter, grantee, priv in query(_PARAMETER_GRANTS_SQL, (list(n.roles()),))
         ]
     problems += unpinned_definer_problems(query)
+    problems += _large_object_problems(query)
     for name, owner, typtype, acl in query(_TYPES_SQL, (n.schema,)):
         what = f"{'composite type' if typtype == 'c' else 'type'} {name}"
         if typtype == "c" and owner != n.owner:  # the others: _ownership_problems
             problems.append(f"{what} is owned by {owner}, not {n.owner}")
         problems += [f"extra privilege {priv} on {what} for {grantee}" for grantee, priv in acl]
     return problems
+
+
+def _large_object_problems(query: Query) -> list[str]:
+    """PUBLIC's EXECUTE on the large-object creators, where the checking admin could revoke it
+    (a superuser: db.grant does); another admin cannot, and docs/database.md says so."""
+    if not query("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0][0]:
+        return []
+    rows = query(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p, aclexplode(coalesce(p.proacl,"
+        " acldefault('f', p.proowner))) a WHERE p.oid = ANY(%s::regprocedure[])"
+        " AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' ORDER BY 1",
+        (list(LARGE_OBJECT_CREATORS),),
+    )
+    return [
+        f"PUBLIC may EXECUTE {signature}: every login, the reader too, can create large "
+        "objects without limit; run `invoke db.grant` as a superuser"
+        for (signature,) in rows
+    ]
 
 
 # A SECURITY DEFINER function runs with its owner's rights under the caller's search path unless
