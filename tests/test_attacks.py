@@ -14,6 +14,7 @@ import pytest
 from tests.attack_support import (
     Granted,
     attack_figures,
+    connect,
     definer_escalation,
     granted,
     self_grant_escalation,
@@ -66,3 +67,21 @@ def test_a_self_granted_membership(setup: Granted) -> None:
         assert f"{setup.fresh.roles.app} is a member of {setup.fresh.roles.migrator}" in checked
     else:
         assert happened == "grant refused 42501", happened
+
+
+@pytest.mark.postgresql
+def test_the_reader_holding_the_migration_lock_is_named(setup: Granted) -> None:
+    """Item 10: no privilege governs advisory locks; db.migrate gives up naming the holder."""
+    r = setup.fresh.roles
+    key = setup.project.python(
+        f"from {setup.project.package}.db.locking import lock_key\n"
+        f"print(lock_key({setup.fresh.database!r}, {r.schema!r}))"
+    ).stdout.strip()
+    with connect(setup.url(r.reader), autocommit=True) as reader:
+        ((pid,),) = reader.execute("SELECT pg_backend_pid()").fetchall()
+        assert reader.execute("SELECT pg_try_advisory_lock(%s)", (int(key),)).fetchone() == (True,)
+        env = {**setup.env(), "DATABASE_URL": setup.url(r.app),
+               "MIGRATOR_DATABASE_URL": setup.url(r.migrator), "MIGRATION_LOCK_WAIT": "1"}  # fmt: skip
+        result = setup.project.invoke("db.migrate", env=env, check=False)
+    assert result.returncode == 1, result.stdout
+    assert f"is held by server pid {pid}" in result.stderr, result.stderr
