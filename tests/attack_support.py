@@ -105,7 +105,7 @@ def granted(admin_url: str, project: Project, kind: str = "superuser") -> Iterat
         ((version,),) = connection.execute("SHOW server_version_num")
     token = uuid.uuid4().hex[:8]
     out, creator = f"gwout{token}", f"gwcre{token}"
-    with fresh_database(admin_url, kind) as fresh:
+    with fresh_database(admin_url, kind, admin_password=f"adm@:/{token}") as fresh:
         r = fresh.roles
         passwords = {
             r.migrator: f"m1 gr@t:/#?{token}",  # a space and URL delimiters: keyword params

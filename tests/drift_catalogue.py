@@ -23,6 +23,7 @@ class Kind:
     as_login: str | None = None  # None: the superuser; else a placeholder name ("creator")
     versions: tuple[int, int] = (13, 99)
     new: bool = False  # a blind spot of issue 12, item 6/7 (--check said OK before)
+    superuser_only: bool = False  # reported when a superuser checks (it could have fixed it)
 
 
 def _k(
@@ -259,6 +260,7 @@ KINDS: list[Kind] = [
         "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC",
         "PUBLIC may EXECUTE lo_from_bytea(oid,bytea)",
         new=True,
+        superuser_only=True,
     ),
     _k(
         "column-level grant",
@@ -386,5 +388,10 @@ KINDS: list[Kind] = [
 ]
 
 
-def kinds_for(major: int) -> list[Kind]:
-    return [k for k in KINDS if k.versions[0] <= major <= k.versions[1]]
+def kinds_for(major: int, admin: str = "superuser") -> list[Kind]:
+    return [
+        k
+        for k in KINDS
+        if k.versions[0] <= major <= k.versions[1]
+        and (admin == "superuser" or not k.superuser_only)
+    ]

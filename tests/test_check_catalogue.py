@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.attack_support import Granted, granted
-from tests.drift_catalogue import KINDS, Kind
+from tests.drift_catalogue import kinds_for
 from tests.support import Project
 
 
@@ -22,21 +22,17 @@ def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("catalogue") / "p")
 
 
-@pytest.fixture(scope="module")
-def setup(project: Project, admin_url: str) -> Iterator[Granted]:
-    with granted(admin_url, project) as state:
+@pytest.fixture(scope="module", params=["superuser", "cloud-admin"])
+def setup(request: pytest.FixtureRequest, project: Project, admin_url: str) -> Iterator[Granted]:
+    with granted(admin_url, project, request.param) as state:
         code, output = state.grant("--check", check=False)
         assert code == 0 and "OK: roles, ownership and privileges match" in output, output
         yield state
 
 
-def _server_kinds() -> list[Kind]:
-    return KINDS
-
-
 @pytest.mark.postgresql
 def test_every_drift_kind_is_reported(setup: Granted) -> None:
-    kinds = [k for k in KINDS if k.versions[0] <= setup.major <= k.versions[1]]
+    kinds = kinds_for(setup.major, setup.fresh.kind)
     assert len(kinds) >= 30
     failures = [failure for kind in kinds if (failure := setup.check_kind(kind))]
     assert failures == [], "\n\n".join(failures)

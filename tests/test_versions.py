@@ -36,15 +36,26 @@ def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("versions") / "p")
 
 
-@pytest.fixture(scope="module", params=MAJORS, ids=[f"pg{m}" for m in MAJORS])
-def server(request: pytest.FixtureRequest) -> Iterator[str]:
-    with cluster(request.param) as url:
-        yield url
+# Every version with a superuser admin; three with a CREATEROLE CREATEDB admin (a managed
+# cloud's): before and after PostgreSQL 16 changed what CREATEROLE may do.
+SETUPS = [(m, "superuser") for m in MAJORS] + [(m, "cloud-admin") for m in (13, 16, 18)]
+
+
+@pytest.fixture(scope="module", params=SETUPS, ids=[f"pg{m}-{k}" for m, k in SETUPS])
+def server_and_admin(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    major, admin = request.param
+    with cluster(major) as url:
+        yield url, admin
 
 
 @pytest.fixture(scope="module")
-def setup(server: str, project: Project) -> Iterator[Granted]:
-    with granted(server, project) as state:
+def server(server_and_admin: tuple[str, str]) -> str:
+    return server_and_admin[0]
+
+
+@pytest.fixture(scope="module")
+def setup(server_and_admin: tuple[str, str], project: Project) -> Iterator[Granted]:
+    with granted(server_and_admin[0], project, server_and_admin[1]) as state:
         yield state
 
 
@@ -65,7 +76,7 @@ def test_password_authentication(setup: Granted) -> None:
 
 
 def test_drift_catalogue(setup: Granted) -> None:
-    kinds = kinds_for(setup.major)
+    kinds = kinds_for(setup.major, setup.fresh.kind)
     assert len(kinds) >= 30
     failures = [failure for kind in kinds if (failure := setup.check_kind(kind))]
     assert failures == [], "\n\n".join(failures)
