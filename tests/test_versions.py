@@ -24,7 +24,7 @@ from tests.attack_support import (
     self_grant_escalation,
 )
 from tests.drift_catalogue import kinds_for
-from tests.grants_support import Roles, login_url, teardown
+from tests.grants_support import Roles, fresh_database, login_url, teardown
 from tests.pg_versions import MAJORS, cluster
 from tests.support import Project, admin_sql, with_database
 
@@ -139,3 +139,29 @@ def test_a_refused_grant_says_why(server: str, project: Project) -> None:
             assert result.returncode == 0, result.stderr
     finally:
         teardown(server, with_database(server, database), database, Roles(prefix, prefix), admin)
+
+
+def test_pg14_cloud_admin_needs_the_documented_revoke(server: str, project: Project) -> None:
+    """Item 11: on 14 and older PUBLIC may CREATE in `public` of a new database; a non-superuser
+    admin cannot revoke it (it does not own `public`), and db.grant refuses in one line saying
+    what to run. From 15 on, PUBLIC has no CREATE there and the same admin applies the model."""
+    with connect(server) as connection:
+        ((version,),) = connection.execute("SHOW server_version_num")
+    admin_sql(with_database(server, "template1"), "GRANT CREATE ON SCHEMA public TO PUBLIC")
+    token = uuid.uuid4().hex[:8]
+    try:
+        with fresh_database(server, "cloud-admin", admin_password=f"adm@{token}") as fresh:
+            # From 15 on `public` is owned by pg_database_owner: the admin owns the database,
+            # so it may revoke PUBLIC's CREATE itself, and does.
+            result = project.invoke(
+                "db.grant", env={**fresh.env, "ADMIN_DATABASE_URL": fresh.grant_admin}, check=False
+            )
+            if int(str(version)) < 150000:
+                assert result.returncode == 1, result.stdout
+                (line,) = result.stderr.strip().splitlines()
+                assert "PUBLIC can still CREATE in schema public" in line
+                assert "REVOKE CREATE ON SCHEMA public FROM PUBLIC as its owner" in line
+            else:
+                assert result.returncode == 0, result.stderr
+    finally:
+        admin_sql(with_database(server, "template1"), "REVOKE CREATE ON SCHEMA public FROM PUBLIC")

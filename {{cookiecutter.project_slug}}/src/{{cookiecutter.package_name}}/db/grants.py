@@ -407,7 +407,7 @@ def _large_object_lines(n: RoleNames) -> list[str]:
         "-- 9b. Large objects: PUBLIC may create them in every database (the functions live in",
         "--     its pg_catalog), the reader too, without limit. Only a superuser may revoke",
         "--     that, in this database alone; the app keeps it through its group. Another",
-        "--     admin is told (docs/database.md, \"What stays open\").",
+        '--     admin is told (docs/database.md, "What stays open").',
         "DO $$",
         "BEGIN",
         "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN",
