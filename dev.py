@@ -74,7 +74,7 @@ def demo() -> None:
 def test(pytest_args: list[str]) -> int:
     ensure_venv()
     if not pytest_args:
-        pytest_args = ["-m", "not material and not faults"]
+        pytest_args = ["-m", "not material and not faults and not versions"]
     args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
     print("+", " ".join(args), flush=True)
     try:

@@ -36,6 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "embedded: starts a baked project's own embedded server")
     config.addinivalue_line(
         "markers",
+        "versions: PostgreSQL 13 to 18 clusters with password authentication (tests/pg_versions.py);"
+        " left out of `python3 dev.py test` unless asked for with -m versions",
+    )
+    config.addinivalue_line(
+        "markers",
         "faults: the whole fault matrix (bench/faults.py, 5-10 minutes); left out of"
         " `python3 dev.py test` unless asked for with -m",
     )

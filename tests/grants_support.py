@@ -94,10 +94,11 @@ class Fresh:
 
 
 @contextmanager
-def fresh_database(admin_url: str, kind: str) -> Iterator[Fresh]:
+def fresh_database(admin_url: str, kind: str, admin_password: str | None = None) -> Iterator[Fresh]:
     """A database created by a superuser or by a CREATEROLE CREATEDB login (a cloud admin).
 
-    Nothing is applied yet; roles, database and admin are dropped afterwards.
+    Nothing is applied yet; roles, database and admin are dropped afterwards. The cloud admin
+    gets ``admin_password`` (clusters with password authentication: tests/pg_versions.py).
     """
     token = uuid.uuid4().hex[:10]
     prefix, database = f"gwf{token}", f"gw_fresh_{token}"
@@ -105,8 +106,9 @@ def fresh_database(admin_url: str, kind: str) -> Iterator[Fresh]:
     creator = admin_url
     if kind == "cloud-admin":
         cloud_admin = f"gwadm{token}"
-        admin_sql(admin_url, f'CREATE ROLE "{cloud_admin}" LOGIN CREATEROLE CREATEDB')
-        creator = login_url(admin_url, cloud_admin)
+        password = f" PASSWORD '{admin_password}'" if admin_password else ""
+        admin_sql(admin_url, f'CREATE ROLE "{cloud_admin}" LOGIN CREATEROLE CREATEDB{password}')
+        creator = login_url(admin_url, cloud_admin, admin_password)
     admin_sql(creator, f'CREATE DATABASE "{database}"')
     roles = Roles(prefix, prefix)
     fresh = Fresh(

@@ -348,11 +348,8 @@ def render_sql(names: RoleNames) -> str:
     ]
     for table in SEED_TABLES:
         lines += _create_table(f"{s}.{ident(table)}", table)
+    lines += ["", *_exceptions_sql(n), "RESET ROLE;", "", *_large_object_lines(n)]
     lines += [
-        "",
-        *_exceptions_sql(n),
-        "RESET ROLE;",
-        "",
         "-- 10. Verify what warnings would hide.",
         "DO $$",
         "DECLARE",
@@ -394,6 +391,35 @@ def render_sql(names: RoleNames) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# Large objects: PUBLIC may create them (pg_catalog's functions, one copy per database), the
+# reader included, without limit. Server-side lo_import/lo_export are superuser-only already.
+LARGE_OBJECT_CREATORS = (
+    "pg_catalog.lo_create(oid)",
+    "pg_catalog.lo_creat(integer)",
+    "pg_catalog.lo_from_bytea(oid, bytea)",
+)
+
+
+def _large_object_lines(n: RoleNames) -> list[str]:
+    functions = ", ".join(LARGE_OBJECT_CREATORS)
+    return [
+        "-- 9b. Large objects: PUBLIC may create them in every database (the functions live in",
+        "--     its pg_catalog), the reader too, without limit. Only a superuser may revoke",
+        "--     that, in this database alone; the app keeps it through its group. Another",
+        '--     admin is told (docs/database.md, "What stays open").',
+        "DO $$",
+        "BEGIN",
+        "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN",
+        f"    REVOKE EXECUTE ON FUNCTION {functions} FROM PUBLIC;",
+        f"    GRANT EXECUTE ON FUNCTION {functions} TO {ident(n.rw)};",
+        "  ELSE",
+        "    RAISE NOTICE 'large objects: only a superuser can stop the reader creating them';",
+        "  END IF;",
+        "END $$;",
+        "",
+    ]
 
 
 def _create_table(qualified: str, name: str) -> list[str]:
@@ -871,9 +897,16 @@ def _connect(url: URL, notices: list[str] | None = None) -> Iterator[Any]:
         with connection:
             yield connection
     except psycopg.Error as exc:
-        diag = exc.diag
-        hint = f" ({diag.message_hint})" if diag.message_hint else ""
-        raise TaskError(f"database error: {_first(exc)}{hint}") from exc
+        raise TaskError(f"database error: {_diagnosed(exc)}") from exc
+
+
+def _diagnosed(exc: Any) -> str:
+    """The server's message with its DETAIL and HINT, on one line: PostgreSQL 16's "permission
+    denied to grant role" says only in its DETAIL which ADMIN option the admin lacks."""
+    diag = exc.diag
+    detail = f": {' '.join(diag.message_detail.split())}" if diag.message_detail else ""
+    hint = f" ({' '.join(diag.message_hint.split())})" if diag.message_hint else ""
+    return f"{_first(exc)}{detail}{hint}"
 
 
 def _first(exc: BaseException) -> str:
@@ -1081,6 +1114,7 @@ def _differences(query: Query, n: RoleNames) -> list[str]:
     problems += _public_schema_problems(query)
     problems += _default_privilege_problems(query, n)
     problems += _ownership_problems(query, n)
+    problems += _blind_spot_problems(query, n, version_num)
     problems += _split_problems(query, n)
     problems += _exception_problems(query, n)
     return problems
@@ -1190,15 +1224,13 @@ def _role_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
     for member, group in ((n.app, n.rw), (n.reader, n.ro)):
         if not has_role(member, group, "USAGE"):
             problems.append(f"{member} does not have the rights of {group}")
-    return problems + _membership_problems(query, n)
+    return problems + _membership_problems(query, n, version_num)
 
 
-# Every membership a role of the model takes part in, as the member or as the role granted.
-# An administrator is a role outside the model that may create and grant roles anyway (superuser,
-# CREATEROLE: on 16+ the creator of each role holds it WITH ADMIN OPTION), or the database's
-# owner: db.grant makes a non-superuser admin a member of the owner (SET, no INHERIT).
+# Every membership a role of the model takes part in, as the member or as the role granted, with
+# its options (PostgreSQL 16+; before, every membership inherits and allows SET ROLE).
 _MEMBERSHIPS_SQL = """
-SELECT DISTINCT g.rolname, m.rolname, a.admin_option,
+SELECT DISTINCT g.rolname, m.rolname, a.admin_option, {options},
        m.rolsuper OR m.rolcreaterole, m.oid = d.datdba
   FROM pg_auth_members a
   JOIN pg_roles g ON g.oid = a.roleid
@@ -1209,27 +1241,48 @@ SELECT DISTINCT g.rolname, m.rolname, a.admin_option,
 """
 
 
-def _membership_problems(query: Query, n: RoleNames) -> list[str]:
+def _membership_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
     """Each membership the model does not have.
 
     A role of the model is a member of its own group only (``pg_write_all_data`` or a superuser
-    role would bypass every grant); only its login and an administrator are members of one.
+    role would bypass every grant); only its login and an administrator are members of one. An
+    administrator is judged by what its membership gives, not by its attributes (a CREATEROLE
+    login could grant itself ``rw``, and PostgreSQL 15 and earlier would let it):
+
+    - the admin that runs db.grant (superuser, CREATEROLE, or the database's owner) may be a
+      member of the owner: SET ROLE, and on 16+ without INHERIT;
+    - on 16+, the creator of a role holds it WITH ADMIN OPTION, without INHERIT and SET: that
+      membership administers the role and gives none of its rights.
     """
+    pg16 = version_num >= 160000
+    options = "a.inherit_option, a.set_option" if pg16 else "true, true"
     model = {(n.rw, n.app), (n.ro, n.reader), (n.owner, n.migrator)}
     roles = set(n.roles())
     problems = []
-    for group, member, admin_option, may_create_roles, owns_database in query(
-        _MEMBERSHIPS_SQL, {"roles": list(roles)}
+    for group, member, admin_option, inherit, set_option, may_create_roles, owns_database in query(
+        _MEMBERSHIPS_SQL.format(options=options), {"roles": list(roles)}
     ):
         if (group, member) in model:
             if admin_option:
                 problems.append(f"{member} holds {group} WITH ADMIN OPTION: it could grant it")
             continue
-        administrator = member not in roles and (
-            may_create_roles or (owns_database and group == n.owner)
-        )
-        if not administrator:
+        if member in roles:
             problems.append(f"{member} is a member of {group}, which the model does not grant")
+            continue
+        runs_grant = may_create_roles or owns_database
+        if group == n.owner and runs_grant and not (pg16 and inherit):
+            continue
+        if pg16 and admin_option and not inherit and not set_option:
+            continue
+        given = ", ".join(
+            what
+            for what, has in (("ADMIN", admin_option), ("INHERIT", inherit), ("SET", set_option))
+            if has
+        )
+        problems.append(
+            f"{member} is a member of {group}, which the model does not grant ("
+            f"{given or 'no option'}): revoke it (REVOKE {ident(group)} FROM {ident(member)})"
+        )
     return problems
 
 
@@ -1446,6 +1499,143 @@ def _ownership_problems(query: Query, n: RoleNames) -> list[str]:
         if owner != n.owner
     ]
     return problems
+
+
+# What the checks above do not see: each a way round the model that --check once called OK.
+_COLUMN_GRANTS_SQL = """
+SELECT c.relname, a.attname,
+       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END, g.privilege_type
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid, aclexplode(a.attacl) g
+ WHERE c.relnamespace = to_regnamespace(%s) AND a.attacl IS NOT NULL AND NOT a.attisdropped
+ ORDER BY 1, 2, 3, 4
+"""
+_OWNER_OTHER_DEFAULTS_SQL = """
+SELECT coalesce(s.nspname, ''), d.defaclobjtype::text,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.privilege_type
+  FROM pg_default_acl d LEFT JOIN pg_namespace s ON s.oid = d.defaclnamespace,
+       aclexplode(d.defaclacl) a
+ WHERE d.defaclrole = to_regrole(%s) AND a.grantee <> d.defaclrole
+   AND d.defaclnamespace IS DISTINCT FROM to_regnamespace(%s)
+ ORDER BY 1, 2, 3, 4
+"""
+_OUTSIDE_DATABASE_GRANTS_SQL = """
+SELECT a.grantee::regrole::text, a.privilege_type
+  FROM pg_database d, aclexplode(d.datacl) a
+ WHERE d.datname = current_database() AND a.grantee NOT IN (0, d.datdba)
+   AND a.grantee NOT IN (SELECT oid FROM pg_roles WHERE rolname = ANY(%s))
+ ORDER BY 1, 2
+"""
+_PARAMETER_GRANTS_SQL = """
+SELECT p.parname,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.privilege_type
+  FROM pg_parameter_acl p, aclexplode(p.paracl) a
+ WHERE a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles WHERE rolname = ANY(%s))
+ ORDER BY 1, 2, 3
+"""
+# Composite types (CREATE TYPE ... AS (...)): a pg_class row of kind 'c' that the relation
+# checks leave out; and any type's ACL beyond PUBLIC's default USAGE.
+_TYPES_SQL = """
+SELECT t.oid::regtype::text, t.typowner::regrole::text, t.typtype::text,
+       coalesce((SELECT array_agg(ARRAY[CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                         ELSE a.grantee::regrole::text END, a.privilege_type])
+                   FROM aclexplode(t.typacl) a
+                  WHERE a.grantee <> t.typowner AND NOT (a.grantee = 0
+                        AND a.privilege_type = 'USAGE')), '{}')
+  FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+ WHERE t.typnamespace = to_regnamespace(%s) AND (t.typrelid = 0 OR c.relkind = 'c')
+   AND NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
+ ORDER BY 1
+"""
+_DEFAULT_OBJECT_KINDS = {
+    "r": "tables",
+    "S": "sequences",
+    "f": "functions",
+    "T": "types",
+    "n": "schemas",
+    "L": "large objects",
+}
+
+
+def _blind_spot_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
+    """Column grants, the owner's other default privileges, CONNECT for outsiders, SET on
+    parameters, SECURITY DEFINER functions without a pinned search_path, composite types."""
+    problems = [
+        f"column privilege {priv} on {n.schema}.{table}({column}) for {grantee}: the model "
+        f"grants none (a column grant adds to the table's); revoke it"
+        for table, column, grantee, priv in query(_COLUMN_GRANTS_SQL, (n.schema,))
+    ]
+    for schema, objtype, grantee, priv in query(_OWNER_OTHER_DEFAULTS_SQL, (n.owner, n.schema)):
+        where = f"in schema {schema}" if schema else "in every schema"
+        kind = _DEFAULT_OBJECT_KINDS.get(objtype, objtype)
+        problems.append(
+            f"default privileges of {n.owner} {where} grant {priv} on new {kind} to {grantee}: "
+            f"the model sets them in schema {n.schema} only; revoke them"
+        )
+    problems += [
+        f"{grantee} (outside the model) has {priv} on the database: revoke it"
+        for grantee, priv in query(_OUTSIDE_DATABASE_GRANTS_SQL, (list(n.roles()),))
+    ]
+    if version_num >= 150000:
+        problems += [
+            f"{grantee} may {priv} parameter {parameter}: the model grants none; revoke it"
+            for parameter, grantee, priv in query(_PARAMETER_GRANTS_SQL, (list(n.roles()),))
+        ]
+    problems += unpinned_definer_problems(query)
+    problems += _large_object_problems(query)
+    for name, owner, typtype, acl in query(_TYPES_SQL, (n.schema,)):
+        what = f"{'composite type' if typtype == 'c' else 'type'} {name}"
+        if typtype == "c" and owner != n.owner:  # the others: _ownership_problems
+            problems.append(f"{what} is owned by {owner}, not {n.owner}")
+        problems += [f"extra privilege {priv} on {what} for {grantee}" for grantee, priv in acl]
+    return problems
+
+
+def _large_object_problems(query: Query) -> list[str]:
+    """PUBLIC's EXECUTE on the large-object creators, where the checking admin could revoke it
+    (a superuser: db.grant does); another admin cannot, and docs/database.md says so."""
+    if not query("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0][0]:
+        return []
+    rows = query(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p, aclexplode(coalesce(p.proacl,"
+        " acldefault('f', p.proowner))) a WHERE p.oid = ANY(%s::regprocedure[])"
+        " AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' ORDER BY 1",
+        (list(LARGE_OBJECT_CREATORS),),
+    )
+    return [
+        f"PUBLIC may EXECUTE {signature}: every login, the reader too, can create large "
+        "objects without limit; run `invoke db.grant` as a superuser"
+        for (signature,) in rows
+    ]
+
+
+# A SECURITY DEFINER function runs with its owner's rights under the caller's search path unless
+# it sets its own: a temporary table (pg_temp is searched first unless named) or a function
+# planted where the path looks first then runs as the owner. Safe: SET search_path with
+# pg_temp named last. Functions of extensions are the extension's business.
+_UNPINNED_DEFINERS_SQL = """
+SELECT pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(p.proname) || '('
+       || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+       pg_catalog.pg_get_userbyid(p.proowner)
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace
+ WHERE p.prosecdef AND s.nspname <> 'information_schema'
+   AND s.nspname OPERATOR(pg_catalog.!~) '^pg_'
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                      AND d.objid = p.oid AND d.deptype = 'e')
+   AND NOT EXISTS (SELECT FROM pg_catalog.unnest(p.proconfig) c
+                    WHERE c OPERATOR(pg_catalog.~) '^search_path=.*(^|[ ,=])"?pg_temp"?$')
+ ORDER BY 1
+"""
+
+
+def unpinned_definer_problems(query: Query) -> list[str]:
+    """SECURITY DEFINER functions without ``SET search_path = ..., pg_temp`` (db.check too)."""
+    return [
+        f"function {signature} is SECURITY DEFINER (runs as {owner}) without SET search_path "
+        "ending in pg_temp: a temporary table or a function planted by its caller runs as "
+        f"{owner}; add SET search_path = pg_catalog, <schema>, pg_temp (docs/database.md)"
+        for signature, owner in query(_UNPINNED_DEFINERS_SQL)
+    ]
 
 
 # -- migrations as the owner ----------------------------------------------------------------------

@@ -562,6 +562,8 @@ def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
 
 def check(settings: Settings) -> list[str]:
     """Every reason the schema is not what the code expects; empty when all is well."""
+    from .grants import unpinned_definer_problems
+
     problems: list[str] = []
     scripts = script_directory(settings)
     heads = scripts.get_heads()
@@ -576,6 +578,9 @@ def check(settings: Settings) -> list[str]:
                 f"broken foreign keys: {broken - len(violations)} more rows point nowhere "
                 "(PRAGMA foreign_key_check lists them)"
             )
+        # A SECURITY DEFINER function without a pinned search_path (docs/database.md).
+        if connection.dialect.name == "postgresql":
+            problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
         applied = applied_heads(connection)
         if set(applied) != set(heads):
             behind = ", ".join(applied) or "no revision"

@@ -399,6 +399,20 @@ CREATE TABLE IF NOT EXISTS "{{ cookiecutter.role_prefix }}"."seed_runs" (
 
 RESET ROLE;
 
+-- 9b. Large objects: PUBLIC may create them in every database (the functions live in
+--     its pg_catalog), the reader too, without limit. Only a superuser may revoke
+--     that, in this database alone; the app keeps it through its group. Another
+--     admin is told (docs/database.md, "What stays open").
+DO $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer), pg_catalog.lo_from_bytea(oid, bytea) TO "{{ cookiecutter.role_prefix }}_rw";
+  ELSE
+    RAISE NOTICE 'large objects: only a superuser can stop the reader creating them';
+  END IF;
+END $$;
+
 -- 10. Verify what warnings would hide.
 DO $$
 DECLARE
