@@ -1559,10 +1559,19 @@ _DEFAULT_OBJECT_KINDS = {
 def _blind_spot_problems(query: Query, n: RoleNames, version_num: int) -> list[str]:
     """Column grants, the owner's other default privileges, CONNECT for outsiders, SET on
     parameters, SECURITY DEFINER functions without a pinned search_path, composite types."""
+    # The reader's column SELECTs on a table with hidden columns are the model's own
+    # (db/grant_exceptions.py); _exception_problems checks them.
+    _, hidden = declared_exceptions()
     problems = [
         f"column privilege {priv} on {n.schema}.{table}({column}) for {grantee}: the model "
         f"grants none (a column grant adds to the table's); revoke it"
         for table, column, grantee, priv in query(_COLUMN_GRANTS_SQL, (n.schema,))
+        if not (
+            grantee == n.ro
+            and priv == "SELECT"
+            and table in hidden
+            and column not in hidden[table]
+        )
     ]
     for schema, objtype, grantee, priv in query(_OWNER_OTHER_DEFAULTS_SQL, (n.owner, n.schema)):
         where = f"in schema {schema}" if schema else "in every schema"
