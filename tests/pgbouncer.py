@@ -66,10 +66,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _run_as() -> pwd.struct_passwd | None:
-    """The unprivileged user to run PgBouncer as (it refuses to run as root)."""
+def _run_as(socket_dir: str | None = None) -> pwd.struct_passwd | None:
+    """The unprivileged user to run PgBouncer as (it refuses to run as root): the owner of the
+    server's socket folder when it has one (the embedded server's is private to its user)."""
     if os.geteuid() != 0:
         return None
+    if socket_dir:
+        owner = pwd.getpwuid(os.stat(socket_dir).st_uid)
+        if owner.pw_uid != 0:
+            return owner
     try:
         return pwd.getpwnam("postgres")
     except KeyError:
@@ -109,7 +114,7 @@ def running_pgbouncer(
         "max_client_conn = 200\nserver_reset_query =\nignore_startup_parameters = options\n"
         f"logfile = {folder / 'pgbouncer.log'}\npidfile = {folder / 'pgbouncer.pid'}\n"
     )
-    user = _run_as()
+    user = _run_as(str(socket_dir) if socket_dir else None)
     if user is not None:
         os.chown(folder, user.pw_uid, user.pw_gid)  # mkdtemp: mode 0700
         for path in (config, users):

@@ -258,7 +258,8 @@ BEGIN
       HINT = 'see docs/database.md, "Adopting an existing deployment"';
   END IF;
   -- Moving: as the owner of the objects (the admin, or a role it acts as), into a schema
-  -- the owner owns; a non-superuser admin gets CREATE there for this transaction only.
+  -- the owner owns; a non-superuser admin gets USAGE and CREATE there for this transaction
+  -- only (USAGE: ALTER ... OWNER TO names the moved object in that schema).
   IF NOT admin_is_super THEN
     EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
   END IF;
@@ -268,7 +269,8 @@ BEGIN
       ' replaces it', target_name, r.name, source_name, r.name;
   END LOOP;
   IF NOT admin_is_super THEN
-    EXECUTE pg_catalog.format('GRANT CREATE ON SCHEMA %I TO %I', target_name, admin);
+    EXECUTE pg_catalog.format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', target_name,
+      admin);
     RESET ROLE;
   END IF;
   FOR r IN SELECT t.oid, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END
@@ -303,7 +305,8 @@ BEGIN
   END LOOP;
   IF NOT admin_is_super THEN
     EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
-    EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA %I FROM %I', target_name, admin);
+    EXECUTE pg_catalog.format('REVOKE USAGE, CREATE ON SCHEMA %I FROM %I', target_name,
+      admin);
     RESET ROLE;
   END IF;
 END $$;
