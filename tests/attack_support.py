@@ -26,9 +26,11 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection[tuple[obje
     from sqlalchemy.engine import make_url
 
     parsed = make_url(_psycopg_url(url))
+    # The query's options too: the embedded server is reached by ?host=<socket folder>.
     params = {
-        "host": parsed.host, "port": parsed.port, "user": parsed.username,
-        "password": parsed.password, "dbname": parsed.database,
+        **{k: v for k, v in parsed.query.items() if isinstance(v, str)},
+        "host": parsed.host or parsed.query.get("host"), "port": parsed.port,
+        "user": parsed.username, "password": parsed.password, "dbname": parsed.database,
     }  # fmt: skip
     return psycopg.connect(
         autocommit=autocommit, **{k: v for k, v in params.items() if v is not None}

@@ -596,8 +596,8 @@ def _adoption_sql(n: RoleNames) -> list[str]:
         "      HINT = 'see docs/database.md, \"Adopting an existing deployment\"';",
         "  END IF;",
         "  -- Moving: as the owner of the objects (the admin, or a role it acts as), into a schema",
-        "  -- the owner owns; a non-superuser admin gets USAGE and CREATE there for this transaction",
-        "  -- only (USAGE: ALTER ... OWNER TO names the moved object in that schema).",
+        "  -- the owner owns; a non-superuser admin gets USAGE and CREATE there for this",
+        "  -- transaction only (USAGE: ALTER ... OWNER TO names the moved object there).",
         "  IF NOT admin_is_super THEN",
         "    EXECUTE pg_catalog.format('SET ROLE %I', model_owner);",
         "  END IF;",
@@ -1570,10 +1570,7 @@ def _blind_spot_problems(query: Query, n: RoleNames, version_num: int) -> list[s
         f"grants none (a column grant adds to the table's); revoke it"
         for table, column, grantee, priv in query(_COLUMN_GRANTS_SQL, (n.schema,))
         if not (
-            grantee == n.ro
-            and priv == "SELECT"
-            and table in hidden
-            and column not in hidden[table]
+            grantee == n.ro and priv == "SELECT" and table in hidden and column not in hidden[table]
         )
     ]
     for schema, objtype, grantee, priv in query(_OWNER_OTHER_DEFAULTS_SQL, (n.owner, n.schema)):

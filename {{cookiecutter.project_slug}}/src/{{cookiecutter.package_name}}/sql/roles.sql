@@ -258,8 +258,8 @@ BEGIN
       HINT = 'see docs/database.md, "Adopting an existing deployment"';
   END IF;
   -- Moving: as the owner of the objects (the admin, or a role it acts as), into a schema
-  -- the owner owns; a non-superuser admin gets USAGE and CREATE there for this transaction
-  -- only (USAGE: ALTER ... OWNER TO names the moved object in that schema).
+  -- the owner owns; a non-superuser admin gets USAGE and CREATE there for this
+  -- transaction only (USAGE: ALTER ... OWNER TO names the moved object there).
   IF NOT admin_is_super THEN
     EXECUTE pg_catalog.format('SET ROLE %I', model_owner);
   END IF;
