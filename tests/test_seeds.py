@@ -158,6 +158,15 @@ def test_only_runs_the_seed_and_its_dependencies(project: Project, database: str
     assert "no seed is named 'nope'" in unknown.stderr
 
 
+def test_an_environment_no_seed_names_is_a_typo(project: Project, database: str) -> None:
+    project.invoke("db.migrate")
+    typo = project.invoke("db.seed", "--env", "prodution", check=False)
+    assert typo.returncode == 1
+    assert "no seed names the environment 'prodution'" in typo.stderr
+    assert count(database, "countries") == 0
+    assert "Seeded" in project.invoke("db.seed", "--env", "staging").stdout  # a usual name
+
+
 BAD_INPUTS = {
     "unknown-column": (
         "email,display_name,colour\na@x.io,A,red\n",

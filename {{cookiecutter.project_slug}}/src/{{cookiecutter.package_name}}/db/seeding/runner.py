@@ -170,6 +170,7 @@ def run(
 ) -> list[Outcome]:
     """Load the seeds of ``environment`` (default: APP_ENV) in one transaction."""
     started = time.monotonic()
+    asked_for = environment
     environment = environment or settings.app_env
     # The project's own seeds (not a test's ``declared``): whole runs are remembered, and a run
     # in which nothing changed ends before the seeds are even imported.
@@ -196,6 +197,8 @@ def run(
     data_dir = DATA_DIR if data_dir is None else data_dir
     for seed in declared.values():
         seed.check()
+    if asked_for is not None:
+        _check_environment(declared, asked_for, settings.app_env)
     names = select(declared, environment, only)
     # Production, " production": one environment, as protection.py compares them.
     production = settings.app_env.strip().casefold() == PRODUCTION
@@ -419,6 +422,17 @@ def _describe(outcome: Outcome, *, plan: bool, keep: bool) -> str:
         f"{name} {counts.rows:>9,} rows: {counts.inserted:,} inserted, {counts.updated:,} "
         f"updated, {counts.unchanged:,} {kept} ({outcome.seconds:.2f} s)"
     )
+
+
+def _check_environment(declared: Mapping[str, Seed], environment: str, app_env: str) -> None:
+    """An ``--env`` that no seed names and that is not APP_ENV (or a usual name) is a typo."""
+    named = {e for seed in declared.values() for e in seed.environments if e != "*"}
+    usual = {"development", "test", "staging", "production", app_env.strip().casefold()}
+    if environment.strip().casefold() not in {e.casefold() for e in named} | usual:
+        raise TaskError(
+            f"no seed names the environment {environment!r} (seeds name: "
+            f"{', '.join(sorted(named)) or 'none'}; APP_ENV is {app_env!r}): check --env"
+        )
 
 
 def _summary(outcomes: Sequence[Outcome], environment: str, seconds: float, *, plan: bool) -> str:
