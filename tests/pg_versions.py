@@ -75,7 +75,8 @@ def _fetch(version: str, target: Path) -> None:
         unpacked = Path(tmp) / "unpacked"
         with tarfile.open(tarball) as archive:
             archive.extractall(unpacked, filter="tar")
-        staging = target.with_name(target.name + ".partial")
+        # One staging folder per process: xdist workers may fetch the same version at once.
+        staging = target.with_name(f"{target.name}.{os.getpid()}.partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(unpacked / "package" / "native", staging)
@@ -87,7 +88,12 @@ def _fetch(version: str, target: Path) -> None:
                 target_link.symlink_to(source.name)
         for path in staging.rglob("*"):
             path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(staging)  # another worker finished first: its copy is the same
 
 
 def _free_port() -> int:
