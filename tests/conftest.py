@@ -23,6 +23,7 @@ from tests.support import (
     bake_with,
     create_pg_database,
     drop_pg_database,
+    flavour_of,
     pg_admin_url,
     sqlite_url,
 )
@@ -124,3 +125,11 @@ def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..
         return Project.copy_of(baked[flavour], tmp_path / "project", database_url=database_url)
 
     yield make
+
+
+@pytest.fixture
+def initialized(project_copy: Callable[..., Project], database: str) -> Project:
+    """A copy of the bake for ``database`` whose database is initialized (migrated, seeded)."""
+    project = project_copy(flavour_of(database), database)
+    project.invoke("db.init")
+    return project

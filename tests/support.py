@@ -20,6 +20,11 @@ REPO = Path(__file__).resolve().parents[1]
 FLAVOURS: dict[str, dict[str, str]] = {"postgresql": {}, "sqlite": {"database": "sqlite"}}
 
 
+def flavour_of(database_url: str) -> str:
+    """The bake a test database URL goes with: ``sqlite`` or ``postgresql``."""
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
 def bake_with(cookies: Any, **extra_context: str) -> Path:
     """Bake with pytest-cookies' ``cookies``/``cookies_session``; fail on any bake error."""
     result = cookies.bake(extra_context=extra_context)

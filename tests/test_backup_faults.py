@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,6 @@ import pytest
 
 from tests.lifecycle_support import query
 from tests.support import Project
-
-
-def flavour_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
-
-
-@pytest.fixture
-def initialized(project_copy: Callable[..., Project], database: str) -> Project:
-    project = project_copy(flavour_of(database), database)
-    project.invoke("db.init")
-    return project
 
 
 def _backup(project: Project, **kwargs: Any) -> Path:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.lifecycle_support import INITIAL, versions_dir
-from tests.support import Project, create_pg_database, drop_pg_database, sqlite_url
-
-
-def flavour_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
+from tests.support import (
+    Project,
+    create_pg_database,
+    drop_pg_database,
+    flavour_of,
+    sqlite_url,
+)
 
 
 @pytest.fixture

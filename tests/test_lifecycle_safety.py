@@ -32,18 +32,6 @@ from tests.lifecycle_support import (
 from tests.support import Project, admin_sql, drop_pg_database, sqlite_url, with_database
 
 
-def flavour_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
-
-
-@pytest.fixture
-def initialized(project_copy: Callable[..., Project], database: str) -> Project:
-    """A project whose database is initialized (migrated and seeded)."""
-    project = project_copy(flavour_of(database), database)
-    project.invoke("db.init")
-    return project
-
-
 def test_reset_round_trip(initialized: Project, database: str) -> None:
     initialized.invoke("db.backup")  # not needed by reset; proves several backups coexist
     query_before = query(database, "SELECT count(*) FROM countries")

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import Project
-from tests.test_seeds import add_seed, count, execute, flavour_of, query, seeds_dir
+from tests.support import Project, flavour_of
+from tests.test_seeds import add_seed, count, execute, query, seeds_dir
 
 ZONES_MODEL = '''"""Zones and the plots in them: a parent, a child, and every kind of constraint."""
 

@@ -22,14 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from tests.support import Project, sqlite_url
+from tests.support import Project, flavour_of, sqlite_url
 
 COUNTRIES = 249
 DEMO_USERS = 2
-
-
-def flavour_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
