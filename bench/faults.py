@@ -160,7 +160,7 @@ class Target:
             for k, v in os.environ.items()
             if not k.startswith(("DATABASE_URL", "APP_ENV", "PYTEST_", "INVOKE_", "MIGRAT"))
         }
-        package = next(p.name for p in (self.project / "src").iterdir() if p.is_dir())
+        package = next(p.name for p in sorted((self.project / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
         base.update(
             PYTHONPATH=str(self.project / "src"),
             PYTHONDONTWRITEBYTECODE="1",
@@ -326,7 +326,7 @@ class Matrix:
         if flavour not in self.projects:
             context = {"database": "sqlite"} if flavour == "sqlite" else {}
             path = bake(self.work / f"bake-{flavour}", **context)
-            package = next(p.name for p in (path / "src").iterdir() if p.is_dir())
+            package = next(p.name for p in sorted((path / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
             (
                 path
                 / "src"
@@ -1188,7 +1188,7 @@ def bad_inputs(m: Matrix, limit: int | None) -> None:
             # embedded server.
             flavour = "sqlite" if relative.startswith("../../.env") else "postgresql"
             project = m.copy(flavour, "badfile")
-            package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
+            package = next(p.name for p in sorted((project / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
             path = (project / "src" / package / relative).resolve()
             t = prepared(m, flavour, bulk=0)
             t = Target(project, t.url, t.backend, t.direct)

@@ -316,7 +316,11 @@ def bake_cmd(out: Path, database: str) -> list[str]:
 
 
 def package_of(project: Path) -> str:
-    return next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
+    return next(
+        p.name
+        for p in sorted((project / "src").iterdir())
+        if (p / "__init__.py").is_file() and p.name != "groundwork"
+    )
 
 
 def baked(database: str) -> Path:

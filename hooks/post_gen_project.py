@@ -6,44 +6,7 @@ Whole files are pruned or picked here, so that no module carries Jinja blocks fo
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-
-# Modules that exist once per database flavour; the chosen one becomes the unsuffixed name.
-FLAVOURED_MODULES = ("db/local", "db/enums")
-# Files only one flavour uses, relative to the project root ({package}: the package's name).
-# (compose.yaml, the Dockerfile and the CI workflow serve both: their few differences are
-# Jinja blocks of configuration, not code.)
-ONLY_FOR: dict[str, list[str]] = {
-    # COPY through psycopg, which the sqlite flavour does not install.
-    "postgresql": [
-        "src/{package}/db/seeding/postgresql.py",
-        # pg_locks, pg_blocking_pids: what a seed run waits for.
-        "src/{package}/db/seeding/postgresql_waits.py",
-    ],
-    "sqlite": [],
-}
-
-
-def shape(project: Path, package: str, database: str) -> None:
-    """Keep the modules of ``database``; remove what that flavour does not use."""
-    package_dir = project / "src" / package
-    for stem in FLAVOURED_MODULES:
-        chosen = package_dir / f"{stem}_{database}.py"
-        for candidate in package_dir.glob(f"{stem}_*.py"):
-            if candidate != chosen:
-                candidate.unlink()
-        chosen.rename(package_dir / f"{stem}.py")
-    for flavour, paths in ONLY_FOR.items():
-        if flavour == database:
-            continue
-        for relative in paths:
-            target = project / relative.format(package=package)
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-
 
 # The examples (countries and users): the files the option examples=no leaves out, relative to
 # the project root. The revision is named, not found: a replay over a project (the README's
@@ -89,7 +52,6 @@ def next_steps(slug: str) -> str:
 
 
 def main(answers: dict[str, str]) -> None:
-    shape(Path.cwd(), answers["package_name"], answers["database"])
     without_examples(Path.cwd(), answers["package_name"], answers["examples"])
     print(next_steps(answers["project_slug"]))
 

@@ -18,8 +18,8 @@ team to do:
    running Flask app (16: renaming the upload folder on disk) reads its setting from the
    environment and is skipped without it: it is file-system work, not database work.
 4. Name constraints as the history did: it was written under SQLAlchemy's default naming
-   convention (indexes only), so ``db/naming.py`` gets that convention, and unnamed
-   constraints get PostgreSQL's names again (revision 19 drops ``sports_img_key``) under
+   convention (indexes only), so ``Project(naming_convention=...)`` in the project's
+   settings.py gets it, and unnamed constraints get PostgreSQL's names again (revision 19 drops ``sports_img_key``) under
    ``invoke db.*`` and the plain ``alembic`` command alike.
 5. Make every downgrade run (``db.downgrade --to base`` found two that never could): 06 drops
    a unique constraint it created unnamed (``drop_constraint(None, ...)``), given here the name
@@ -182,12 +182,13 @@ def adopt(project: Project) -> Path:
     assert not list(versions.glob("*.py")), "adopt into a project started clean"
     # The history was written under SQLAlchemy's default convention (indexes only): its
     # revisions drop constraints by the names PostgreSQL gave them (sports_img_key).
-    naming = package / "db" / "naming.py"
-    convention = re.search(r"NAMING_CONVENTION = \{.*?\n\}\n", naming.read_text(), re.DOTALL)
-    assert convention is not None
-    naming.write_text(
-        naming.read_text().replace(
-            convention.group(0), 'NAMING_CONVENTION = {"ix": "ix_%(column_0_label)s"}\n'
+    settings = package / "settings.py"
+    configured = settings.read_text()
+    assert "    Project(\n" in configured
+    settings.write_text(
+        configured.replace(
+            "    Project(\n",
+            '    Project(\n        naming_convention={"ix": "ix_%(column_0_label)s"},\n',
         )
     )
     for name, source in revisions().items():

@@ -43,6 +43,18 @@ def bake(output_dir: Path, **extra_context: str) -> Path:
     )
 
 
+KIT = "groundwork"  # the kit's package, beside the project's in src/
+
+
+def package_dir(project: Path) -> Path:
+    """The project's own package in ``project/src`` (the one that is not the kit)."""
+    return next(p for p in sorted((project / "src").iterdir()) if p.is_dir() and p.name != KIT)
+
+
+def kit_dir(project: Path) -> Path:
+    return project / "src" / KIT
+
+
 @dataclass
 class Project:
     """A baked project, run the way a user runs it: ``invoke db.*`` in its folder.
@@ -62,7 +74,7 @@ class Project:
 
     @property
     def package(self) -> str:
-        return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
+        return package_dir(self.path).name
 
     def environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cookiecutter.main import cookiecutter
 
-from tests.support import REPO, bake, bake_with
+from tests.support import REPO, bake, bake_with, kit_dir
 
 # Free text as people type it: quotes of both kinds, backslashes (``\\N`` would end a naive
 # docstring with a SyntaxError), a typographic dash and apostrophe, non-ASCII and an emoji
@@ -65,11 +65,15 @@ def test_nothing_left_unrendered(project: Path) -> None:
     assert leftovers == []
 
 
-def test_flavour_modules_are_picked(project: Path) -> None:
-    package = next((project / "src").iterdir())
-    for stem in ("local", "enums"):
-        assert (package / "db" / f"{stem}.py").is_file()
-        assert list((package / "db").glob(f"{stem}_*.py")) == []
+def test_kits_are_byte_identical(tmp_path: Path) -> None:
+    """Two bakes with other names, flavours and options hold the very same kit, file by file."""
+    first = bake(tmp_path / "a", project_name="Acme Billing", database="postgresql")
+    second = bake(
+        tmp_path / "b", project_name="Zeta", database="sqlite", examples="no", role_prefix="zz"
+    )
+    kit = _tree(kit_dir(first))
+    assert kit == _tree(kit_dir(second))
+    assert "local_postgresql.py" in kit and "local_sqlite.py" in kit  # both flavours' modules
 
 
 def test_unusual_names_are_derived(tmp_path: Path) -> None:
@@ -126,8 +130,7 @@ def test_update_in_place_keeps_the_users_own_files(tmp_path: Path) -> None:
     )
     assert own_model.read_text() == OWN_MODEL
     assert readme.read_text() == original  # the template's version: git diff shows the change
-    assert (package / "db" / "local.py").is_file()
-    assert list((package / "db").glob("local_*.py")) == []
+    assert (project / "src" / "groundwork" / "local.py").is_file()
 
 
 def _tree(root: Path) -> dict[str, bytes]:

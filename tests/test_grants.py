@@ -26,7 +26,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.grants_support import Roles, drop_owned, login_url, teardown
-from tests.support import Project, _psycopg_url, admin_sql, bake, with_database
+from tests.support import Project, _psycopg_url, admin_sql, bake, package_dir, with_database
 
 FIRST_REVISION = "0d848db94cb2"
 LATER_REVISION = '''"""Later tables: created after the grants, reached through default privileges.
@@ -106,7 +106,7 @@ class Setup:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     prefix = f"gw{uuid.uuid4().hex[:10]}"
     path = bake(tmp_path_factory.mktemp("grants"), role_prefix=prefix)
-    package = next(p for p in (path / "src").iterdir() if p.is_dir())
+    package = package_dir(path)
     versions = package / "migrations" / "versions"
     (versions / "2026_11_23_0000-aaaa00000001_later_tables.py").write_text(LATER_REVISION)
     return Project(path)

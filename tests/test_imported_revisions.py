@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FLAVOURS, Project, bake_with, sqlite_url
+from tests.support import FLAVOURS, Project, bake_with, package_dir, sqlite_url
 
 CI_LINT = (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"])
 
@@ -44,7 +44,7 @@ def clean_bakes(cookies_session: Any) -> dict[str, Path]:
 
 def with_imported(baked: Path, target: Path) -> Project:
     project = Project.copy_of(baked, target, database_url=sqlite_url(target.parent / "dev.sqlite3"))
-    versions = next((project.path / "src").iterdir()) / "migrations" / "versions"
+    versions = package_dir(project.path) / "migrations" / "versions"
     for name, source in IMPORTED.items():
         (versions / name).write_bytes(source.read_bytes())
     return project

@@ -29,30 +29,26 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
-from sqlalchemy import Connection, Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
-
-from {{ cookiecutter.package_name }}.db import (
+from groundwork import (
     admin,
     migrations,
     protection,
 )
-from {{ cookiecutter.package_name }}.db.engine import (
+from groundwork.engine import (
     database_url,
     make_engine,
 )
-from {{ cookiecutter.package_name }}.db.seeding import runner
-from {{ cookiecutter.package_name }}.db.urls import (
+from groundwork.seeding import runner
+from groundwork.settings import DEFAULT_APP_ENV, env_files
+from groundwork.urls import (
     backend_of,
     normalize,
 )
-from {{ cookiecutter.package_name }}.settings import (
-    DEFAULT_APP_ENV,
-    Settings,
-    env_files,
-    load_settings,
-)
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 
 def settings_for_tests(suffix: str = "") -> Settings:

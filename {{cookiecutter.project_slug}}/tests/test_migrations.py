@@ -7,13 +7,13 @@ so these tests drive the project's own migration functions instead.
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
-
-from {{ cookiecutter.package_name }}.db import migrations
-from {{ cookiecutter.package_name }}.db.engine import (
+from groundwork import migrations
+from groundwork.engine import (
     database_url,
     make_engine,
 )
+from sqlalchemy import inspect
+
 from {{ cookiecutter.package_name }}.settings import Settings
 
 

@@ -6,11 +6,11 @@ tests of your own models here, on the ``session`` fixture as the last test shows
 
 from __future__ import annotations
 
+from groundwork import migrations
 from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.orm import Session
 
 from {{ cookiecutter.package_name }} import models
-from {{ cookiecutter.package_name }}.db import migrations
 from {{ cookiecutter.package_name }}.settings import Settings
 
 

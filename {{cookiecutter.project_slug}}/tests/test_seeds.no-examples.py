@@ -6,8 +6,9 @@ the ones you add to ``seeds/``.
 
 from __future__ import annotations
 
-from {{ cookiecutter.package_name }}.db import migrations
-from {{ cookiecutter.package_name }}.db.seeding import runner
+from groundwork import migrations
+from groundwork.seeding import runner
+
 from {{ cookiecutter.package_name }}.seeds import load_all_seeds
 from {{ cookiecutter.package_name }}.settings import Settings
 

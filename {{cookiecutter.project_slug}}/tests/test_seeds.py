@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from {{ cookiecutter.package_name }}.db import migrations
-from {{ cookiecutter.package_name }}.db.engine import (
+from groundwork import migrations
+from groundwork.engine import (
     database_url,
     make_engine,
 )
-from {{ cookiecutter.package_name }}.db.seeding import runner
+from groundwork.seeding import runner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from {{ cookiecutter.package_name }}.models import (
     Country,
     User,

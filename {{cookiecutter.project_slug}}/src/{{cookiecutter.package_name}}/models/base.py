@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from ..db.naming import NAMING_CONVENTION
+from ..settings import PROJECT
 
 
 class Base(DeclarativeBase):
     """Base class of all models; its metadata is what migrations compare against."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = MetaData(naming_convention=dict(PROJECT.naming_convention))

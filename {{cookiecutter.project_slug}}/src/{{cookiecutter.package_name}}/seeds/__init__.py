@@ -12,8 +12,8 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from ..db.seeding import Seed
-from ..errors import TaskError
+from groundwork.errors import TaskError
+from groundwork.seeding import Seed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

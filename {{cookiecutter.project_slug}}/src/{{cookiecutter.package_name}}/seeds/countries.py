@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..db.seeding import EVERY_ENVIRONMENT, Seed
+from groundwork.seeding import EVERY_ENVIRONMENT, Seed
+
 from ..models import Country
 
 countries = Seed(

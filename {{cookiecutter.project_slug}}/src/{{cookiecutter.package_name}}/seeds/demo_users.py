@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from ..db.seeding import Ref, Seed
+from groundwork.seeding import Ref, Seed
+
 from ..models import Country, User
 
 demo_users = Seed(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from .settings import Settings
 
 OFFLINE_URL = "sqlite://"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ...errors import TaskError
 from ..engine import database_url, make_engine
+from ..errors import TaskError
 from ..urls import backend_of
 from . import unchanged
 from .counts import Counts
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     # run is known to have work to do: a run in which nothing changed ends without it.
     from sqlalchemy import Connection, Table
 
-    from ...settings import Settings
+    from ..settings import Settings
     from .declare import Seed
     from .sources import Source
 
@@ -189,12 +189,12 @@ def run(
         echo(_summary(done, environment, time.monotonic() - started, plan=plan))
         return done
 
-    from ...seeds import DATA_DIR, load_all_seeds
+    from ..project import current as current_project
     from . import ledger
     from .sources import Source
 
-    declared = load_all_seeds() if declared is None else declared
-    data_dir = DATA_DIR if data_dir is None else data_dir
+    declared = current_project().load_seeds() if declared is None else declared
+    data_dir = current_project().data_dir if data_dir is None else data_dir
     for seed in declared.values():
         seed.check()
     if asked_for is not None:

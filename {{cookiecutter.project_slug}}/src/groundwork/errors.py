@@ -261,9 +261,6 @@ def _user() -> str:
         return getpass.getuser()
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
 def _failed_import(exc: BaseException) -> str | None:
     """``file:line`` of the project's module (a model, a revision) whose import raised ``exc``.
 
@@ -290,7 +287,14 @@ def _failed_import(exc: BaseException) -> str | None:
 
 
 def _ours(filename: str) -> bool:
-    return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+    """Whether ``filename`` is the project's (a model, a revision), not the kit's or a library's."""
+    from . import project
+
+    try:
+        package_dir = project.current().package_dir
+    except TaskError:
+        return False
+    return Path(filename).resolve().is_relative_to(package_dir)
 
 
 def _shown(filename: str) -> str:

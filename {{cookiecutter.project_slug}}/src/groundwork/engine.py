@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TaskError, add_detail, mask_secrets
-from ..settings import Settings
 from . import local
+from .errors import TaskError, add_detail, mask_secrets
+from .settings import Settings
 from .urls import backend_of, normalize
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def with_connect_timeout(url: str, seconds: int) -> str:
 def offline_url(settings: Settings) -> str:
     """A URL that picks the right SQL dialect without connecting (or starting a server)."""
     raw = settings.database_url
-    return normalize(raw, settings.project_root) if raw else local.OFFLINE_URL
+    return normalize(raw, settings.project_root) if raw else local.offline_url()
 
 
 def make_engine(

@@ -34,9 +34,8 @@ from .names import ENVIRONMENT_TABLE, LEDGER_TABLE, RUNS_TABLE
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from ...settings import Settings
+    from ..settings import Settings
 
-PACKAGE_DIR = Path(__file__).resolve().parents[2]
 PACKAGES = ("seeds", "models", "migrations")
 # A run's seeds, each as (name, schema, table).
 SeedTables = Sequence[tuple[str, str | None, str]]
@@ -49,8 +48,12 @@ def run_key(
     return hashlib.sha256(repr(options).encode()).hexdigest()
 
 
-def file_hashes(package_dir: Path = PACKAGE_DIR) -> dict[Path, str]:
+def file_hashes(package_dir: Path | None = None) -> dict[Path, str]:
     """A hash of every file of the packages the seeds' outcome depends on, by path."""
+    if package_dir is None:
+        from ..project import current as current_project
+
+        package_dir = current_project().package_dir
     hashes: dict[Path, str] = {}
     for name in PACKAGES:
         files = (p for p in (package_dir / name).rglob("*") if "__pycache__" not in p.parts)

@@ -40,10 +40,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from ..errors import TaskError, describe
-from ..settings import PACKAGE, Settings
 from .engine import make_engine
+from .errors import TaskError, describe
 from .grants import assume_migration_role
+from .project import current as current_project
+from .settings import Settings
 from .urls import backend_of
 
 VERSION_TABLE = "alembic_version"
@@ -79,7 +80,8 @@ def lock_key(database: str, schema: str) -> int:
 
 def _application_name() -> str:
     # Shown to the waiting processes (and in pg_stat_activity): which machine and process.
-    return f"{PACKAGE} migrations pid {os.getpid()} on {socket.gethostname()}"[:63]
+    package = current_project().package
+    return f"{package} migrations pid {os.getpid()} on {socket.gethostname()}"[:63]
 
 
 def _holder(connection: Connection, key: int) -> str:

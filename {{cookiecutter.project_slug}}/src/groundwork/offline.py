@@ -28,8 +28,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
-from ..errors import TaskError
 from .engine import make_engine
+from .errors import TaskError
 
 _WRITE = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+[\w.]+\s*=", re.IGNORECASE)

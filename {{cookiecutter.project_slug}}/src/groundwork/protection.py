@@ -23,11 +23,11 @@ from sqlalchemy import Connection, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from ..errors import TaskError
-from ..settings import Settings
 from . import admin
 from .engine import make_engine
+from .errors import TaskError
 from .ledger import ENVIRONMENT_TABLE, environment
+from .settings import Settings
 from .urls import backend_of
 
 DEFAULT_PROTECTED = "production"

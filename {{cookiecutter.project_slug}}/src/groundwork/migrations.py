@@ -24,7 +24,9 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
-from ..errors import (
+from . import blockers, grants, ledger, locking, revision_files
+from .engine import database_url, make_engine, offline_url
+from .errors import (
     TaskError,
     add_detail,
     connection_lost,
@@ -33,12 +35,9 @@ from ..errors import (
     mask_secrets,
     sqlstate_of,
 )
-from ..settings import PACKAGE, Settings
-from . import blockers, grants, ledger, locking, revision_files
-from .engine import database_url, make_engine, offline_url
+from .project import current as current_project
+from .settings import Settings
 from .urls import backend_of
-
-SCRIPT_LOCATION = f"{PACKAGE}:migrations"
 
 
 def alembic_config(settings: Settings) -> Config:
@@ -50,7 +49,7 @@ def alembic_config(settings: Settings) -> Config:
     """
     pyproject = settings.project_root / "pyproject.toml"
     config = Config(toml_file=pyproject) if pyproject.is_file() else Config()
-    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("script_location", current_project().migrations)
     return config
 
 
@@ -592,13 +591,12 @@ def check(settings: Settings) -> list[str]:
 
 def _drift(connection: Connection) -> list[str]:
     """The differences of the models from the database, autogenerate's way, one line each."""
-    from ..models import load_all_models  # the ORM: only the drift check needs it
     from . import drift, enums  # enum types, with their values, compared as autogenerate does
 
     context = MigrationContext.configure(
         connection, opts=drift.comparison_options(connection.dialect.name)
     )
-    models = load_all_models()
+    models = current_project().load_models()  # the ORM: only the drift check needs it
     enums.register()
     found = drift.differences(compare_metadata(context, models), models, connection.dialect)
     if not found:

@@ -8,7 +8,10 @@ under ``invoke db.*`` and the plain ``alembic`` command, and its downgrade finds
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
 
 # Deterministic constraint names, so that migrations can drop and alter them by name on every
 # database (SQLite batch mode needs names; PostgreSQL's own defaults differ between versions).
@@ -22,5 +25,10 @@ NAMING_CONVENTION = {
 
 
 def empty_metadata() -> MetaData:
-    """A ``MetaData`` with no tables and the convention: what a revision's ``op`` names by."""
-    return MetaData(naming_convention=NAMING_CONVENTION)
+    """A ``MetaData`` with no tables and the project's convention: what a revision's ``op``
+    names by."""
+    from sqlalchemy import MetaData
+
+    from .project import current as current_project
+
+    return MetaData(naming_convention=dict(current_project().naming_convention))

@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TaskError
+from .errors import TaskError
 from .ledger import ENVIRONMENT_TABLE, LEDGER_TABLE
+from .project import current as current_project
 from .seeding.names import LEDGER_TABLE as SEED_LEDGER_TABLE
 from .seeding.names import RUNS_TABLE as SEED_RUNS_TABLE
 
@@ -23,10 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Table
     from sqlalchemy.engine import URL
 
-    from ..settings import Settings
+    from .settings import Settings
 
-# The prefix chosen at bake time; DB_ROLE_PREFIX overrides it (one project, several clusters).
-BAKED_ROLE_PREFIX = "{{ cookiecutter.role_prefix }}"
 VERSION_TABLE = "alembic_version"
 # Written by migrations only; the app (and the reader) may read them.
 READ_ONLY_TABLES = (VERSION_TABLE, LEDGER_TABLE, ENVIRONMENT_TABLE)
@@ -89,7 +88,10 @@ class RoleNames:
 
 
 def role_names(settings: Settings) -> RoleNames:
-    prefix = settings.get("DB_ROLE_PREFIX", BAKED_ROLE_PREFIX) or BAKED_ROLE_PREFIX
+    # The prefix of the project's configuration; DB_ROLE_PREFIX overrides it (one project,
+    # several clusters).
+    baked = current_project().role_prefix
+    prefix = settings.get("DB_ROLE_PREFIX", baked) or baked
     return RoleNames.from_prefix(prefix, settings.get("DB_SCHEMA"))
 
 
@@ -652,12 +654,12 @@ def _adoption_sql(n: RoleNames) -> list[str]:
     ]
 
 
-# -- the project's exceptions (db/grant_exceptions.py) ------------------------------------------
+# -- the project's exceptions (grant_exceptions.py) ------------------------------------------
 
 
 def declared_exceptions() -> tuple[list[str], dict[str, list[str]]]:
-    """APPEND_ONLY and HIDDEN_COLUMNS of db/grant_exceptions.py, sorted and validated."""
-    from . import grant_exceptions
+    """APPEND_ONLY and HIDDEN_COLUMNS of the project's grant_exceptions.py, sorted and validated."""
+    grant_exceptions = current_project().grant_exceptions_module()
 
     append_only = sorted(grant_exceptions.APPEND_ONLY)
     hidden = {t: sorted(cols) for t, cols in sorted(grant_exceptions.HIDDEN_COLUMNS.items())}
@@ -668,8 +670,8 @@ def declared_exceptions() -> tuple[list[str], dict[str, list[str]]]:
     ]:
         if not isinstance(value, str) or not _NAME.match(value) or len(value) > 63:
             raise TaskError(
-                f"db/grant_exceptions.py: the {what} {value!r} is not a plain lower-case "
-                "identifier: name the table or column as the migrations create it"
+                f"{current_project().grant_exceptions_file}: the {what} {value!r} is not a plain "
+                "lower-case identifier: name the table or column as the migrations create it"
             )
     return append_only, hidden
 
@@ -678,7 +680,7 @@ def _exceptions_sql(n: RoleNames) -> list[str]:
     """Step 9b: the project's exceptions, after the grants they narrow (run as the owner)."""
     append_only, hidden = declared_exceptions()
     lines = [
-        "-- 9b. This project's exceptions (db/grant_exceptions.py), after the grants above that",
+        "-- 9b. This project's exceptions (grant_exceptions.py), after the grants above that",
         "--     they narrow. A table a later migration creates gets them at the next db.grant;",
         "--     until then --check reports it.",
     ]
@@ -737,7 +739,7 @@ def _exception_problems(query: Query, n: RoleNames) -> list[str]:
     """Each declared exception the catalog does not honour, judged by effective privileges."""
     append_only, hidden = declared_exceptions()
     problems = []
-    where = "(db/grant_exceptions.py)"
+    where = "(grant_exceptions.py)"
     for table in sorted({*append_only, *hidden}):
         # By the catalog: to_regclass needs USAGE on the schema, which an admin may lack.
         rows = query(
@@ -1563,7 +1565,7 @@ def _blind_spot_problems(query: Query, n: RoleNames, version_num: int) -> list[s
     """Column grants, the owner's other default privileges, CONNECT for outsiders, SET on
     parameters, SECURITY DEFINER functions without a pinned search_path, composite types."""
     # The reader's column SELECTs on a table with hidden columns are the model's own
-    # (db/grant_exceptions.py); _exception_problems checks them.
+    # (grant_exceptions.py); _exception_problems checks them.
     _, hidden = declared_exceptions()
     problems = [
         f"column privilege {priv} on {n.schema}.{table}({column}) for {grantee}: the model "

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import TaskError, mask_secrets
+from .errors import TaskError, mask_secrets
 
 # What a password must percent-encode in a URL (urllib.parse.quote(password, safe="") does).
 PERCENT_ENCODE = "@ %40, : %3A, / %2F, ? %3F, # %23, % %25, space %20"

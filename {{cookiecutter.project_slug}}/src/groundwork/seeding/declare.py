@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, ForeignKey, Table, UniqueConstraint, inspect
 
-from ...errors import TaskError
+from ..errors import TaskError
 
 if TYPE_CHECKING:
     # The seed modules import the ORM anyway (their models); the runner itself must not, so

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import mask_secrets
-from ..settings import Settings, load_settings
+from .errors import mask_secrets
+from .settings import Settings, load_settings
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -131,8 +131,8 @@ def sql(revisions: str | None = None, settings: Settings | None = None) -> None:
 
 
 def check(settings: Settings | None = None) -> None:
-    from ..errors import TaskError
     from . import migrations
+    from .errors import TaskError
 
     settings = _settings(settings)
     problems = migrations.check(settings)
@@ -220,8 +220,8 @@ def grant(
     settings: Settings | None = None,
 ) -> None:
     """Apply the role model (docs/database.md, "For DBAs"), print its SQL, or verify it."""
-    from ..errors import TaskError
     from . import grants
+    from .errors import TaskError
 
     settings = _settings(settings)
     if rotate is not None and (print_only or check_only):

@@ -30,14 +30,14 @@ import psycopg
 from sqlalchemy import JSON, Column, Connection, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ...errors import TaskError
+from ..errors import TaskError
 from . import values, violations
 from .counts import Counts
 from .progress import Progress
 from .sources import Source
 
 if TYPE_CHECKING:
-    from ...settings import Settings
+    from ..settings import Settings
 
 STAGE = "seed_stage"
 # The stage's record number, given by COPY's order: what maps a stage row back to its line.

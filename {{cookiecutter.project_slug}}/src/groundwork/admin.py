@@ -12,9 +12,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from ..errors import TaskError
 from .driver import PINNED_SEARCH_PATH
 from .engine import make_engine
+from .errors import TaskError
 from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.

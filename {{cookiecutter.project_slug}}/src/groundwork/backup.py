@@ -43,10 +43,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from ..errors import TaskError, mask_secrets
-from ..settings import Settings
 from . import local
 from .engine import database_url, make_engine
+from .errors import TaskError, mask_secrets
 from .grants import (
     READ_ONLY_TABLES,
     SEED_TABLES,
@@ -55,6 +54,7 @@ from .grants import (
     literal,
 )
 from .protection import database_label
+from .settings import Settings
 from .urls import backend_of
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -18,16 +18,17 @@ from typing import Any
 from sqlalchemy import Column, Constraint, ForeignKeyConstraint, Index, MetaData, Table
 from sqlalchemy.engine import Dialect
 
-from ..migrations import filters
 from . import enums
 from .ledger import not_lifecycle_table
+from .project import current as current_project
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
     """The project's ``include_name``, and never the lifecycle's own tables."""
     if type_ == "table" and not not_lifecycle_table(None, name, type_, True, None):
         return False
-    return filters.include_name(name, type_, parent_names)
+    included: bool = current_project().filters_module().include_name(name, type_, parent_names)
+    return included
 
 
 def include_object(
@@ -36,7 +37,9 @@ def include_object(
     """The project's ``include_object``, and never the lifecycle's own tables."""
     if not not_lifecycle_table(obj, name, type_, reflected, compare_to):
         return False
-    return filters.include_object(obj, name, type_, reflected, compare_to)
+    filters = current_project().filters_module()
+    included: bool = filters.include_object(obj, name, type_, reflected, compare_to)
+    return included
 
 
 def comparison_options(backend: str) -> dict[str, Any]:

@@ -17,10 +17,8 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 
-from ..errors import TaskError
-
-# The package's own migrations folder: what SCRIPT_LOCATION ("<package>:migrations") names.
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+from .errors import TaskError
+from .project import current as current_project
 
 
 def shown(path: Path) -> str:
@@ -33,10 +31,11 @@ def shown(path: Path) -> str:
 
 def script_directory(config: Config) -> ScriptDirectory:
     """Alembic's ``ScriptDirectory`` of ``config``, once its revision files make one history."""
-    if not (MIGRATIONS / "env.py").is_file():
+    migrations = current_project().migrations_dir
+    if not (migrations / "env.py").is_file():
         raise TaskError(
-            f"the migrations package is missing ({shown(MIGRATIONS / 'env.py')} not found): "
-            f"restore it from version control (git checkout -- {shown(MIGRATIONS)})"
+            f"the migrations package is missing ({shown(migrations / 'env.py')} not found): "
+            f"restore it from version control (git checkout -- {shown(migrations)})"
         )
     scripts = ScriptDirectory.from_config(config)
     load = scripts._load_revisions

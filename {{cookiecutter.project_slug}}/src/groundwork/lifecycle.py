@@ -10,10 +10,10 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import TaskError, mask_secrets
-from ..settings import Settings
 from . import admin, backup, locking, migrations, protection
 from .engine import database_url
+from .errors import TaskError, mask_secrets
+from .settings import Settings
 from .urls import backend_of
 
 

@@ -14,12 +14,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import TaskError
+from .errors import TaskError
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from ..settings import Settings
+    from .settings import Settings
 
 # Enough for SQLAlchemy to pick the dialect when no server is needed (offline SQL).
 OFFLINE_URL = "postgresql+psycopg://"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ...errors import TaskError
+from ..errors import TaskError
 from .declare import Seed
 
 BATCH_ROWS = 10_000

