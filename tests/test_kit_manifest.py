@@ -82,6 +82,8 @@ def test_edited_deleted_and_added_kit_files_are_named(
     (kit / "local_postgresql.py").unlink()  # a SQLite project never imports it
     (kit / "mine.py").write_text("VALUE = 1\n")
     (kit / "notes.txt").write_text("not code: not an edit\n")
+    errors = kit / "errors.py"  # as git's autocrlf checks it out on Windows: no edit
+    errors.write_bytes(errors.read_bytes().replace(b"\n", b"\r\n"))
 
     listed = project.invoke("db.kit").stdout.splitlines()
     assert listed[0] == "kit 1.0.0, 3 local edits"
