@@ -134,7 +134,7 @@ def stale_manifest(kit: Path = KIT) -> str | None:
 def manifest(args: list[str]) -> int:
     if args == ["--check"]:
         problem = stale_manifest()
-        print(problem or f"{KIT / 'manifest.json'} is up to date", file=sys.stderr)
+        print(problem or f"{KIT / kit_module().MANIFEST} is up to date", file=sys.stderr)
         return 1 if problem else 0
     if args:
         print(__doc__, file=sys.stderr)
