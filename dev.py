@@ -8,18 +8,25 @@
                           the everyday suite, `-m "not material and not faults"`; `-m material`
                           runs the tests on real public material fetched from PyPI
                           (tests/material.py), `-m faults` the whole fault matrix (bench/faults.py)
+    python3 dev.py manifest
+                          write the kit's file-hash manifest (src/groundwork/manifest.json in
+                          the generated project) after an edit of the kit; `--check` only says
+                          whether it is stale (tests/test_kit_manifest.py runs that)
 
-Both create .venv (the template's tools, from requirements-dev.txt) on first use.
+demo and test create .venv (the template's tools, from requirements-dev.txt) on first use;
+manifest needs nothing but Python.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent
 VENV = REPO / ".venv"
@@ -27,6 +34,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 REQUIREMENTS = REPO / "requirements-dev.txt"
 STAMP = VENV / ".requirements"
+KIT = REPO / "{{cookiecutter.project_slug}}" / "src" / "groundwork"
+MANIFEST_COMMAND = "python3 dev.py manifest"
 
 
 def run(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
@@ -96,13 +105,58 @@ def stop_test_server() -> None:
         subprocess.run([str(PYTHON), "-W", "ignore", "-c", code, str(data)], check=False)
 
 
+def kit_module(kit: Path = KIT) -> Any:
+    """The kit's ``kit.py``, loaded on its own (standard library only), without bytecode:
+    a ``__pycache__`` in the template's kit would be copied into every bake."""
+    spec = importlib.util.spec_from_file_location("groundwork_kit_manifest", kit / "kit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writing
+    return module
+
+
+def stale_manifest(kit: Path = KIT) -> str | None:
+    """Why the manifest of the kit in ``kit`` does not describe it, or None when it does."""
+    module = kit_module(kit)
+    manifest = kit / module.MANIFEST
+    if not manifest.is_file():
+        return f"{manifest} is missing: run `{MANIFEST_COMMAND}`"
+    if manifest.read_text(encoding="utf-8") != module.manifest_text(kit):
+        return f"{manifest} is stale (the kit changed since): run `{MANIFEST_COMMAND}`"
+    return None
+
+
+def manifest(args: list[str]) -> int:
+    if args == ["--check"]:
+        problem = stale_manifest()
+        print(problem or f"{KIT / kit_module().MANIFEST} is up to date", file=sys.stderr)
+        return 1 if problem else 0
+    if args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    module = kit_module()
+    target = KIT / module.MANIFEST
+    # newline="\n": the same bytes on every platform (the manifest is compared byte for byte).
+    with target.open("w", encoding="utf-8", newline="\n") as out:
+        out.write(module.manifest_text(KIT))
+    print(f"wrote {target.relative_to(REPO)} (kit {module.declared_version(KIT)})")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test"}:
+    if not argv or argv[0] not in {"demo", "test", "manifest"}:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "demo":
         demo()
         return 0
+    if argv[0] == "manifest":
+        return manifest(argv[1:])
     return test(argv[1:])
 
 

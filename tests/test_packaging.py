@@ -73,10 +73,15 @@ def test_installed_wheel_migrates_outside_the_checkout(
         text=True,
     )
     assert (site / "my_service" / "migrations" / "versions").is_dir()
+    # The kit's manifest is no module, and ships all the same: db.kit works where it is installed.
+    assert (site / "groundwork" / "manifest.json").is_file()
     elsewhere = tmp_path / "deploy"
     elsewhere.mkdir()
     database = tmp_path / "deployed.sqlite3"
-    code = "from my_service.db import commands; commands.init(); commands.status()"
+    code = (
+        "import my_service.settings; from groundwork import commands; "
+        "commands.init(); commands.status(); commands.kit()"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=elsewhere,
@@ -91,4 +96,5 @@ def test_installed_wheel_migrates_outside_the_checkout(
     )
     assert result.returncode == 0, result.stderr
     assert "[X] 0d848db94cb2" in result.stdout
+    assert "kit 1.0.0, no local edits" in result.stdout
     assert database.is_file()

@@ -128,8 +128,15 @@ def sql(c: Context, revisions: str | None = None) -> None:
 @task
 @guarded
 def check(c: Context) -> None:
-    """Fail when models and migrations differ, heads are several, or the database is behind."""
+    """Fail on model drift, several heads, a database behind head, or an edited kit."""
     commands.check()
+
+
+@task
+@guarded
+def kit(c: Context) -> None:
+    """Show the kit's version and its files edited locally (db.check fails on those)."""
+    commands.kit()
 
 
 @task(
@@ -302,6 +309,7 @@ _TASKS = (
     status,
     sql,
     check,
+    kit,
     stamp,
     merge,
     up,
