@@ -176,10 +176,11 @@ def bakes(releases: Releases, tmp_path_factory: pytest.TempPathFactory) -> Bakes
     return Bakes(previous, create(releases.repo, tmp_path_factory.mktemp("current")))
 
 
-def create(template: Path, output_dir: Path, checkout: str | None = None) -> Path:
-    """``cruft create`` with the default answers; the project, committed in a repository."""
+def create(template: Path, output_dir: Path, checkout: str | None = None, **answers: str) -> Path:
+    """``cruft create`` (default answers but ``answers``); the project, committed in a repository."""
     output_dir.mkdir(parents=True, exist_ok=True)
     args = ["create", str(template), "--no-input", "--output-dir", str(output_dir)]
+    args += ["--extra-context", json.dumps(answers)] if answers else []
     result = cruft(output_dir, *args, *(["--checkout", checkout] if checkout else []))
     assert result.returncode == 0, result.stdout + result.stderr
     [project] = output_dir.iterdir()
@@ -192,6 +193,28 @@ def update(project: Path) -> subprocess.CompletedProcess[str]:
     result = cruft(project, "update", "--skip-apply-ask")
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def documented(project: Path, starting: str) -> str:
+    """The command line of the project's docs/database.md that starts with ``starting``."""
+    [line] = [
+        line.strip()
+        for line in (project / "docs" / "database.md").read_text().splitlines()
+        if line.strip().startswith(starting)
+    ]
+    return line
+
+
+def run_documented(project: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """A command line of the docs, through bash as a reader pastes it."""
+    return subprocess.run(
+        ["bash", "-e", "-c", command],
+        cwd=project,
+        env=GIT_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -273,6 +296,7 @@ def test_an_edited_kit_file_the_release_changed_too_is_a_conflict_named_in_the_r
     own_model.write_text(OWN_MODEL)
     replace_once(project / "README.md", "## Start\n", TEAM_README)
     commit_all(project, "our kit edit, model and notes")
+    before = tree(project)
 
     result = update(project)
 
@@ -290,13 +314,18 @@ def test_an_edited_kit_file_the_release_changed_too_is_a_conflict_named_in_the_r
     assert own_model.read_text() == OWN_MODEL
     # The project records B already: resolving the conflict and committing finishes the update.
     assert json.loads((project / ".cruft.json").read_text())["commit"] == releases.current
+    # ... or git reset --hard abandons all of it, .cruft.json included.
+    git(project, "reset", "--hard", "--quiet")
+    assert tree(project) == before
+    assert git(project, "status", "--porcelain") == ""
 
 
 def test_a_project_baked_with_plain_cookiecutter_is_linked_then_updated(
     releases: Releases, bakes: Bakes, tmp_path: Path
 ) -> None:
-    """docs/database.md's ``cruft link`` recipe: the answers from .cookiecutter.json, the commit
-    baked from given, and the project updates as if ``cruft create`` had made it."""
+    """docs/database.md's ``cruft link`` command, as written there: the answers from
+    .cookiecutter.json, the commit baked from given, and the project updates as if ``cruft
+    create`` had made it."""
     template_at_previous = tmp_path / "template"
     git(tmp_path, "clone", "--quiet", str(releases.repo), str(template_at_previous))
     git(template_at_previous, "checkout", "--quiet", releases.previous)
@@ -306,18 +335,10 @@ def test_a_project_baked_with_plain_cookiecutter_is_linked_then_updated(
     assert not (project / ".cruft.json").exists()
     commit_all(project, "baked with cookiecutter")
 
-    answers = json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]
-    public = {key: value for key, value in answers.items() if not key.startswith("_")}
-    link = cruft(
-        project,
-        "link",
-        str(releases.repo),
-        "--checkout",
-        releases.previous,
-        "--no-input",
-        "--extra-context",
-        json.dumps(public),
-    )
+    command = documented(project, "cruft link ")
+    command = command.replace("<template URL>", str(releases.repo))
+    command = command.replace("<that commit>", releases.previous)
+    link = run_documented(project, command)
     assert link.returncode == 0, link.stdout + link.stderr
     assert json.loads((project / ".cruft.json").read_text())["commit"] == releases.previous
     commit_all(project, "cruft link")
@@ -325,6 +346,20 @@ def test_a_project_baked_with_plain_cookiecutter_is_linked_then_updated(
     update(project)
     assert unmerged(project) == []
     assert tree(project) == tree(bakes.current)
+
+
+def test_examples_no_through_cruft_gives_the_clean_bake(
+    releases: Releases, bakes: Bakes, tmp_path: Path
+) -> None:
+    """docs/database.md, "Starting clean", with .cruft.json: its one ``cruft update`` leaves the
+    files of an examples=no bake and records the answer (the database part is the plain path's:
+    tests/test_no_examples.py)."""
+    project = bakes.copy(bakes.current, tmp_path)
+    result = run_documented(project, documented(project, "cruft update --skip-apply-ask --var"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert unmerged(project) == []
+    clean = create(releases.repo, tmp_path / "clean", examples="no")
+    assert tree(project) == tree(clean)
 
 
 def test_the_ci_step_skips_a_template_it_cannot_reach(bakes: Bakes, tmp_path: Path) -> None:
