@@ -46,6 +46,9 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Groundwork tests",
     "GIT_COMMITTER_EMAIL": "tests@example.com",
     "GIT_TERMINAL_PROMPT": "0",
+    # No hooks, signing or default branch of the machine's git configuration.
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
 }
 
@@ -91,16 +94,31 @@ def commit_all(folder: Path, message: str) -> str:
 
 def copy_working_tree_template(destination: Path) -> None:
     """This working tree's template as it stands (committed or not), as git would commit it."""
-    listed = git(
-        REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *TEMPLATE_PARTS
-    )
+    try:
+        listed = git(
+            REPO,
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            *TEMPLATE_PARTS,
+        )
+    except subprocess.CalledProcessError:  # not a git checkout (an unpacked archive): all of it
+        for part in TEMPLATE_PARTS:
+            if (REPO / part).is_dir():
+                ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
+                shutil.copytree(REPO / part, destination / part, ignore=ignored)
+            else:
+                shutil.copy2(REPO / part, destination / part)
+        return
     for name in filter(None, listed.split("\0")):
         source = REPO / name
         if source.is_file():  # a file deleted but not yet committed is listed, and absent
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-            target.chmod(source.stat().st_mode)
+            shutil.copy2(source, target)
 
 
 def replace_once(path: Path, old: str, new: str) -> None:
