@@ -102,35 +102,15 @@ def test_free_text_answers_arrive_as_typed(cookies_session: Any) -> None:
 
 
 def test_answers_file_rebakes_the_same_project(tmp_path: Path) -> None:
-    """`.cookiecutter.json` holds the answers: a replay gives the very same files."""
+    """`.cookiecutter.json` holds the answers: a replay gives the very same files.
+
+    (The answers `cruft link` is given for a project baked without cruft, and a scratch bake's.
+    Updates in place are cruft's three-way merges: tests/test_cruft.py.)"""
     project = bake(tmp_path / "first", project_name="Acme Billing", database="sqlite")
     answers = project / ".cookiecutter.json"
     assert json.loads(answers.read_text())["cookiecutter"]["database"] == "sqlite"
     again = Path(cookiecutter(str(REPO), replay=str(answers), output_dir=str(tmp_path / "again")))
     assert _tree(again) == _tree(project)
-
-
-OWN_MODEL = '"""Orders: a model of our own."""\n'
-
-
-def test_update_in_place_keeps_the_users_own_files(tmp_path: Path) -> None:
-    """The README's update recipe: replay the answers over the project, review with git."""
-    project = bake(tmp_path, project_name="Acme Billing")
-    package = project / "src" / "acme_billing"
-    own_model = package / "models" / "order.py"
-    own_model.write_text(OWN_MODEL)
-    readme = project / "README.md"
-    original = readme.read_text()
-    readme.write_text(original + "\nOur own notes.\n")
-    cookiecutter(
-        str(REPO),
-        replay=str(project / ".cookiecutter.json"),
-        overwrite_if_exists=True,
-        output_dir=str(tmp_path),
-    )
-    assert own_model.read_text() == OWN_MODEL
-    assert readme.read_text() == original  # the template's version: git diff shows the change
-    assert (project / "src" / "groundwork" / "local.py").is_file()
 
 
 def _tree(root: Path) -> dict[str, bytes]:
