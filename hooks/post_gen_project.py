@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 # The examples (countries and users): the files the option examples=no leaves out, relative to
-# the project root. The revision is named, not found: a replay over a project (the README's
-# update recipe) must not touch the team's own revisions.
+# the project root. The revision is named, not found: whatever else lies in versions/ stays.
 EXAMPLES = [
     "src/{package}/models/country.py",
     "src/{package}/models/user.py",
