@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def apply(settings: Settings, url: URL) -> tuple[list[str], list[str]]:
-    """Run the script as the admin (``url``: :func:`admin_url`'s), then set passwords.
+    """Run the script as the admin (``url``: :func:`.connection.admin_url`'s), then set passwords.
 
     Returns what changed and which passwords were set.
     """

@@ -5,10 +5,14 @@ CONNECT, SET on parameters, unpinned SECURITY DEFINER functions, large objects, 
 
 from __future__ import annotations
 
-from .connection import Query
+from typing import TYPE_CHECKING
+
 from .exceptions import declared as declared_exceptions
 from .model import LARGE_OBJECT_CREATORS
-from .names import RoleNames
+
+if TYPE_CHECKING:
+    from .connection import Query
+    from .names import RoleNames
 
 _COLUMN_GRANTS_SQL = """
 SELECT c.relname, a.attname,

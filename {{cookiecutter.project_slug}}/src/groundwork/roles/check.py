@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 
 def check(settings: Settings, url: URL) -> list[str]:
-    """Every difference between the catalog behind ``url`` (:func:`admin_url`'s) and the model."""
+    """Every difference between the model and the catalog behind ``url`` (the admin's URL,
+    :func:`.connection.admin_url`)."""
     names = role_names(settings)
     with connect(url) as connection:
         return _differences(lambda q, p=None: list(connection.execute(q, p)), names)
