@@ -55,6 +55,8 @@ def write_roles_sql(project: Path, package: str, role_prefix: str) -> Path:
     """
     src = str(project / "src")
     sys.path.insert(0, src)
+    # No bytecode: the project's first __pycache__ is its own Python's, not cookiecutter's.
+    writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         from groundwork.roles.exceptions import read
         from groundwork.roles.names import RoleNames
@@ -71,6 +73,7 @@ def write_roles_sql(project: Path, package: str, role_prefix: str) -> Path:
         script = render_sql(RoleNames.from_prefix(role_prefix), read(module, where))
     finally:
         sys.path.remove(src)
+        sys.dont_write_bytecode = writing
     target = project / ROLES_SQL.format(package=package)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(script.encode("utf-8"))  # "\n" line ends on every platform

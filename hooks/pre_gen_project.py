@@ -179,7 +179,12 @@ def prefix_rule() -> ModuleType | None:
             if spec is None or spec.loader is None:  # pragma: no cover - a plain .py file
                 continue
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # No bytecode: a __pycache__ in the template's kit would be copied into every bake.
+            writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.dont_write_bytecode = writing
             return module
     return None
 

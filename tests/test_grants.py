@@ -566,7 +566,7 @@ def _psql(project: Project, admin_url: str) -> str:
     with psycopg.connect(_psycopg_url(admin_url)) as connection:
         ((major,),) = connection.execute("SHOW server_version_num")
     found = project.python(
-        f"from {project.package}.db.backup import _tool\n"
+        "from groundwork.backup import _tool\n"
         f"from {project.package}.settings import load_settings\n"
         f"print(_tool(load_settings(), 'psql', {int(major) // 10000}))",
         check=False,
@@ -638,8 +638,8 @@ def test_the_script_renders_with_the_standard_library_alone(project: Project) ->
         " 'psycopg', 'dotenv', 'invoke'})\n"
         "assert not third, third\n"
     )
-    # -I -S: no site-packages, so no SQLAlchemy to fall back on.
-    result = project.run(sys.executable, "-I", "-S", "-c", code)
+    # -I -S: no site-packages, so no SQLAlchemy to fall back on (-B: -I ignores PYTHON* settings).
+    result = project.run(sys.executable, "-I", "-S", "-B", "-c", code)
     shipped = (project.path / "src" / project.package / "sql" / "roles.sql").read_text()
     assert result.stdout == shipped
 
@@ -694,7 +694,7 @@ def test_seeded_ids_leave_the_sequence_past_them_for_the_app(applied: Setup) -> 
     project = applied.project
     seed = project.path / "src" / project.package / "seeds" / "id_users.py"
     seed.write_text(
-        "from ..db.seeding import Seed\n"
+        "from groundwork.seeding import Seed\n"
         "from ..models import User\n\n"
         "id_users = Seed(\n"
         '    model=User, key="email", environments=("development", "test"),\n'

@@ -256,7 +256,7 @@ def test_the_hook_and_the_kit_refuse_the_same_prefixes_for_the_same_reasons() ->
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(KIT_SRC)},
+        env={**os.environ, "PYTHONPATH": str(KIT_SRC), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     kit = json.loads(result.stdout)
     rule = hook.prefix_rule()
