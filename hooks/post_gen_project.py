@@ -1,11 +1,13 @@
-"""Shape the baked project to the chosen options, then say what to do next.
+"""Shape the baked project to the chosen options, write its roles.sql, say what to do next.
 
 Whole files are pruned or picked here, so that no module carries Jinja blocks for an option.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 # The examples (countries and users): the files the option examples=no leaves out, relative to
@@ -39,6 +41,44 @@ def without_examples(project: Path, package: str, examples: str) -> None:
         twin.replace(twin.with_name(twin.name.replace(NO_EXAMPLES, "", 1)))
 
 
+# The SQL a DBA reviews, in the repository: what `invoke db.grant --print` prints.
+ROLES_SQL = "src/{package}/sql/roles.sql"
+
+
+def write_roles_sql(project: Path, package: str, role_prefix: str) -> Path:
+    """Render ``sql/roles.sql`` with the baked kit's renderer, the one source of the script.
+
+    The kit's ``groundwork.roles.render`` and what it imports use the standard library alone,
+    so cookiecutter's Python runs it before the project's dependencies are installed. The
+    exceptions are the baked ``grant_exceptions.py``'s, read as ``db.grant`` reads them.
+    """
+    src = str(project / "src")
+    sys.path.insert(0, src)
+    # No bytecode: the project's first __pycache__ is its own Python's, not cookiecutter's.
+    writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        from groundwork.roles.exceptions import read
+        from groundwork.roles.names import RoleNames
+        from groundwork.roles.render import render_sql
+
+        where = f"{package}/grant_exceptions.py"
+        spec = importlib.util.spec_from_file_location(
+            "baked_grant_exceptions", project / "src" / where
+        )
+        if spec is None or spec.loader is None:  # pragma: no cover - the template ships it
+            raise FileNotFoundError(where)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        script = render_sql(RoleNames.from_prefix(role_prefix), read(module, where))
+    finally:
+        sys.path.remove(src)
+        sys.dont_write_bytecode = writing
+    target = project / ROLES_SQL.format(package=package)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(script.encode("utf-8"))  # "\n" line ends on every platform
+    return target
+
+
 def next_steps(slug: str) -> str:
     return (
         f"\nBaked {slug}. Next:\n"
@@ -52,6 +92,7 @@ def next_steps(slug: str) -> str:
 
 def main(answers: dict[str, str]) -> None:
     without_examples(Path.cwd(), answers["package_name"], answers["examples"])
+    write_roles_sql(Path.cwd(), answers["package_name"], answers["role_prefix"])
     print(next_steps(answers["project_slug"]))
 
 

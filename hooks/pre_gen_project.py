@@ -16,12 +16,16 @@ cannot break the message over several lines.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import keyword
+import os
 import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
 
 # ---------------------------------------------------------------------------
 # package_name
@@ -140,151 +144,61 @@ def check_project_slug(value: str) -> str | None:
 # role_prefix
 # ---------------------------------------------------------------------------
 
-# The role names are written unquoted in SQL. Unquoted identifiers are folded
-# to lower case by PostgreSQL, so an upper-case prefix would silently create a
-# differently spelled role than the one the settings refer to; other characters
-# would need quoting everywhere.
-_ROLE_PREFIX_RE = re.compile(r"[a-z_][a-z0-9_]*")
-
-# PostgreSQL rejects CREATE ROLE for names starting with pg_: that prefix is
-# reserved for the predefined roles (pg_read_all_data, pg_monitor, ...).
-_PG_RESERVED_ROLE_PREFIX = "pg_"
-
-# Key words marked "reserved" for PostgreSQL in the PostgreSQL 18 documentation,
-# Appendix C "SQL Key Words" (the RESERVED_KEYWORD entries of kwlist.h). They
-# cannot be used as unquoted identifiers at all. `public` and `none` are added
-# because PostgreSQL reserves them as role names (`public` means every role in
-# GRANT; CREATE ROLE none fails).
-POSTGRESQL_RESERVED_WORDS: frozenset[str] = frozenset(
-    {
-        "all",
-        "analyse",
-        "analyze",
-        "and",
-        "any",
-        "array",
-        "as",
-        "asc",
-        "asymmetric",
-        "both",
-        "case",
-        "cast",
-        "check",
-        "collate",
-        "column",
-        "constraint",
-        "create",
-        "current_catalog",
-        "current_date",
-        "current_role",
-        "current_time",
-        "current_timestamp",
-        "current_user",
-        "default",
-        "deferrable",
-        "desc",
-        "distinct",
-        "do",
-        "else",
-        "end",
-        "except",
-        "false",
-        "fetch",
-        "for",
-        "foreign",
-        "from",
-        "grant",
-        "group",
-        "having",
-        "in",
-        "initially",
-        "intersect",
-        "into",
-        "lateral",
-        "leading",
-        "limit",
-        "localtime",
-        "localtimestamp",
-        "not",
-        "null",
-        "offset",
-        "on",
-        "only",
-        "or",
-        "order",
-        "placing",
-        "primary",
-        "references",
-        "returning",
-        "select",
-        "session_user",
-        "some",
-        "symmetric",
-        "system_user",
-        "table",
-        "then",
-        "to",
-        "trailing",
-        "true",
-        "union",
-        "unique",
-        "user",
-        "using",
-        "variadic",
-        "when",
-        "where",
-        "window",
-        "with",
-        # Reserved role names rather than key words.
-        "public",
-        "none",
-    }
+# The rule is the kit's (roles/prefix.py): db.grant applies it to DB_ROLE_PREFIX and DB_SCHEMA,
+# so a prefix the bake accepts is one the project accepts. That file uses the standard library
+# alone and is loaded here by its path. Its folder's name is built so that Jinja, which renders
+# this file, leaves it alone.
+KIT_PREFIX_RULE = Path(
+    "{" * 2 + "cookiecutter.project_slug" + "}" * 2, "src", "groundwork", "roles", "prefix.py"
 )
+# Where the template may be: this file's parent folder when it is imported un-rendered (the tests,
+# groundwork_extensions.py). Cookiecutter runs a rendered copy from a temporary file instead;
+# main() adds the folder the answers name (_repo_dir).
+TEMPLATE_FOLDERS: list[Path] = [Path(__file__).resolve().parent.parent]
 
-# Suffixes the template appends to the prefix to build the role names.
-ROLE_SUFFIXES: tuple[str, ...] = (
-    "_owner",
-    "_migrator",
-    "_rw",
-    "_ro",
-    "_app",
-    "_reader",
-)
 
-# PostgreSQL identifiers are at most NAMEDATALEN - 1 = 63 BYTES; a longer name
-# is silently truncated, so two long role names could collapse into one and
-# the settings would name a role that does not exist. The longest suffix
-# decides how long the prefix may be.
-MAX_IDENTIFIER_BYTES = 63
-_LONGEST_SUFFIX = max(ROLE_SUFFIXES, key=len)
-ROLE_PREFIX_MAX_BYTES = MAX_IDENTIFIER_BYTES - len(_LONGEST_SUFFIX.encode("utf-8"))
+def template_folders(repo_dir: str) -> list[Path]:
+    """Where cookiecutter's ``_repo_dir`` may be: as given, else from the shell's folder.
+
+    Cookiecutter passes the template as typed (``cookiecutter path/to/groundwork``) and runs
+    this hook from the new project's folder; the shell's $PWD, which cookiecutter's chdir does
+    not change, is the folder that path was typed in.
+    """
+    given = Path(repo_dir)
+    if given.is_absolute():
+        return [given]
+    return [Path(os.environ.get("PWD", ".")) / given, Path.cwd() / given]
+
+
+def prefix_rule() -> ModuleType | None:
+    """The kit's roles/prefix.py, loaded from the first template folder that has it."""
+    for folder in TEMPLATE_FOLDERS:
+        path = folder / KIT_PREFIX_RULE
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location("groundwork_prefix_rule", path)
+            if spec is None or spec.loader is None:  # pragma: no cover - a plain .py file
+                continue
+            module = importlib.util.module_from_spec(spec)
+            # No bytecode: a __pycache__ in the template's kit would be copied into every bake.
+            writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.dont_write_bytecode = writing
+            return module
+    return None
 
 
 def check_role_prefix(value: str) -> str | None:
     """Return an error line if ``value`` cannot prefix the PostgreSQL role names."""
-    if _ROLE_PREFIX_RE.fullmatch(value) is None:
+    rule = prefix_rule()
+    if rule is None:
         return (
-            f"ERROR: role_prefix {value!r} must be an unquoted PostgreSQL identifier: "
-            "lower-case letters, digits and underscores, not starting with a digit"
+            f"ERROR: role_prefix {value!r} cannot be checked: the template's {KIT_PREFIX_RULE} "
+            "was not found; run cookiecutter with the template's absolute path"
         )
-    if value.startswith(_PG_RESERVED_ROLE_PREFIX):
-        return (
-            f"ERROR: role_prefix {value!r} must not start with 'pg_' "
-            "(PostgreSQL reserves role names beginning with pg_)"
-        )
-    if value in POSTGRESQL_RESERVED_WORDS:
-        return (
-            f"ERROR: role_prefix {value!r} is a reserved word or role name in "
-            "PostgreSQL; choose another prefix"
-        )
-    size = len(value.encode("utf-8"))
-    if size > ROLE_PREFIX_MAX_BYTES:
-        return (
-            f"ERROR: role_prefix {value!r} is {size} bytes; at most "
-            f"{ROLE_PREFIX_MAX_BYTES} bytes so that '<prefix>{_LONGEST_SUFFIX}' fits "
-            f"PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte identifier limit (NAMEDATALEN - 1)"
-        )
-    return None
+    reason: str | None = rule.problem(value)
+    return f"ERROR: role_prefix {value!r} {reason}" if reason else None
 
 
 # ---------------------------------------------------------------------------
@@ -445,4 +359,6 @@ if __name__ == "__main__":
     # quote inside a value is escaped as \", and a closing quote is always
     # followed by ':', ',' or a bracket), so no answer can end the string early.
     ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
+    if isinstance(ANSWERS.get("_repo_dir"), str):
+        TEMPLATE_FOLDERS += template_folders(str(ANSWERS["_repo_dir"]))
     main({key: value for key, value in ANSWERS.items() if isinstance(value, str)})

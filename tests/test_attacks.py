@@ -74,7 +74,7 @@ def test_the_reader_holding_the_migration_lock_is_named(setup: Granted) -> None:
     """Item 10: no privilege governs advisory locks; db.migrate gives up naming the holder."""
     r = setup.fresh.roles
     key = setup.project.python(
-        f"from {setup.project.package}.db.locking import lock_key\n"
+        "from groundwork.locking import lock_key\n"
         f"print(lock_key({setup.fresh.database!r}, {r.schema!r}))"
     ).stdout.strip()
     with connect(setup.url(r.reader), autocommit=True) as reader:

@@ -1,7 +1,7 @@
 """Rotation that never re-widens, and a project's per-table exceptions to the role model.
 
 ``db.grant --rotate app`` only changes the password (checked against the stored SCRAM verifier:
-the test servers trust every login); db/grant_exceptions.py narrows the model per table
+the test servers trust every login); grant_exceptions.py narrows the model per table
 (append-only tables for the app, hidden columns for the reader), and db.grant applies, prints
 and checks those like the rest, rotation included.
 """
@@ -28,7 +28,7 @@ HIDDEN_COLUMNS = {"users": frozenset({"email"})}
 @pytest.fixture
 def project(baked: dict[str, Path], tmp_path: Path) -> Project:
     project = Project.copy_of(baked["postgresql"], tmp_path / "p")
-    module = project.path / "src" / project.package / "db" / "grant_exceptions.py"
+    module = project.path / "src" / project.package / "grant_exceptions.py"
     module.write_text(module.read_text() + EXCEPTIONS)
     return project
 
@@ -102,11 +102,11 @@ def test_exceptions_apply_print_check_and_survive_a_rotation(
     widened = grant("--check", check=False)
     assert f"FAIL extra privilege UPDATE on table {r.schema}.countries for {r.rw}" in widened
     assert (
-        f"FAIL table {r.schema}.countries is append-only (db/grant_exceptions.py) but {r.app} "
+        f"FAIL table {r.schema}.countries is append-only (grant_exceptions.py) but {r.app} "
         "may DELETE it: run `invoke db.grant`" in widened
     ), widened
     assert (
-        f"FAIL column {r.schema}.users.email is hidden (db/grant_exceptions.py) but {r.reader} "
+        f"FAIL column {r.schema}.users.email is hidden (grant_exceptions.py) but {r.reader} "
         "may SELECT it" in widened
     ), widened
 
@@ -204,12 +204,12 @@ def test_a_bad_exception_name_is_one_line(
     baked: dict[str, Path], tmp_path: Path, declared: str, expected: str
 ) -> None:
     project = Project.copy_of(baked["postgresql"], tmp_path / "p")
-    module = project.path / "src" / project.package / "db" / "grant_exceptions.py"
+    module = project.path / "src" / project.package / "grant_exceptions.py"
     module.write_text(module.read_text() + declared + "\n")
     result = project.invoke("db.grant", "--print", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     line = (
-        f"db.grant: db/grant_exceptions.py: {expected} is not a plain lower-case identifier: "
+        f"db.grant: {project.package}/grant_exceptions.py: {expected} is not a plain lower-case identifier: "
         "name the table or column as the migrations create it"
     )
     assert result.stderr.strip().splitlines() == [line], result.stderr

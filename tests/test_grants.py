@@ -566,7 +566,7 @@ def _psql(project: Project, admin_url: str) -> str:
     with psycopg.connect(_psycopg_url(admin_url)) as connection:
         ((major,),) = connection.execute("SHOW server_version_num")
     found = project.python(
-        f"from {project.package}.db.backup import _tool\n"
+        "from groundwork.backup import _tool\n"
         f"from {project.package}.settings import load_settings\n"
         f"print(_tool(load_settings(), 'psql', {int(major) // 10000}))",
         check=False,
@@ -623,6 +623,49 @@ def test_the_shipped_file_is_what_the_task_prints(project: Project) -> None:
             assert "EXECUTE pg_catalog.format(" in line
 
 
+def test_the_script_renders_with_the_standard_library_alone(project: Project) -> None:
+    """The bake writes sql/roles.sql with cookiecutter's Python, before the project's
+    dependencies exist: the kit's renderer imports nothing beyond the standard library."""
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, 'src')\n"
+        "from groundwork.roles.exceptions import Exceptions\n"
+        "from groundwork.roles.names import RoleNames\n"
+        "from groundwork.roles.render import render_sql\n"
+        f"sys.stdout.write(render_sql(RoleNames.from_prefix({_baked_prefix(project)!r}),"
+        " Exceptions([], {})))\n"
+        "third = sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic',"
+        " 'psycopg', 'dotenv', 'invoke'})\n"
+        "assert not third, third\n"
+    )
+    # -I -S: no site-packages, so no SQLAlchemy to fall back on (-B: -I ignores PYTHON* settings).
+    result = project.run(sys.executable, "-I", "-S", "-B", "-c", code)
+    shipped = (project.path / "src" / project.package / "sql" / "roles.sql").read_text()
+    assert result.stdout == shipped
+
+
+def test_the_lifecycle_tables_are_created_as_the_code_declares_them(project: Project) -> None:
+    """roles/tables.py writes the lifecycle tables' columns as SQL text (the bake has no
+    SQLAlchemy); they are what PostgreSQL's dialect compiles ledger.py's tables to."""
+    code = (
+        "from sqlalchemy.dialects.postgresql.base import PGDialect\n"
+        "from sqlalchemy.schema import CreateTable\n"
+        "from groundwork.ledger import lifecycle_metadata\n"
+        "from groundwork.roles.tables import COLUMNS, LIFECYCLE_TABLES, create_table\n"
+        "from groundwork.seeding.ledger import seeding_metadata\n"
+        "tables = {**lifecycle_metadata.tables, **seeding_metadata.tables}\n"
+        "assert sorted(tables) == sorted(LIFECYCLE_TABLES) == sorted(COLUMNS), sorted(tables)\n"
+        "for name, table in tables.items():\n"
+        "    ddl = str(CreateTable(table).compile(dialect=PGDialect()))\n"
+        "    body = ddl.split('(', 1)[1].rsplit(')', 1)[0]\n"
+        "    columns = tuple(part.strip() for part in body.strip().split(', \\n'))\n"
+        "    assert COLUMNS[name] == columns, (name, columns)\n"
+        "    assert create_table('t', name)[1:-1] == [f'    {c},' for c in columns[:-1]]"
+        " + [f'    {columns[-1]}']\n"
+    )
+    project.python(code)
+
+
 def test_sqlite_flavour_says_roles_are_postgresql_and_still_prints(
     baked: dict[str, Path],
 ) -> None:
@@ -651,7 +694,7 @@ def test_seeded_ids_leave_the_sequence_past_them_for_the_app(applied: Setup) -> 
     project = applied.project
     seed = project.path / "src" / project.package / "seeds" / "id_users.py"
     seed.write_text(
-        "from ..db.seeding import Seed\n"
+        "from groundwork.seeding import Seed\n"
         "from ..models import User\n\n"
         "id_users = Seed(\n"
         '    model=User, key="email", environments=("development", "test"),\n'

@@ -170,8 +170,8 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("role_prefix", "1abc", "unquoted PostgreSQL identifier"),
     ("role_prefix", "my app", "unquoted PostgreSQL identifier"),
     ("role_prefix", "", "unquoted PostgreSQL identifier"),
-    ("role_prefix", "pg_app", "must not start with 'pg_'"),
-    ("role_prefix", "pg_", "must not start with 'pg_'"),
+    ("role_prefix", "pg_app", "starts with 'pg_'"),
+    ("role_prefix", "pg_", "starts with 'pg_'"),
     ("role_prefix", "select", "reserved word"),
     ("role_prefix", "user", "reserved word"),
     ("role_prefix", "current_user", "reserved word"),
@@ -219,11 +219,59 @@ def test_every_rule_is_wired_into_validate() -> None:
 
 
 def test_role_prefix_limit_is_derived_from_the_longest_role_name() -> None:
+    rule = hook.prefix_rule()
     # NAMEDATALEN - 1 = 63 bytes, minus len("_migrator") = 9.
-    assert hook.ROLE_PREFIX_MAX_BYTES == 54
-    longest_prefix = "a" * hook.ROLE_PREFIX_MAX_BYTES
-    for suffix in hook.ROLE_SUFFIXES:
+    assert rule.PREFIX_MAX_BYTES == 54
+    longest_prefix = "a" * rule.PREFIX_MAX_BYTES
+    for suffix in rule.ROLE_SUFFIXES:
         assert len((longest_prefix + suffix).encode("utf-8")) <= 63
+
+
+KIT_SRC = REPO_ROOT / "{{cookiecutter.project_slug}}" / "src"
+ROLE_PREFIX_VALUES = [value for field, value in GOOD_VALUES if field == "role_prefix"] + [
+    value for field, value, _ in BAD_VALUES if field == "role_prefix"
+]
+
+
+def test_the_hook_and_the_kit_refuse_the_same_prefixes_for_the_same_reasons() -> None:
+    """One rule (the kit's roles/prefix.py): what the bake refuses as role_prefix, db.grant
+    refuses as DB_ROLE_PREFIX or DB_SCHEMA, with the same reason; what one takes, both take."""
+    code = (
+        "import json, sys\n"
+        "from groundwork.errors import TaskError\n"
+        "from groundwork.roles.names import RoleNames\n"
+        "out = {}\n"
+        "for value in json.loads(sys.argv[1]):\n"
+        "    for kind, call in (('prefix', lambda: RoleNames.from_prefix(value)),\n"
+        "                       ('schema', lambda: RoleNames.from_prefix('app', value))):\n"
+        "        try:\n"
+        "            names = call()\n"
+        "            out[f'{kind} {value}'] = sorted(names.roles())\n"
+        "        except TaskError as exc:\n"
+        "            out[f'{kind} {value}'] = str(exc)\n"
+        "print(json.dumps(out))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(ROLE_PREFIX_VALUES)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(KIT_SRC), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    kit = json.loads(result.stdout)
+    rule = hook.prefix_rule()
+    for value in ROLE_PREFIX_VALUES:
+        line = hook.check_role_prefix(value)
+        reason = rule.problem(value)
+        if reason is None:
+            assert line is None
+            assert kit[f"prefix {value}"] == sorted(value + s for s in rule.ROLE_SUFFIXES)
+            assert isinstance(kit[f"schema {value}"], list)
+        else:
+            assert line == f"ERROR: role_prefix {value!r} {reason}"
+            assert kit[f"prefix {value}"].startswith(f"the role prefix {value!r} {reason}: ")
+            if value:  # an empty DB_SCHEMA is no setting: the schema is the prefix
+                assert kit[f"schema {value}"].startswith(f"the schema {value!r} {reason}: ")
 
 
 def test_cookiecutter_json_choices_pass_the_hook() -> None:
@@ -349,6 +397,7 @@ def test_rendered_hook_recovers_any_answer_exactly(tmp_path: Path) -> None:
     """Quotes, backslashes and non-ASCII in answers survive the Jinja->JSON->Python trip."""
     answers: dict[str, Any] = {
         **default_answers(),
+        "_repo_dir": str(REPO_ROOT),  # cookiecutter's: where the hook finds the kit's rule
         "project_name": NASTY_TEXT,
         "description": NASTY_TEXT,
         "author_name": "O'Brien \"the\" '''dev'''",
@@ -382,7 +431,7 @@ def test_rendered_hook_recovers_any_answer_exactly(tmp_path: Path) -> None:
 def test_rendered_hook_prints_one_line_for_a_value_with_a_newline(
     tmp_path: Path,
 ) -> None:
-    answers = {**default_answers(), "role_prefix": "app\nDROP ROLE x"}
+    answers = {**default_answers(), "_repo_dir": str(REPO_ROOT), "role_prefix": "app\nDROP ROLE x"}
     script = tmp_path / "pre_gen_project.py"
     script.write_text(_render_hook(answers), encoding="utf-8")
     result = subprocess.run(
@@ -390,6 +439,48 @@ def test_rendered_hook_prints_one_line_for_a_value_with_a_newline(
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [hook.check_role_prefix("app\nDROP ROLE x")]
+
+
+@pytest.mark.parametrize("relative", [True, False])
+def test_rendered_hook_finds_the_kits_rule_from_the_template_path_as_typed(
+    tmp_path: Path, relative: bool
+) -> None:
+    """``cookiecutter path/to/groundwork`` passes the path as typed and runs the hook from the
+    new project's folder: a relative path is taken from the shell's folder ($PWD)."""
+    shell = REPO_ROOT.parent
+    repo_dir = os.path.relpath(REPO_ROOT, shell) if relative else str(REPO_ROOT)
+    answers = {**default_answers(), "_repo_dir": repo_dir, "role_prefix": "pg_app"}
+    script = tmp_path / "pre_gen_project.py"
+    script.write_text(_render_hook(answers), encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project,
+        env={**os.environ, "PWD": str(shell)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [hook.check_role_prefix("pg_app")]
+
+
+def test_rendered_hook_that_cannot_find_the_rule_says_so_in_one_line(tmp_path: Path) -> None:
+    answers = {**default_answers(), "_repo_dir": "nowhere/groundwork"}
+    script = tmp_path / "pre_gen_project.py"
+    script.write_text(_render_hook(answers), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PWD": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"ERROR: role_prefix {answers['role_prefix']!r} cannot be checked: ")
 
 
 # ---------------------------------------------------------------------------

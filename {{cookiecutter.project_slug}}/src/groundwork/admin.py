@@ -18,7 +18,7 @@ from .errors import TaskError
 from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.
-_MAINTENANCE_DATABASES = ("postgres", "template1")
+MAINTENANCE_DATABASES = ("postgres", "template1")
 # CREATE DATABASE racing another one of the same name (two replicas running db.init):
 # "already exists", or the unique index of pg_database when both passed the existence check.
 _ALREADY_EXISTS = ("42P04", "23505")
@@ -38,7 +38,7 @@ def _maintenance(
     The URL object goes to the driver as keyword parameters (any character in a password),
     and the search path is pinned to the catalog: this login creates and drops databases.
     """
-    candidates = [*_MAINTENANCE_DATABASES, *([url.database] if or_target else [])]
+    candidates = [*MAINTENANCE_DATABASES, *([url.database] if or_target else [])]
     first: DBAPIError | None = None
     given = url.query.get("options")
     given = given if isinstance(given, str) else (given[-1] if given else "")

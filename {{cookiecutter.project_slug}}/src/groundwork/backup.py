@@ -46,14 +46,10 @@ from sqlalchemy.pool import NullPool
 from . import local
 from .engine import database_url, make_engine
 from .errors import TaskError, mask_secrets
-from .grants import (
-    READ_ONLY_TABLES,
-    SEED_TABLES,
-    assume_migration_role,
-    ident,
-    literal,
-)
 from .protection import database_label
+from .quoting import ident, literal
+from .roles.names import assume_migration_role
+from .roles.tables import READ_ONLY_TABLES, SEED_TABLES
 from .settings import Settings
 from .urls import backend_of
 

@@ -254,35 +254,36 @@ def grant(
     settings: Settings | None = None,
 ) -> None:
     """Apply the role model (docs/database.md, "For DBAs"), print its SQL, or verify it."""
-    from . import grants
     from .errors import TaskError
+    from .roles import adoption, apply, check, connection, names, render
+    from .roles.passwords import rotate as rotate_passwords
 
     settings = _settings(settings)
     if rotate is not None and (print_only or check_only):
         raise TaskError("--rotate only sets passwords: run it without --print and --check")
     if print_only:
-        print(grants.render_sql(grants.role_names(settings)), end="")
+        print(render.render_sql(names.role_names(settings)), end="")
         return
-    url = grants.admin_url(settings, admin_url)
+    url = connection.admin_url(settings, admin_url)
     if rotate is not None:
-        done = grants.rotate(settings, url, rotate)
-        print(f"Rotated passwords on {grants.describe(url)}; no privilege changed")
+        done = rotate_passwords(settings, url, rotate)
+        print(f"Rotated passwords on {connection.describe(url)}; no privilege changed")
         for line in done:
             print(line)
         return
     if check_only:
-        print(f"Checking {grants.describe(url)}")
-        problems = grants.check(settings, url)
+        print(f"Checking {connection.describe(url)}")
+        problems = check.check(settings, url)
         for problem in problems:
             print(f"FAIL {problem}")
         if problems:
             raise TaskError(f"{len(problems)} difference(s) from the role model, above")
         print("OK: roles, ownership and privileges match the model")
         return
-    print(f"Applying the role model to {grants.describe(url)}")
+    print(f"Applying the role model to {connection.describe(url)}")
     try:
-        changes, passwords = grants.apply(settings, url)
-    except grants.AdoptionRefusedError as refused:
+        changes, passwords = apply.apply(settings, url)
+    except adoption.AdoptionRefusedError as refused:
         for problem in refused.problems:
             print(f"REFUSED {problem}")
         raise

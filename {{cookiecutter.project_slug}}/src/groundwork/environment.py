@@ -17,10 +17,10 @@ from sqlalchemy import Connection, MetaData
 
 from . import drift, enums
 from .engine import database_url, make_engine, offline_url
-from .grants import assume_migration_role
 from .migrations import refuse_broken_foreign_keys
 from .naming import empty_metadata
 from .project import Project, configure
+from .roles.names import assume_migration_role
 from .settings import load_settings
 from .urls import backend_of
 

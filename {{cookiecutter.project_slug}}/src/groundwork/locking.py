@@ -42,12 +42,12 @@ from sqlalchemy.pool import NullPool
 
 from .engine import make_engine
 from .errors import TaskError, describe
-from .grants import assume_migration_role
 from .project import current as current_project
+from .roles.names import assume_migration_role
+from .roles.tables import VERSION_TABLE
 from .settings import Settings
 from .urls import backend_of
 
-VERSION_TABLE = "alembic_version"
 DEFAULT_LOCK_WAIT = 60.0
 DEFAULT_PG_LOCK_TIMEOUT = "5s"
 DEFAULT_PG_STATEMENT_TIMEOUT = "15min"

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
-from . import blockers, grants, ledger, locking, revision_files
+from . import blockers, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
 from .errors import (
     TaskError,
@@ -36,6 +36,7 @@ from .errors import (
     sqlstate_of,
 )
 from .project import current as current_project
+from .roles.names import assume_migration_role
 from .settings import Settings
 from .urls import backend_of
 
@@ -81,7 +82,7 @@ def connected(
         )
         try:
             with engine.begin() as connection:
-                grants.assume_migration_role(connection, settings)
+                assume_migration_role(connection, settings)
                 if exclusive:
                     locking.apply_timeouts(settings, connection)
                 config.attributes["connection"] = connection
@@ -561,7 +562,7 @@ def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
 
 def check(settings: Settings) -> list[str]:
     """Every reason the schema is not what the code expects; empty when all is well."""
-    from .grants import unpinned_definer_problems
+    from .roles.blind_spots import unpinned_definer_problems
 
     problems: list[str] = []
     scripts = script_directory(settings)

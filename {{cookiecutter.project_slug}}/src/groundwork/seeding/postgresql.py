@@ -495,7 +495,7 @@ def _may(connection: Connection, sequence: str, privilege: str) -> bool:
 
 def _advance_as_migrator(behind: list[tuple[str, int]], settings: Settings) -> None:
     from ..engine import database_url, make_engine
-    from ..grants import assume_migration_role
+    from ..roles.names import assume_migration_role
 
     names = ", ".join(sequence for sequence, _ in behind)
     if not settings.get("MIGRATOR_DATABASE_URL"):
