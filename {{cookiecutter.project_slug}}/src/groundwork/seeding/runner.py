@@ -189,6 +189,7 @@ def run(
         echo(_summary(done, environment, time.monotonic() - started, plan=plan))
         return done
 
+    from .. import kit_tables
     from ..project import current as current_project
     from . import ledger
     from .sources import Source
@@ -249,6 +250,8 @@ def run(
                 waits = importlib.import_module(f"{__package__}.postgresql_waits")
                 waits.seed_lock(connection, wait)
                 watching.enter_context(waits.BlockedWatch(url, connection, wait))
+            # After the seed lock: two first runs on an empty database record the version once.
+            kit_tables.ready_for(connection, "seeding")
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
             for name in names:
