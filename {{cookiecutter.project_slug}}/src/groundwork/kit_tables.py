@@ -157,21 +157,25 @@ def _problem(found: int | None, before: str | None) -> str | None:
     )
 
 
-def ready_for(connection: Connection, before: str) -> None:
+def ready_for(connection: Connection, before: str) -> bool:
     """Before a task that uses the kit's tables without changing the schema (``db.seed``).
 
     Tables of another version than this kit's are refused in one line (older: ``db.migrate``
     upgrades them; it runs as the migrator, which the app's login of ``db.seed`` may not be).
-    On a database none of whose kit tables holds a row, the task fills them at this kit's
-    layout: the version is recorded with them, so that the next run does not take them for a
-    kit's before versioning. Unless ``db.grant`` created them (as the owner, read-only for the
-    app's login): the migrator's first run records it then.
+    True when none of them holds a row yet: the task then writes them at this kit's layout and
+    calls :func:`record_new` once it holds its lock.
     """
     found = found_version(connection)
-    if found is None:
-        if not inspect(connection).has_table(ENVIRONMENT_TABLE):
-            _record(connection, VERSION)
-        return
     why = _problem(found, before)
     if why is not None:
         raise TaskError(why)
+    return found is None
+
+
+def record_new(connection: Connection) -> None:
+    """Record the version with tables a task is about to create, lest the next run take them
+    for a kit's before versioning. Not with tables ``db.grant`` created (as the owner, read-only
+    for the app's login): the migrator's first run records it then.
+    """
+    if not inspect(connection).has_table(ENVIRONMENT_TABLE):
+        _record(connection, VERSION)

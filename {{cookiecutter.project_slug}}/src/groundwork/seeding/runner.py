@@ -243,6 +243,8 @@ def run(
                 ),
                 force=force,
             )
+            # The kit's tables first: newer ones mean a newer kit, whatever else differs.
+            new_tables = kit_tables.ready_for(connection, "seeding")
             at_head(settings, connection)
             if backend_of(url) == "postgresql":
                 # PostgreSQL's catalog names the holder; on SQLite, BEGIN IMMEDIATE waited.
@@ -250,8 +252,9 @@ def run(
                 waits = importlib.import_module(f"{__package__}.postgresql_waits")
                 waits.seed_lock(connection, wait)
                 watching.enter_context(waits.BlockedWatch(url, connection, wait))
-            # After the seed lock: two first runs on an empty database record the version once.
-            kit_tables.ready_for(connection, "seeding")
+            if new_tables:
+                # After the seed lock: two first runs on an empty database record it once.
+                kit_tables.record_new(connection)
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
             for name in names:
