@@ -51,9 +51,9 @@ def _first_version(connection: Connection) -> None:
 
 
 # In order, one per version. A new layout is a new step at the end, written so that running it
-# on tables that have it already changes nothing (``db.grant`` creates the tables at the
-# current layout without recording a version, and a step may be interrupted with its
-# transaction): ``ADD COLUMN IF NOT EXISTS``, ``CREATE TABLE`` with checkfirst, and so on.
+# on tables that have that layout already, or on no table at all, changes nothing: tables
+# without a version and without rows go through every step (``db.grant`` creates them at its
+# own kit's layout and records no version). ``ADD COLUMN IF NOT EXISTS``, checkfirst, ...
 STEPS: tuple[Step, ...] = (
     Step(1, "the tables of the kit before versioning, kept as they are", _first_version),
 )
