@@ -410,6 +410,21 @@ def test_the_app_seeds_with_its_own_login(applied: Setup) -> None:
 
 
 @pytest.mark.postgresql
+def test_the_migrator_records_the_kit_tables_version_the_app_reads_it(applied: Setup) -> None:
+    """The version of the kit's tables (kit_tables.py) is a row the migrator wrote as the owner:
+    the app's login, which seeded after it, may read it and may not change it."""
+    table = f'"{applied.roles.schema}".lifecycle_environment'
+    row = f"{table} WHERE key = 'kit_tables_version'"
+    ((recorded,),) = applied.query(f"SELECT value FROM {row}")
+    assert int(str(recorded)) >= 1
+    app = applied.url(applied.roles.app)
+    assert attempt(app, [f"SELECT value FROM {row}"]) is None
+    assert attempt(app, [f"UPDATE {table} SET value = '999' WHERE key = 'kit_tables_version'"]) == (
+        "42501"
+    )
+
+
+@pytest.mark.postgresql
 def test_check_passes_fresh_and_names_each_difference(applied: Setup) -> None:
     r = applied.roles
     s = f'"{r.schema}"'

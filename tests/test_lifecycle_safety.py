@@ -132,9 +132,14 @@ def test_protected_environment_refuses_then_force_yes_passes(
         assert not Path(database.split(":///", 1)[1]).exists()
 
 
+# The stamp's row (the table holds the version of the kit's tables too).
+ENVIRONMENT_ROW = "WHERE key = 'environment'"
+STAMP = f"SELECT value FROM lifecycle_environment {ENVIRONMENT_ROW}"
+
+
 def test_environment_stamp_mismatch_refuses(initialized: Project, database: str) -> None:
     # Initialized under APP_ENV=development (the default); a staging run must not reset it.
-    assert query(database, "SELECT value FROM lifecycle_environment") == [("development",)]
+    assert query(database, STAMP) == [("development",)]
     refused = initialized.invoke("db.reset", env={"APP_ENV": "staging"}, check=False)
     assert refused.returncode == 1
     assert "initialized for 'development', not APP_ENV='staging'" in refused.stderr
@@ -144,12 +149,12 @@ def test_environment_stamp_mismatch_refuses(initialized: Project, database: str)
 def test_database_stamped_production_refuses_development_reset(
     initialized: Project, database: str
 ) -> None:
-    query(database, "UPDATE lifecycle_environment SET value = 'production'")
+    query(database, f"UPDATE lifecycle_environment SET value = 'production' {ENVIRONMENT_ROW}")
     refused = initialized.invoke("db.reset", check=False)
     assert refused.returncode == 1
     assert "initialized for the protected environment 'production'" in refused.stderr
     initialized.invoke("db.reset", "--no-backup", "--force", "--yes")
-    assert query(database, "SELECT value FROM lifecycle_environment") == [("development",)]
+    assert query(database, STAMP) == [("development",)]
 
 
 @pytest.mark.postgresql

@@ -315,7 +315,8 @@ def test_the_unchanged_run_shortcut_reads_the_stamp(project: Project, database: 
     """A run remembered on a development database does not stand for one on a database
     stamped production since: the whole-run shortcut must not skip the refusal."""
     project.invoke("db.init")
-    execute(database, "UPDATE lifecycle_environment SET value = 'production'")
+    stamp = "UPDATE lifecycle_environment SET value = 'production' WHERE key = 'environment'"
+    execute(database, stamp)
     refused = project.invoke("db.seed", check=False)
     assert refused.returncode == 1, refused.stdout
     assert "the database was initialized for production" in refused.stderr

@@ -24,7 +24,11 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
+<<<<<<< HEAD
 from . import blockers, ledger, locking, revision_files
+=======
+from . import blockers, grants, kit_tables, ledger, locking, revision_files
+>>>>>>> h/kittables
 from .engine import database_url, make_engine, offline_url
 from .errors import (
     TaskError,
@@ -124,6 +128,9 @@ def changing_schema(
             before_heads = applied_heads(connection)
             before = ", ".join(before_heads) or "base"
             ours = blockers.backend_pid(connection)
+            # The kit's own tables first, in this transaction, under the lock: the ledger
+            # below, and the seeds after, find them at the layout this kit writes.
+            upgraded = kit_tables.upgrade(connection)
             try:
                 action(config, connection)
             except TaskError:
@@ -149,6 +156,8 @@ def changing_schema(
             ledger.record(connection, scripts)
             if stamp_environment(connection, settings.app_env):
                 print(stamped_line(settings))
+            if upgraded:
+                print(kit_tables.upgraded_line(upgraded))
     except Exception as later:
         # Closing a connection the server dropped (or releasing the migration lock on a
         # server that went away) fails too: the revision's line is still the one to print.
@@ -570,6 +579,9 @@ def check(settings: Settings) -> list[str]:
     if len(heads) > 1:
         problems.append(f"several heads ({', '.join(sorted(heads))}): run `invoke db.merge`")
     with connected(settings) as (_, connection):
+        outdated = kit_tables.problem(connection)  # raises for tables newer than this kit
+        if outdated is not None:
+            problems.append(outdated)
         problems.extend(str(mismatch) for mismatch in ledger.verify(connection, scripts))
         broken, violations = foreign_key_violations(connection)
         problems.extend(f"broken foreign key: {violation}" for violation in violations)

@@ -12,3 +12,6 @@ RUNS_TABLE = "seed_runs"
 # The environment the database was initialized for (db/protection.py); db/ledger.py describes
 # the table under this name. A database stamped production gets production's seeds only.
 ENVIRONMENT_TABLE = "lifecycle_environment"
+# The row of that table recording the version of the kit's own tables (kit_tables.py): part of
+# an unchanged run's fingerprint, so that a run after they changed is a full one, which checks it.
+KIT_VERSION_KEY = "kit_tables_version"

@@ -189,6 +189,7 @@ def run(
         echo(_summary(done, environment, time.monotonic() - started, plan=plan))
         return done
 
+    from .. import kit_tables
     from ..project import current as current_project
     from . import ledger
     from .sources import Source
@@ -242,6 +243,8 @@ def run(
                 ),
                 force=force,
             )
+            # The kit's tables first: newer ones mean a newer kit, whatever else differs.
+            new_tables = kit_tables.ready_for(connection, "seeding")
             at_head(settings, connection)
             if backend_of(url) == "postgresql":
                 # PostgreSQL's catalog names the holder; on SQLite, BEGIN IMMEDIATE waited.
@@ -249,6 +252,9 @@ def run(
                 waits = importlib.import_module(f"{__package__}.postgresql_waits")
                 waits.seed_lock(connection, wait)
                 watching.enter_context(waits.BlockedWatch(url, connection, wait))
+            if new_tables:
+                # After the seed lock: two first runs on an empty database record it once.
+                kit_tables.record_new(connection)
             ledger.ensure(connection)
             recorded = ledger.recorded(connection)
             for name in names:

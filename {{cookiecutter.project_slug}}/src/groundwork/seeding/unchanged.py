@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..driver import psycopg as load_psycopg
 from ..engine import database_url
 from ..urls import backend_of
-from .names import ENVIRONMENT_TABLE, LEDGER_TABLE, RUNS_TABLE
+from .names import ENVIRONMENT_TABLE, KIT_VERSION_KEY, LEDGER_TABLE, RUNS_TABLE
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -92,7 +92,11 @@ def fingerprint(
         )
     }
     hashes = [(name, recorded.get(name, ("", 0))[0]) for name in names]
-    content = repr([key, digest, heads, stamp(dbapi), hashes]).encode()
+    # The stamp, and the kit's tables' version: after a kit of another version touched them, a
+    # full run (which checks that version, kit_tables.py) rather than a shortcut.
+    rows = _environment(dbapi)
+    stamps = [rows.get("environment"), rows.get(KIT_VERSION_KEY)]
+    content = repr([key, digest, heads, stamps, hashes]).encode()
     return hashlib.sha256(content).hexdigest(), recorded
 
 
@@ -103,10 +107,14 @@ def stamp(dbapi: Any) -> str | None:
     transaction. The catalog is asked first: on PostgreSQL a query of a missing table would
     abort the transaction.
     """
+    return _environment(dbapi).get("environment")
+
+
+def _environment(dbapi: Any) -> dict[str, str]:
+    """The rows of the environment table (the stamp, the kit's tables' version), by key."""
     if not _table_exists(dbapi, ENVIRONMENT_TABLE):
-        return None
-    value = _query(dbapi, f"SELECT value FROM {ENVIRONMENT_TABLE} WHERE key = 'environment'")
-    return str(value[0][0]) if value else None
+        return {}
+    return {str(k): str(v) for k, v in _query(dbapi, f"SELECT key, value FROM {ENVIRONMENT_TABLE}")}
 
 
 def _table_exists(dbapi: Any, name: str) -> bool:
