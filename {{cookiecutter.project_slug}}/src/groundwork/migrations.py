@@ -24,11 +24,7 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
-<<<<<<< HEAD
-from . import blockers, ledger, locking, revision_files
-=======
-from . import blockers, grants, kit_tables, ledger, locking, revision_files
->>>>>>> h/kittables
+from . import blockers, kit_tables, ledger, locking, revision_files
 from .engine import database_url, make_engine, offline_url
 from .errors import (
     TaskError,
