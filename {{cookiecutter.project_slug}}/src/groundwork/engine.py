@@ -174,6 +174,13 @@ def _timed_connect(url: str | URL) -> Callable[..., Any]:
                 "PostgreSQL server that is up? If it is only slow, raise DATABASE_CONNECT_TIMEOUT",
             )
             raise
+        except dialect.loaded_dbapi.OperationalError as exc:
+            # psycopg gives no SQLSTATE for a refused connection: the server's answer to a
+            # second try is its code (a missing database, a wrong password, starting up).
+            from .server_answer import answer
+
+            answer(exc)
+            raise
 
     return connect
 
