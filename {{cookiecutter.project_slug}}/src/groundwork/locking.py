@@ -60,7 +60,10 @@ _held: set[int] = set()
 
 
 def seconds_setting(settings: Settings, name: str, default: float) -> float:
-    """A number of seconds from the settings, with a one-line error naming a bad value."""
+    """A number of seconds: a task's option for it, else the setting (a one-line error naming
+    a bad value), else ``default``."""
+    if name in settings.seconds:
+        return settings.seconds[name]
     raw = settings.get(name)
     if raw is None:
         return default
