@@ -96,7 +96,10 @@ def _describe(exc: BaseException) -> str:
     alembic_util = sys.modules.get("alembic.util.exc")
     if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
         text = _first_line(str(exc))
-        if "Can't locate revision" in text:
+        # A revision id Alembic cannot find (ResolutionError, which it words as "Can't locate
+        # revision identified by ..."): by the class of the cause, not by its words.
+        revisions = sys.modules.get("alembic.script.revision")
+        if revisions is not None and isinstance(exc.__cause__, revisions.ResolutionError):
             return (
                 f"{text}: the database was migrated with a revision file this checkout lacks "
                 "(another branch?); check that file out, or `invoke db.stamp REV` if you are sure"

@@ -23,6 +23,7 @@ from .errors import record_answer, recorded_answer, sqlstate_of
 # session), so it is up and answering; the failed connection's reason came later.
 ACCEPTED = "accepted"
 _PROTOCOL_3 = 196608  # 3 << 16
+_SSL_REQUEST = 80877103  # 1234 << 16 | 5679
 _PROBE_SECONDS = 3.0
 
 
@@ -48,7 +49,10 @@ def answer(exc: BaseException) -> str | None:
         host = _text(getattr(pgconn, "hostaddr", b"")) or _text(getattr(pgconn, "host", b""))
         port = int(_text(getattr(pgconn, "port", b"")) or 5432)
         user, database = _text(getattr(pgconn, "user", b"")), _text(getattr(pgconn, "db", b""))
-        found = startup_answer(host, port, user, database)
+        # Encrypted as the failed connection asked (a server may refuse a login that is not:
+        # that refusal would hide the one to classify).
+        tls = _option(pgconn, "sslmode") not in ("disable", "allow")
+        found = startup_answer(host, port, user, database, tls=tls)
     record_answer(exc, found or _NO_ANSWER)
     return found
 
@@ -56,9 +60,15 @@ def answer(exc: BaseException) -> str | None:
 _NO_ANSWER = "nothing"
 
 
-def startup_answer(host: str, port: int, user: str, database: str) -> str | None:
+def startup_answer(
+    host: str, port: int, user: str, database: str, *, tls: bool = False
+) -> str | None:
     """Send a StartupMessage to ``host:port`` (a socket folder when ``host`` starts with ``/``):
-    the SQLSTATE of the ErrorResponse, :data:`ACCEPTED`, or None (no answer)."""
+    the SQLSTATE of the ErrorResponse, :data:`ACCEPTED`, or None (no answer).
+
+    ``tls``: ask for TLS first (SSLRequest), as libpq's ``sslmode=prefer`` and stricter do; a
+    server without it says so and the startup goes on in the clear.
+    """
     if not host:
         return None
     try:
@@ -71,6 +81,11 @@ def startup_answer(host: str, port: int, user: str, database: str) -> str | None
     except OSError:
         return None
     with connection:
+        if tls and not host.startswith("/"):  # libpq never asks for TLS on a Unix socket
+            try:
+                connection = _encrypted(connection, host)
+            except (OSError, ValueError):
+                return None
         parameters = b"".join(
             f"{key}\0{value}\0".encode() for key, value in (("user", user), ("database", database))
         )
@@ -100,6 +115,35 @@ def _reply(connection: socket.socket) -> str | None:
             connection.sendall(b"X" + struct.pack("!i", 4))  # Terminate
             return ACCEPTED
         # AuthenticationOk, ParameterStatus, BackendKeyData, notices: the next message says.
+
+
+def _encrypted(connection: socket.socket, host: str) -> socket.socket:
+    """``connection`` after an SSLRequest: wrapped in TLS when the server agrees ('S').
+
+    The certificate is not checked: nothing secret is sent (a user and a database name, which
+    the failed connection sent already), and only the code of the answer is read.
+    """
+    import ssl
+
+    connection.sendall(struct.pack("!ii", 8, _SSL_REQUEST))
+    if _read(connection, 1) != b"S":
+        return connection  # 'N': no TLS on this server, the startup goes on in the clear
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context.wrap_socket(connection, server_hostname=None if host.startswith("/") else host)
+
+
+def _option(pgconn: Any, keyword: str) -> str:
+    """A connection option of ``pgconn`` as libpq resolved it (PQconninfo), or ''."""
+    try:
+        options = pgconn.info
+    except Exception:  # a driver without PQconninfo: the default
+        return ""
+    for option in options:
+        if _text(getattr(option, "keyword", b"")) == keyword:
+            return _text(getattr(option, "val", b"")) or ""
+    return ""
 
 
 def _read(connection: socket.socket, size: int) -> bytes | None:
