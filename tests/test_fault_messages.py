@@ -268,17 +268,26 @@ def test_the_classification_does_not_read_the_servers_words(migrated: Project, p
 _GERMAN = {
     "57P03": "das Datenbanksystem startet",
     "42501": "keine Berechtigung für Datenbank »postgres«",
+    "3D000": "Datenbank »gw_fehlt« existiert nicht",
+    "28000": "kein pg_hba.conf-Eintrag, keine Verschlüsselung",
 }
 
 
 @contextmanager
-def german_front(url: str, refuse: Callable[[dict[str, str]], str | None]) -> Iterator[int]:
+def german_front(
+    url: str,
+    refuse: Callable[[dict[str, str]], str | None],
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[int]:
     """A port in front of the PostgreSQL server of ``url``, speaking its wire protocol.
 
-    A connection whose startup parameters (user, database) ``refuse`` gives a SQLSTATE for is
-    answered with that ErrorResponse, in German, and closed; every other one is relayed to the
-    server. SSL and GSS requests are declined ('N'), as a server without them does.
+    A connection whose startup parameters (user, database; ``_tls`` when encrypted) ``refuse``
+    gives a SQLSTATE for is answered with that ErrorResponse, in German, and closed; every other
+    one is relayed to the server. SSL requests are accepted with ``tls`` (certificate, key) and
+    declined ('N') without it, as GSS ones always are.
     """
+    import ssl
+
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -299,15 +308,26 @@ def german_front(url: str, refuse: Callable[[dict[str, str]], str | None]) -> It
             body += client.recv(length - 4 - len(body))
         return head + body
 
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+
     def serve(client: socket.socket) -> None:
         with suppress(OSError):
             startup = read_message(client)
+            encrypted = False
             while startup[4:8] in (b"\x04\xd2\x16\x2f", b"\x04\xd2\x16\x30"):  # SSL, GSS
-                client.sendall(b"N")
+                if context is not None and startup[4:8] == b"\x04\xd2\x16\x2f":
+                    client.sendall(b"S")
+                    client = context.wrap_socket(client, server_side=True)
+                    encrypted = True
+                else:
+                    client.sendall(b"N")
                 startup = read_message(client)
             words = startup[8:].split(b"\0")
-            parameters = dict(zip(words[::2], words[1::2], strict=False))
-            code = refuse({k.decode(): v.decode() for k, v in parameters.items() if k})
+            parameters = {k.decode(): v.decode() for k, v in zip(words[::2], words[1::2]) if k}
+            code = refuse({**parameters, **({"_tls": "1"} if encrypted else {})})
             if code is not None:
                 fields = (
                     b"SSCHWERWIEGEND\0VFATAL\0C"
@@ -398,6 +418,35 @@ def test_a_refusal_at_connection_is_classified_by_its_sqlstate(
     assert "the server is not accepting connections yet" in line, line
     assert "SQLSTATE 57P03" in line and "das Datenbanksystem startet" in line, line
     assert "cannot reach" not in line
+
+
+@pytest.mark.postgresql
+def test_the_second_answer_is_asked_over_tls_as_the_connection_was(
+    project_copy: Callable[..., Project], pg_url: str, tmp_path: Path
+) -> None:
+    """A server that refuses clear-text logins (hostssl only, a managed server's force_ssl)
+    would answer a clear-text second try with 28000 and hide the real refusal: the second try
+    is encrypted when the failed connection was, and finds 3D000."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to make the test certificate with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=gw-test"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1"],
+        check=True,
+        capture_output=True,
+    )
+
+    def ssl_only(parameters: dict[str, str]) -> str:
+        return "3D000" if parameters.get("_tls") else "28000"
+
+    with german_front(pg_url, ssl_only, tls=(cert, key)) as port:
+        url = through(pg_url, "127.0.0.1", port) + "?sslmode=require"
+        project = project_copy("postgresql", url)
+        line = one_line(project.invoke("db.status", check=False), "db.status")
+    assert "Datenbank »gw_fehlt« existiert nicht: run `invoke db.init` to create it" in line, line
+    assert "refused this login" not in line
 
 
 @contextmanager
