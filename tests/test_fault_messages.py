@@ -23,7 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.lifecycle_support import INITIAL, add_revision, query, versions_dir
+from tests.lifecycle_support import (
+    INITIAL,
+    _pump,
+    add_revision,
+    query,
+    through,
+    versions_dir,
+)
 from tests.support import Project, admin_sql, create_pg_database, drop_pg_database
 
 SECRET = "pw_S3CRET_x"
@@ -253,6 +260,193 @@ def test_the_classification_does_not_read_the_servers_words(migrated: Project, p
     line = one_line(migrated.invoke("db.migrate", check=False), "db.migrate")
     assert "the database server's disk is full" in line
     assert "SQLSTATE 53100: Platte voll" in line
+
+
+# A server's refusal of a connection, in German: what `lc_messages = 'de_DE'` makes a server
+# say, which these test servers cannot (no de_DE locale on their machines). The words are the
+# server's; the code is the one PostgreSQL sends for it.
+_GERMAN = {
+    "57P03": "das Datenbanksystem startet",
+    "42501": "keine Berechtigung für Datenbank »postgres«",
+    "3D000": "Datenbank »gw_fehlt« existiert nicht",
+    "28000": "kein pg_hba.conf-Eintrag, keine Verschlüsselung",
+}
+
+
+@contextmanager
+def german_front(
+    url: str,
+    refuse: Callable[[dict[str, str]], str | None],
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[int]:
+    """A port in front of the PostgreSQL server of ``url``, speaking its wire protocol.
+
+    A connection whose startup parameters (user, database; ``_tls`` when encrypted) ``refuse``
+    gives a SQLSTATE for is answered with that ErrorResponse, in German, and closed; every other
+    one is relayed to the server. SSL requests are accepted with ``tls`` (certificate, key) and
+    declined ('N') without it, as GSS ones always are.
+    """
+    import ssl
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    target = (parsed.host or "127.0.0.1", parsed.port or 5432)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(32)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def read_message(client: socket.socket) -> bytes:
+        head = b""
+        while len(head) < 4:
+            head += client.recv(4 - len(head)) or b"\0\0\0\0"
+        length = int.from_bytes(head, "big")
+        body = b""
+        while len(body) < length - 4:
+            body += client.recv(length - 4 - len(body))
+        return head + body
+
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+
+    def serve(client: socket.socket) -> None:
+        with suppress(OSError):
+            startup = read_message(client)
+            encrypted = False
+            while startup[4:8] in (b"\x04\xd2\x16\x2f", b"\x04\xd2\x16\x30"):  # SSL, GSS
+                if context is not None and startup[4:8] == b"\x04\xd2\x16\x2f":
+                    client.sendall(b"S")
+                    client = context.wrap_socket(client, server_side=True)
+                    encrypted = True
+                else:
+                    client.sendall(b"N")
+                startup = read_message(client)
+            words = startup[8:].split(b"\0")
+            parameters = {k.decode(): v.decode() for k, v in zip(words[::2], words[1::2]) if k}
+            code = refuse({**parameters, **({"_tls": "1"} if encrypted else {})})
+            if code is not None:
+                fields = (
+                    b"SSCHWERWIEGEND\0VFATAL\0C"
+                    + code.encode()
+                    + b"\0M"
+                    + _GERMAN[code].encode()
+                    + b"\0\0"
+                )
+                client.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+                client.close()
+                return
+            upstream = socket.create_connection(target)
+            upstream.sendall(startup)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                client, _ = listener.accept()
+                threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.postgresql
+def test_a_server_starting_up_in_german_is_waited_for(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """`--wait` retried only on English words ("the database system is starting up"): a server
+    saying it in German was taken as up, and the task failed at once. SQLSTATE 57P03 it is."""
+    first: list[float] = []  # when the task first knocked: "starting up" for 2 s from then
+
+    def starting(parameters: dict[str, str]) -> str | None:
+        first.append(time.monotonic())
+        return "57P03" if time.monotonic() < first[0] + 2 else None
+
+    with german_front(pg_url, starting) as port:
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
+        result = project.invoke("db.migrate", "--wait", "30", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Waiting up to 30 s for the database server" in result.stdout
+    assert first[-1] >= first[0] + 2
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+
+
+@pytest.mark.postgresql
+def test_a_refused_maintenance_database_in_german_moves_on_to_template1(
+    project_copy: Callable[..., Project], pg_url: str, admin_url: str
+) -> None:
+    """A login refused the `postgres` database (no CONNECT) moved on to template1 only when the
+    refusal said "FATAL": in German it says "SCHWERWIEGEND". Any SQLSTATE is an answer."""
+    from sqlalchemy.engine import make_url
+
+    name = f"gw_de_{uuid.uuid4().hex[:8]}"
+    missing = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+    def no_connect_on_postgres(parameters: dict[str, str]) -> str | None:
+        return "42501" if parameters.get("database") == "postgres" else None
+
+    try:
+        with german_front(pg_url, no_connect_on_postgres) as port:
+            project = project_copy("postgresql", through(missing, "127.0.0.1", port))
+            result = project.invoke("db.init", check=False)
+        assert result.returncode == 0, result.stderr
+        assert "Created database" in result.stdout
+        assert query(missing, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
+    finally:
+        admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgresql
+def test_a_refusal_at_connection_is_classified_by_its_sqlstate(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """psycopg gives no SQLSTATE for a refused connection: its server's answer gives it, so a
+    German "starting up" reads as 57P03, not as "cannot reach the database"."""
+    with german_front(pg_url, lambda parameters: "57P03") as port:
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
+        line = one_line(project.invoke("db.status", check=False), "db.status")
+    assert "the server is not accepting connections yet" in line, line
+    assert "SQLSTATE 57P03" in line and "das Datenbanksystem startet" in line, line
+    assert "cannot reach" not in line
+
+
+@pytest.mark.postgresql
+def test_the_second_answer_is_asked_over_tls_as_the_connection_was(
+    project_copy: Callable[..., Project], pg_url: str, tmp_path: Path
+) -> None:
+    """A server that refuses clear-text logins (hostssl only, a managed server's force_ssl)
+    would answer a clear-text second try with 28000 and hide the real refusal: the second try
+    is encrypted when the failed connection was, and finds 3D000."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to make the test certificate with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=gw-test"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1"],
+        check=True,
+        capture_output=True,
+    )
+
+    def ssl_only(parameters: dict[str, str]) -> str:
+        return "3D000" if parameters.get("_tls") else "28000"
+
+    with german_front(pg_url, ssl_only, tls=(cert, key)) as port:
+        url = through(pg_url, "127.0.0.1", port) + "?sslmode=require"
+        project = project_copy("postgresql", url)
+        line = one_line(project.invoke("db.status", check=False), "db.status")
+    assert "Datenbank »gw_fehlt« existiert nicht: run `invoke db.init` to create it" in line, line
+    assert "refused this login" not in line
 
 
 @contextmanager

@@ -138,7 +138,7 @@ def test_own_server_gets_a_test_database_next_to_the_configured_one(
 LIST_DATABASES = """
 import psycopg
 from sqlalchemy.engine import make_url
-from my_service.db import local
+from groundwork import local
 from my_service.settings import load_settings
 
 url = make_url(local.default_url(load_settings(), "postgres")).set(drivername="postgresql")

@@ -168,9 +168,9 @@ def test_remote_host_refuses_without_connecting(project_copy: Callable[..., Proj
 
 def test_interactive_confirmation_by_typing_the_name(initialized: Project, database: str) -> None:
     code = (
-        f"from {initialized.package}.db import protection\n"
+        "from groundwork import protection\n"
         f"from {initialized.package}.settings import load_settings\n"
-        f"from {initialized.package}.db.engine import database_url\n"
+        "from groundwork.engine import database_url\n"
         "s = load_settings(); url = database_url(s)\n"
         "answers = iter(['wrong', protection.database_label(url)])\n"
         "for _ in range(2):\n"
@@ -486,8 +486,8 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
     project = project_copy("postgresql", url)
     code = (
         "import threading\n"
-        f"from {project.package}.db import admin\n"
-        f"from {project.package}.db.engine import database_url\n"
+        "from groundwork import admin\n"
+        "from groundwork.engine import database_url\n"
         f"from {project.package}.settings import load_settings\n"
         "url = database_url(load_settings())\n"
         "barrier, results = threading.Barrier(4), []\n"

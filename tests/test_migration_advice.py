@@ -121,3 +121,17 @@ def test_init_on_an_existing_database_says_where_the_environment_came_from(
     project.run(sys.executable, "-m", "alembic", "upgrade", "head")
     initialized = project.invoke("db.init", env={"APP_ENV": "staging"}).stdout
     assert "Recorded environment 'staging' in the database (from APP_ENV)" in initialized
+
+
+def test_a_database_at_a_revision_this_checkout_lacks_says_so(
+    project: Project, database: str
+) -> None:
+    """Alembic's "Can't locate revision" was recognised by its words; now by its cause
+    (ResolutionError), with the same advice."""
+    from tests.lifecycle_support import query
+
+    project.invoke("db.init")
+    query(database, "UPDATE alembic_version SET version_num = 'feedfeed0001'")
+    line = one_line_failure(project, "db.migrate")
+    assert "'feedfeed0001'" in line, line
+    assert "a revision file this checkout lacks (another branch?)" in line, line

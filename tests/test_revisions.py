@@ -383,3 +383,99 @@ def test_offline_sql_names_a_revision_that_needs_a_live_database(
     assert (
         "CREATE TABLE users" in project.invoke("db.sql", "--revisions", "base:0d848db94cb2").stdout
     )
+
+
+# -- private Alembic API, and the public path that replaces it (issue 14, item 4) ---------------
+
+# Runs in the project: upgrades a fresh database to the first branch, then to head, with the
+# private Alembic methods allowed or (private=0) refused, and prints what that left as JSON.
+_BOTH_PATHS = """
+import contextlib, io, json, os, sys
+import sqlalchemy as sa
+from {package}.settings import PROJECT
+from groundwork import commands, migrations, revision_files
+from groundwork.errors import describe
+from groundwork.settings import load_settings
+
+private = sys.argv[1] == "1"
+if not private:
+    revision_files.private_alembic = lambda *args: None  # the guard says: untested release
+from alembic.script import ScriptDirectory
+assert (revision_files.private_alembic(ScriptDirectory, "_upgrade_revs",
+        ["self", "destination", "current_rev"]) is not None) == private
+os.environ["DATABASE_URL"] = sys.argv[2]
+log = io.StringIO()
+with contextlib.redirect_stdout(log):
+    commands.upgrade("{first}")
+    commands.upgrade("head")
+scripts = migrations.script_directory(load_settings())
+engine = sa.create_engine(sys.argv[2])
+inspector = sa.inspect(engine)
+schema = {{
+    table: [
+        [[c["name"], str(c["type"]), c["nullable"]] for c in inspector.get_columns(table)],
+        sorted(i["name"] or "" for i in inspector.get_indexes(table)),
+        sorted(f["referred_table"] for f in inspector.get_foreign_keys(table)),
+    ]
+    for table in sorted(inspector.get_table_names())
+}}
+with engine.connect() as connection:
+    applied = sorted(r[0] for r in connection.exec_driver_sql("SELECT * FROM alembic_version"))
+engine.dispose()
+# Broken revision files: each path must give the same one line.
+versions = scripts.versions
+faults = {{}}
+for name, text in (
+    ("dup.py", open(scripts.get_revision("{first}").path).read()),
+    ("dangling.py", 'revision = "feed00000001"\\ndown_revision = "f00f00000000"\\n'),
+):
+    path = os.path.join(versions, name)
+    with open(path, "w") as file:
+        file.write(text)
+    try:
+        migrations.script_directory(load_settings())
+        faults[name] = "no error"
+    except Exception as exc:
+        faults[name] = describe(exc)
+    finally:
+        os.remove(path)
+print(json.dumps({{
+    "schema": schema,
+    "applied": applied,
+    "revisions": [[s.revision, s.path, s.down_revision] for s in scripts.walk_revisions()],
+    "heads": sorted(scripts.get_heads()),
+    "said": log.getvalue(),
+    "faults": faults,
+}}))
+"""
+
+
+def test_the_private_and_public_alembic_paths_give_the_same_results(
+    project: Project, database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``_upgrade_revs`` and ``_load_revisions`` are private: used on tested Alembic releases
+    only (revision_files.private_alembic), the public path otherwise. On the installed release
+    the private path is the one taken, and both leave the same database and read the same files
+    (a merge of two branches, a duplicate id, a dangling down_revision)."""
+    import json
+
+    a, _, merge = two_branches_merged(project)
+    if database.startswith("sqlite"):
+        second = f"sqlite:///{tmp_path / 'public.sqlite3'}"
+    else:
+        from tests.support import create_pg_database, drop_pg_database
+
+        admin = request.getfixturevalue("admin_url")
+        second = create_pg_database(admin)
+        request.addfinalizer(lambda: drop_pg_database(admin, second))
+    found = {}
+    for private, url in (("1", database), ("0", second)):
+        code = _BOTH_PATHS.format(package=project.package, first=a)
+        out = project.run(sys.executable, "-c", code, private, url).stdout
+        found[private] = json.loads(out.strip().splitlines()[-1])
+    fast, public = found["1"], found["0"]
+    assert fast["applied"] == [merge] and fast["heads"] == [merge]
+    assert {"notes", "tags", "users"} <= set(fast["schema"])
+    assert "two revision files have the revision id" in fast["faults"]["dup.py"]
+    assert "down_revision 'f00f00000000' names no revision file" in fast["faults"]["dangling.py"]
+    assert public == fast

@@ -288,6 +288,99 @@ def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Pat
         assert f"db.{name} " in listed or f"db.{name}\n" in listed, name
 
 
+def test_importing_the_kit_changes_nothing_in_sys(baked: dict[str, Path], tmp_path: Path) -> None:
+    """cli.py set sys.dont_write_bytecode and hid Mako's Pygments plugin at import, in every
+    process importing the kit (the application, the plain alembic command). Now the tasks'
+    collection does it (tasks.database_tasks), in invoke's process only, and keeps doing it."""
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.dont_write_bytecode = True  # as invoke leaves it, and as -B would
+        def state():
+            return (sys.dont_write_bytecode, "mako.ext.pygmentplugin" in sys.modules)
+        before = state()
+        import groundwork.cli, groundwork.tasks, groundwork.commands, groundwork.engine
+        print("IMPORTED", before == state())
+        from my_service.settings import PROJECT
+        groundwork.tasks.database_tasks(PROJECT)
+        print("COLLECTED", state())
+        """
+    )
+    env = {"PYTHONDONTWRITEBYTECODE": ""}  # the project's default, whatever the test run's
+    result = project.run(sys.executable, "-c", code, env=env)
+    assert "IMPORTED True" in result.stdout, result.stdout
+    # Python's default again (bytecode written), and the plugin's import made to fail.
+    assert "COLLECTED (False, True)" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--wait", "soon"), ("--wait", "-1"), ("--wait", "nan"), ("--lock-timeout", "inf")],
+)
+def test_a_seconds_option_is_parsed_once_at_the_edge(
+    baked: dict[str, Path], tmp_path: Path, option: str, value: str
+) -> None:
+    """--wait and --lock-timeout are parsed into seconds by the task layer (cli.seconds_option):
+    a bad value is one line naming the option and the value, before anything is started or
+    connected to (here: no local server, no var/ folder)."""
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    result = project.invoke("db.migrate", option, value, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"db.migrate: {option} {value!r} is not a number of seconds (e.g. 30)"
+    )
+    assert not (project.path / "var").exists()
+
+
+def test_the_commands_take_seconds_as_numbers(
+    project_copy: Callable[..., Project], tmp_path: Path
+) -> None:
+    """commands.* take float seconds (no str round trip); they reach the lock wait typed."""
+    database = tmp_path / "typed.sqlite3"
+    project = project_copy("sqlite", f"sqlite:///{database}")
+    code = textwrap.dedent(
+        """
+        import typing
+        from my_service.settings import PROJECT
+        from groundwork import commands, locking
+        from groundwork.settings import load_settings
+        hints = typing.get_type_hints(commands.migrate)
+        print("HINTS", hints["wait"], hints["lock_timeout"])
+        settings = load_settings().with_seconds(MIGRATION_LOCK_WAIT=2.5, DATABASE_WAIT=None)
+        print("WAIT", locking.lock_wait(settings), settings.seconds)
+        commands.init(lock_timeout=2.5, wait=0.0)
+        """
+    )
+    result = project.python(code)
+    assert "HINTS float | None float | None" in result.stdout, result.stdout
+    assert "WAIT 2.5 {'MIGRATION_LOCK_WAIT': 2.5}" in result.stdout, result.stdout
+    assert database.is_file()
+
+
+def test_database_url_starts_no_server(baked: dict[str, Path], tmp_path: Path) -> None:
+    """engine.database_url() started the project-local PostgreSQL as a side effect; now it
+    says the server is not running, and engine.ensure_local_server() (what the tasks call)
+    is the one that starts it. Without the embedded wheel's server: nothing is started."""
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    code = textwrap.dedent(
+        """
+        from my_service.settings import PROJECT
+        from groundwork.engine import database_url
+        from groundwork.errors import TaskError
+        from groundwork.settings import load_settings
+        try:
+            print("URL", database_url(load_settings()))
+        except TaskError as exc:
+            print("ERROR", exc)
+        """
+    )
+    result = project.python(code)
+    assert "ERROR the local PostgreSQL server is not running" in result.stdout, result.stdout
+    assert "`invoke db.up` starts it" in result.stdout
+    assert not (project.path / "var").exists(), "something was started"
+
+
 def test_read_only_tasks_leave_a_missing_sqlite_database_missing(
     baked: dict[str, Path], tmp_path: Path
 ) -> None:

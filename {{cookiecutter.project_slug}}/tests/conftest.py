@@ -36,6 +36,7 @@ from groundwork import (
 )
 from groundwork.engine import (
     database_url,
+    ensure_local_server,
     make_engine,
 )
 from groundwork.seeding import runner
@@ -72,6 +73,7 @@ def _test_database_url(settings: Settings, environ: dict[str, str]) -> str:
     development = load_settings(settings.project_root, {**environ, "APP_ENV": DEFAULT_APP_ENV})
     if development.database_url:
         return _renamed(database_url(development), "_test")
+    ensure_local_server(settings)  # the project-local server, started as the tasks start it
     return database_url(settings)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 from .driver import PINNED_SEARCH_PATH
 from .engine import make_engine
 from .errors import TaskError
+from .server_answer import answer
 from .urls import backend_of
 
 # Databases that every PostgreSQL server has; used to run CREATE/DROP DATABASE from outside.
@@ -31,7 +32,7 @@ def _maintenance(
     """A connection to ``postgres``, else ``template1``, else (``or_target``) the database itself.
 
     Managed servers and careful DBAs may refuse a login the ``postgres`` database (no CONNECT,
-    no pg_hba.conf line); a server's answer (FATAL) moves on to the next candidate, while a
+    no pg_hba.conf line); a server's answer (any SQLSTATE) moves on to the next candidate, while a
     server that does not answer at all is reported at once. The first refusal is the one
     reported when none accepts: it names the database people expect to be used.
 
@@ -55,7 +56,7 @@ def _maintenance(
             try:
                 connection = engine.connect()
             except DBAPIError as exc:
-                if "FATAL" not in str(exc.orig):
+                if answer(exc) is None:  # by the protocol, not the words (server_answer.py)
                     raise
                 first = first or exc
                 continue

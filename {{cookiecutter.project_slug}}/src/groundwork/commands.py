@@ -21,19 +21,42 @@ def _settings(settings: Settings | None) -> Settings:
     return settings if settings is not None else load_settings()
 
 
+def _connecting(
+    settings: Settings | None,
+    *,
+    lock_timeout: float | None = None,
+    wait: float | None = None,
+) -> Settings:
+    """The settings of a task that connects to the database, with its options on top.
+
+    ``lock_timeout`` and ``wait`` are seconds, parsed by the task layer (cli.seconds_option):
+    they stand for ``MIGRATION_LOCK_WAIT`` and ``DATABASE_WAIT`` (Settings.seconds). With
+    ``DATABASE_URL`` unset the database is on the project-local server, which
+    ``database_url()`` never starts: the tasks that connect start it here, the others (sql,
+    history...) never do.
+    """
+    from .engine import ensure_local_server
+
+    settings = _settings(settings).with_seconds(
+        MIGRATION_LOCK_WAIT=lock_timeout, DATABASE_WAIT=wait
+    )
+    ensure_local_server(settings)
+    return settings
+
+
 def _confirmed(
     task: str,
     settings: Settings | None,
     *,
     force: bool,
     yes: bool,
-    lock_timeout: float | str | None,
+    lock_timeout: float | None,
 ) -> Settings:
     """The settings of a destructive task, once protection lets it go on (or it raised)."""
-    from . import lifecycle, protection
+    from . import protection
     from .engine import database_url
 
-    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    settings = _connecting(settings, lock_timeout=lock_timeout)
     protection.confirm(settings, database_url(settings), task, force=force, yes=yes)
     return settings
 
@@ -41,15 +64,15 @@ def _confirmed(
 def init(
     settings: Settings | None = None,
     *,
-    wait: float | str | None = None,
-    lock_timeout: float | str | None = None,
+    wait: float | None = None,
+    lock_timeout: float | None = None,
 ) -> None:
     """Create the database when missing, migrate it to head and seed it (idempotent)."""
     from . import admin, lifecycle, migrations
     from .engine import database_url
     from .seeding import runner
 
-    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout, wait=wait)
+    settings = _connecting(settings, lock_timeout=lock_timeout, wait=wait)
     lifecycle.wait_for_server(settings)
     url = database_url(settings)
     if admin.create_database(url):
@@ -62,12 +85,12 @@ def migrate(
     message: str | None = None,
     settings: Settings | None = None,
     *,
-    wait: float | str | None = None,
-    lock_timeout: float | str | None = None,
+    wait: float | None = None,
+    lock_timeout: float | None = None,
 ) -> Path | None:
     from . import lifecycle, migrations
 
-    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout, wait=wait)
+    settings = _connecting(settings, lock_timeout=lock_timeout, wait=wait)
     lifecycle.wait_for_server(settings)
     return migrations.migrate(settings, message)
 
@@ -75,18 +98,20 @@ def migrate(
 def revision(message: str, *, empty: bool = False, settings: Settings | None = None) -> Path | None:
     from . import migrations
 
-    return migrations.revision(_settings(settings), message, autogenerate=not empty)
+    # Autogenerate compares with the database; an empty revision needs none.
+    settings = _settings(settings) if empty else _connecting(settings)
+    return migrations.revision(settings, message, autogenerate=not empty)
 
 
 def upgrade(
     target: str = "head",
     settings: Settings | None = None,
     *,
-    lock_timeout: float | str | None = None,
+    lock_timeout: float | None = None,
 ) -> None:
-    from . import lifecycle, migrations
+    from . import migrations
 
-    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    settings = _connecting(settings, lock_timeout=lock_timeout)
     migrations.upgrade(settings, target)
 
 
@@ -96,7 +121,7 @@ def downgrade(
     *,
     force: bool = False,
     yes: bool = False,
-    lock_timeout: float | str | None = None,
+    lock_timeout: float | None = None,
 ) -> None:
     from . import migrations
 
@@ -107,7 +132,7 @@ def downgrade(
 def current(settings: Settings | None = None) -> None:
     from . import migrations
 
-    migrations.current(_settings(settings))
+    migrations.current(_connecting(settings))
 
 
 def history(settings: Settings | None = None) -> None:
@@ -125,7 +150,7 @@ def heads(settings: Settings | None = None) -> None:
 def status(settings: Settings | None = None) -> None:
     from . import migrations
 
-    migrations.status(_settings(settings))
+    migrations.status(_connecting(settings))
 
 
 def sql(revisions: str | None = None, settings: Settings | None = None) -> None:
@@ -138,7 +163,7 @@ def check(settings: Settings | None = None) -> None:
     from . import migrations
     from .errors import TaskError
 
-    settings = _settings(settings)
+    settings = _connecting(settings)
     state = _kit_state()
     _kit_notes(state)
     # An edited kit fails the check: CI is where an edit nobody declared gets noticed, before
@@ -188,7 +213,7 @@ def stamp(
     *,
     force: bool = False,
     yes: bool = False,
-    lock_timeout: float | str | None = None,
+    lock_timeout: float | None = None,
 ) -> None:
     from . import migrations
 
@@ -199,19 +224,19 @@ def stamp(
 def create(settings: Settings | None = None) -> None:
     from . import lifecycle
 
-    lifecycle.create(_settings(settings))
+    lifecycle.create(_connecting(settings))
 
 
 def drop(settings: Settings | None = None, *, force: bool = False, yes: bool = False) -> None:
     from . import lifecycle
 
-    lifecycle.drop(_settings(settings), force=force, yes=yes)
+    lifecycle.drop(_connecting(settings), force=force, yes=yes)
 
 
 def backup(settings: Settings | None = None) -> Path:
     from . import lifecycle
 
-    return lifecycle.take_backup(_settings(settings))
+    return lifecycle.take_backup(_connecting(settings))
 
 
 def restore(
@@ -219,7 +244,7 @@ def restore(
 ) -> None:
     from . import lifecycle
 
-    lifecycle.restore(_settings(settings), file, force=force, yes=yes)
+    lifecycle.restore(_connecting(settings), file, force=force, yes=yes)
 
 
 def reset(
@@ -228,12 +253,12 @@ def reset(
     no_backup: bool = False,
     force: bool = False,
     yes: bool = False,
-    lock_timeout: float | str | None = None,
+    lock_timeout: float | None = None,
 ) -> Path | None:
     from . import lifecycle
     from .seeding import runner
 
-    settings = lifecycle.with_options(_settings(settings), lock_timeout=lock_timeout)
+    settings = _connecting(settings, lock_timeout=lock_timeout)
     return lifecycle.reset(
         settings, take_backup_first=not no_backup, force=force, yes=yes, seed=runner.run
     )
@@ -264,6 +289,7 @@ def grant(
     if print_only:
         print(render.render_sql(names.role_names(settings)), end="")
         return
+    settings = _connecting(settings)  # no admin URL, no DATABASE_URL: the local server's
     url = connection.admin_url(settings, admin_url)
     if rotate is not None:
         done = rotate_passwords(settings, url, rotate)
@@ -312,16 +338,12 @@ def seed(
     keep_existing: bool = False,
     force: bool = False,
     full: bool = False,
-    lock_timeout: float | str | None = None,
+    lock_timeout: float | None = None,
     settings: Settings | None = None,
 ) -> None:
     from .seeding import runner
 
-    settings = _settings(settings)
-    if lock_timeout is not None:
-        from . import lifecycle  # Alembic, SQLAlchemy: not for an unchanged run without it
-
-        settings = lifecycle.with_options(settings, lock_timeout=lock_timeout)
+    settings = _connecting(settings, lock_timeout=lock_timeout)
     runner.run(
         settings,
         environment=env,

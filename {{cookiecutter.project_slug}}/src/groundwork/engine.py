@@ -1,7 +1,8 @@
 """Engines and sessions for the configured database.
 
 ``database_url()`` is the one place that decides which database a task or the application talks
-to: ``DATABASE_URL`` when set, otherwise the project-local default (see ``local.py``).
+to: ``DATABASE_URL`` when set, otherwise the project-local default (see ``local.py``), whose
+server ``ensure_local_server()`` starts: the tasks call it, explicitly, before they connect.
 """
 
 from __future__ import annotations
@@ -26,11 +27,23 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 
+def ensure_local_server(settings: Settings) -> None:
+    """Start the project-local server when ``DATABASE_URL`` is unset and it is not running.
+
+    Called by the tasks that connect (commands.py) and by env.py under the plain ``alembic``
+    command, before they ask :func:`database_url`, which never starts anything.
+    """
+    if settings.get("DATABASE_URL") is None and settings.values.get("DATABASE_URL") != "":
+        local.ensure_running(settings)  # "" is an error database_url() reports
+
+
 def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
     """The SQLAlchemy URL of ``setting``, or of the local default database when it is unset.
 
     ``setting`` (``MIGRATOR_DATABASE_URL``) falls back to ``DATABASE_URL``; an error about the
-    value names the one it came from, which is the one to fix.
+    value names the one it came from, which is the one to fix. No side effect: the local
+    default's server must be running already (:func:`ensure_local_server`), or this is a
+    TaskError saying so.
     """
     source = setting if settings.get(setting) else "DATABASE_URL"
     raw = settings.get(source)
@@ -173,6 +186,13 @@ def _timed_connect(url: str | URL) -> Callable[..., Any]:
                 f"timeout expired; DATABASE_CONNECT_TIMEOUT): is {shown} a "
                 "PostgreSQL server that is up? If it is only slow, raise DATABASE_CONNECT_TIMEOUT",
             )
+            raise
+        except dialect.loaded_dbapi.OperationalError as exc:
+            # psycopg gives no SQLSTATE for a refused connection: the server's answer to a
+            # second try is its code (a missing database, a wrong password, starting up).
+            from .server_answer import answer
+
+            answer(exc)
             raise
 
     return connect

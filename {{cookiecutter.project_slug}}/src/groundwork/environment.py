@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
 from . import drift, enums
-from .engine import database_url, make_engine, offline_url
+from .engine import database_url, ensure_local_server, make_engine, offline_url
 from .migrations import refuse_broken_foreign_keys
 from .naming import empty_metadata
 from .project import Project, configure
@@ -129,6 +129,7 @@ def _run_online(context: Any, config: Config, options: _Options) -> None:
         _run_on(context, connection, options)
         return
     settings = load_settings()
+    ensure_local_server(settings)  # the plain `alembic` command, with DATABASE_URL unset
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
     engine = make_engine(url, enforce_foreign_keys=False)
     try:

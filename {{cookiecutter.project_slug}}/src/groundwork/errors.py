@@ -74,13 +74,12 @@ def _describe(exc: BaseException) -> str:
         if isinstance(exc, sa_exc.DBAPIError) and (known := _by_sqlstate(exc)) is not None:
             return known
         if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-            message = _driver_message(exc)
-            if message == "database is locked":
+            if sqlite_busy(getattr(exc, "orig", None)):
                 return (
                     "the SQLite file stayed locked by another writer (a migration, a long "
                     "transaction): retry when it is done, or raise --lock-timeout"
                 )
-            return f"cannot reach the database: {message}"
+            return f"cannot reach the database: {_driver_message(exc)}"
         if isinstance(exc, sa_exc.DBAPIError):
             return f"database error: {_driver_message(exc)}"
     psycopg_errors = sys.modules.get("psycopg.errors")
@@ -97,7 +96,10 @@ def _describe(exc: BaseException) -> str:
     alembic_util = sys.modules.get("alembic.util.exc")
     if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
         text = _first_line(str(exc))
-        if "Can't locate revision" in text:
+        # A revision id Alembic cannot find (ResolutionError, which it words as "Can't locate
+        # revision identified by ..."): by the class of the cause, not by its words.
+        revisions = sys.modules.get("alembic.script.revision")
+        if revisions is not None and isinstance(exc.__cause__, revisions.ResolutionError):
             return (
                 f"{text}: the database was migrated with a revision file this checkout lacks "
                 "(another branch?); check that file out, or `invoke db.stamp REV` if you are sure"
@@ -171,10 +173,44 @@ _CONNECTION_LOST = {"57P01", "57P02", "57P04", "57P05", "25P03"}
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a database error, SQLAlchemy-wrapped or not; None when there is none."""
+    """The SQLSTATE of a database error, SQLAlchemy-wrapped or not; None when there is none.
+
+    A failed connection has none from psycopg; the code its server answered a second try with
+    (server_answer.py) counts as its own.
+    """
     original = getattr(exc, "orig", None)
     code = getattr(original if original is not None else exc, "sqlstate", None)
-    return code if isinstance(code, str) else None
+    if isinstance(code, str):
+        return code
+    answered = recorded_answer(exc)
+    return answered if answered and _SQLSTATE.fullmatch(answered) else None
+
+
+_SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+_ANSWER_NOTE = "groundwork: asked the server again, it answered: "
+
+
+def record_answer(exc: BaseException, answer: str) -> None:
+    """Keep on ``exc`` what its server answered a second try (a SQLSTATE, or a word)."""
+    exc.add_note(f"{_ANSWER_NOTE}{answer}")
+
+
+def recorded_answer(exc: BaseException) -> str | None:
+    """What :func:`record_answer` kept on ``exc`` (or on the driver error it wraps), if anything."""
+    for each in (exc, getattr(exc, "orig", None)):
+        for note in getattr(each, "__notes__", None) or ():
+            if isinstance(note, str) and note.startswith(_ANSWER_NOTE):
+                return note.removeprefix(_ANSWER_NOTE)
+    return None
+
+
+# SQLITE_BUSY: another connection holds the lock. Its extended codes keep it in the low byte.
+_SQLITE_BUSY = 5
+
+
+def sqlite_busy(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (sqlite3's own error) is SQLite's "busy", by its result code."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_BUSY
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -222,7 +258,11 @@ def _notes(exc: BaseException) -> str:
     found: list[str] = []
     for each in (exc, getattr(exc, "orig", None)):
         for note in getattr(each, "__notes__", None) or ():
-            if isinstance(note, str) and note.startswith(_NOTE):
+            if (
+                isinstance(note, str)
+                and note.startswith(_NOTE)
+                and not note.startswith(_ANSWER_NOTE)
+            ):
                 found.append(note.removeprefix(_NOTE))
     return "; ".join(dict.fromkeys(found))
 

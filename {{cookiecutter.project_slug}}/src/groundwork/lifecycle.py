@@ -6,7 +6,6 @@ Each one checks protection.py first where it can lose data, and holds the migrat
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,27 +14,6 @@ from .engine import database_url
 from .errors import TaskError, mask_secrets
 from .settings import Settings
 from .urls import backend_of
-
-
-def with_options(
-    settings: Settings, *, lock_timeout: float | str | None = None, wait: float | str | None = None
-) -> Settings:
-    """``settings`` with the task's command-line options layered on top of the files."""
-    values = dict(settings.values)
-    for option, name, value in (
-        ("--lock-timeout", "MIGRATION_LOCK_WAIT", lock_timeout),
-        ("--wait", "DATABASE_WAIT", wait),
-    ):
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not 0 <= seconds < float("inf"):
-            raise TaskError(f"{option} {value!r} is not a number of seconds (e.g. 30)")
-        values[name] = str(seconds)
-    return dataclasses.replace(settings, values=values)
 
 
 def wait_for_server(settings: Settings) -> None:

@@ -28,9 +28,14 @@ def _flavour() -> ModuleType:
 
 
 def default_url(settings: Settings, database: str | None = None) -> str:
-    """The URL ``DATABASE_URL`` unset means (starting the local server if it has one)."""
+    """The URL ``DATABASE_URL`` unset means; a local server must be running (ensure_running)."""
     url: str = _flavour().default_url(settings, database)
     return url
+
+
+def ensure_running(settings: Settings) -> None:
+    """Start the local server when the flavour has one and it is not running."""
+    _flavour().ensure_running(settings)
 
 
 def offline_url() -> str:

@@ -88,9 +88,26 @@ def ensure_running(settings: Settings) -> str:
 
 
 def default_url(settings: Settings, database: str | None = None) -> str:
-    """The URL of ``database`` (default: this environment's) on the local server."""
-    socket_dir = ensure_running(settings)
+    """The URL of ``database`` (default: this environment's) on the local server, which runs.
+
+    Nothing is started here (``ensure_running`` does that): a server that is not running is a
+    TaskError saying how to start it.
+    """
+    socket_dir = _socket_dir(settings)
+    if socket_dir is None:
+        raise TaskError(
+            f"the local PostgreSQL server is not running (data {data_dir(settings)}): "
+            "`invoke db.up` starts it (the db.* tasks start it themselves)"
+        )
     return f"postgresql+psycopg://postgres@/{database or settings.database_name}?host={socket_dir}"
+
+
+def _socket_dir(settings: Settings) -> str | None:
+    """The socket folder of the running local server (its postmaster.pid, 5th line), or None."""
+    if not _is_running(settings):
+        return None
+    lines = (data_dir(settings) / "postmaster.pid").read_text().splitlines()
+    return lines[4].strip() if len(lines) > 4 and lines[4].strip() else None
 
 
 def up(settings: Settings) -> str:

@@ -21,6 +21,10 @@ def default_url(settings: Settings, database: str | None = None) -> str:
     return f"sqlite:///{path.as_posix()}"
 
 
+def ensure_running(settings: Settings) -> None:
+    """Nothing to start: the file is created by the tasks that create the database."""
+
+
 def up(settings: Settings) -> str:
     return f"nothing to start: the database is a SQLite file under {settings.var_dir}"
 

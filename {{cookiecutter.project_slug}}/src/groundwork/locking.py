@@ -41,10 +41,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from .engine import make_engine
-from .errors import TaskError, describe
+from .errors import TaskError, describe, sqlite_busy
 from .project import current as current_project
 from .roles.names import assume_migration_role
 from .roles.tables import VERSION_TABLE
+from .server_answer import answer
 from .settings import Settings
 from .urls import backend_of
 
@@ -59,7 +60,10 @@ _held: set[int] = set()
 
 
 def seconds_setting(settings: Settings, name: str, default: float) -> float:
-    """A number of seconds from the settings, with a one-line error naming a bad value."""
+    """A number of seconds: a task's option for it, else the setting (a one-line error naming
+    a bad value), else ``default``."""
+    if name in settings.seconds:
+        return settings.seconds[name]
     raw = settings.get(name)
     if raw is None:
         return default
@@ -263,17 +267,9 @@ def apply_timeouts(settings: Settings, connection: Connection) -> None:
             raise TaskError(f"{name}={value!r} is not a valid {setting} (e.g. 5s, 2min)") from exc
 
 
-# Connection errors that mean "not accepting connections yet": worth retrying with --wait.
-_NOT_YET = (
-    "connection refused",
-    "no such file or directory",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "could not translate host name",
-    "timeout expired",
-    "server closed the connection",
-    "connection timed out",
-)
+# What a server still starting (or shutting down, or in recovery) answers: cannot_connect_now.
+# No answer at all (refused, no socket yet, timed out, closed) is retried too.
+_NOT_YET = "57P03"
 
 
 def wait_for_server(url: str, seconds: float) -> None:
@@ -293,9 +289,10 @@ def wait_for_server(url: str, seconds: float) -> None:
             with engine.connect():
                 return
         except DBAPIError as exc:
-            message = describe(exc)
-            if not any(marker in message.lower() for marker in _NOT_YET):
+            said = answer(exc)
+            if said is not None and said != _NOT_YET:
                 return
+            message = describe(exc)
             if time.monotonic() >= deadline:
                 raise TaskError(
                     f"the server did not accept connections in {seconds:g} s: {message}"
@@ -330,12 +327,6 @@ def gave_up(what: str, holder: str, wait: float) -> TaskError:
 
 # -- SQLite: the file's write lock -----------------------------------------------------------
 
-_SQLITE_BUSY = 5  # SQLITE_BUSY; its extended codes keep it in the low byte
-
-
-def _busy(exc: BaseException | None) -> bool:
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_BUSY
-
 
 def sqlite_begin_immediate(
     connection: Connection, path: str | None, wait: float, what: str = "the SQLite write lock"
@@ -357,7 +348,7 @@ def sqlite_begin_immediate(
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except DBAPIError as exc:
-            if not _busy(exc.orig):
+            if not sqlite_busy(exc.orig):
                 raise
             if wait <= 0:
                 raise gave_up(name, sqlite_writer(path), wait) from exc
@@ -366,7 +357,7 @@ def sqlite_begin_immediate(
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except DBAPIError as exc:
-            if not _busy(exc.orig):
+            if not sqlite_busy(exc.orig):
                 raise
             raise gave_up(name, sqlite_writer(path), wait) from exc
     finally:

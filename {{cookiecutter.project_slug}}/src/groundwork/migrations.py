@@ -283,9 +283,16 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
     at_head = connection is not None and set(applied_heads(connection)) == set(scripts.get_heads())
     if target in ("head", "heads") and at_head:
         return
+    upgrade_steps = revision_files.private_alembic(
+        ScriptDirectory, "_upgrade_revs", ["self", "destination", "current_rev"]
+    )
+    if upgrade_steps is None:
+        command.upgrade(config, target)  # the public path: loads the revision files again
+        return
 
     def steps(rev: str, context: MigrationContext) -> list[RevisionStep]:
-        return scripts._upgrade_revs(target, rev)
+        found: list[RevisionStep] = upgrade_steps(scripts, target, rev)
+        return found
 
     with EnvironmentContext(config, scripts, fn=steps, destination_rev=target):
         scripts.run_env()

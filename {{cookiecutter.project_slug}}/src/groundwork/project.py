@@ -48,7 +48,7 @@ class Project:
     migrations: str = ""  # Alembic's script_location: "package:folder"
     filters: str = ""  # module with include_name / include_object
     grant_exceptions: str = ""  # module with APPEND_ONLY / HIDDEN_COLUMNS
-    # Kit files edited on purpose ("groundwork/grants.py"): db.check lists them without failing
+    # Kit files edited on purpose ("groundwork/urls.py"): db.check lists them without failing
     # (docs/database.md, "The kit"); an upgrade of the kit still merges into them.
     kept_kit_edits: tuple[str, ...] = ()
 

@@ -16,6 +16,7 @@ line, where python-dotenv would skip it and let a setting silently fall back to 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from collections.abc import Mapping
@@ -55,6 +56,14 @@ class Settings:
     app_env_origin: str = field(default="from APP_ENV", compare=False)
     # Where each setting read from a file was set: ``.env.local line 3``.
     origins: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Numbers of seconds a task's options gave (--lock-timeout, --wait), by the setting they
+    # stand for; parsed once, by the task layer, they win over ``values`` (with_seconds).
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+    def with_seconds(self, **given: float | None) -> Settings:
+        """These settings with ``given`` numbers of seconds on top (None: not given)."""
+        chosen = {name: value for name, value in given.items() if value is not None}
+        return dataclasses.replace(self, seconds={**self.seconds, **chosen}) if chosen else self
 
     def origin(self, name: str) -> str:
         """Where setting ``name`` came from, in words: a file and line, or the environment."""

@@ -12,8 +12,16 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from . import commands
-from .cli import guarded
+from .cli import guarded, prepare_task_process, seconds_option
 from .project import Project, configure
+
+
+def _wait(value: str | None) -> float | None:
+    return seconds_option("--wait", value)
+
+
+def _lock_timeout(value: str | None) -> float | None:
+    return seconds_option("--lock-timeout", value)
 
 
 @task(
@@ -25,7 +33,7 @@ from .project import Project, configure
 @guarded
 def init(c: Context, wait: str | None = None, lock_timeout: str | None = None) -> None:
     """Create the database if missing, migrate it to head and seed it; safe on every deploy."""
-    commands.init(wait=wait, lock_timeout=lock_timeout)
+    commands.init(lock_timeout=_lock_timeout(lock_timeout), wait=_wait(wait))
 
 
 @task(
@@ -43,7 +51,7 @@ def migrate(
     lock_timeout: str | None = None,
 ) -> None:
     """Apply pending migrations (with -m, autogenerate a revision from model changes first)."""
-    commands.migrate(message, wait=wait, lock_timeout=lock_timeout)
+    commands.migrate(message, lock_timeout=_lock_timeout(lock_timeout), wait=_wait(wait))
 
 
 @task(help={"message": "what the revision does", "empty": "write an empty revision to fill in"})
@@ -62,7 +70,7 @@ def revision(c: Context, message: str = "", empty: bool = False) -> None:
 @guarded
 def upgrade(c: Context, to: str = "head", lock_timeout: str | None = None) -> None:
     """Upgrade to a revision: head by default, or --to REV."""
-    commands.upgrade(to, lock_timeout=lock_timeout)
+    commands.upgrade(to, lock_timeout=_lock_timeout(lock_timeout))
 
 
 @task(
@@ -82,7 +90,7 @@ def downgrade(
     lock_timeout: str | None = None,
 ) -> None:
     """Step back one revision, or --to REV (`--to base` undoes every migration). Protected."""
-    commands.downgrade(to, force=force, yes=yes, lock_timeout=lock_timeout)
+    commands.downgrade(to, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout))
 
 
 @task
@@ -156,7 +164,7 @@ def stamp(
     lock_timeout: str | None = None,
 ) -> None:
     """Record TARGET as the database's revision without running migrations. Protected."""
-    commands.stamp(target, force=force, yes=yes, lock_timeout=lock_timeout)
+    commands.stamp(target, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout))
 
 
 @task
@@ -229,7 +237,7 @@ def seed(
         keep_existing=keep_existing,
         force=force,
         full=full,
-        lock_timeout=lock_timeout,
+        lock_timeout=_lock_timeout(lock_timeout),
     )
 
 
@@ -250,7 +258,9 @@ def reset(
     lock_timeout: str | None = None,
 ) -> None:
     """Back up, drop everything the application owns, migrate to head, seed. Protected."""
-    commands.reset(no_backup=no_backup, force=force, yes=yes, lock_timeout=lock_timeout)
+    commands.reset(
+        no_backup=no_backup, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout)
+    )
 
 
 @task(help={"message": "message of the merge revision"})
@@ -325,6 +335,7 @@ _TASKS = (
 
 
 def database_tasks(project: Project) -> Collection:
-    """The ``db`` collection of tasks, working for ``project``."""
+    """The ``db`` collection of tasks, working for ``project``, in this (invoke's) process."""
     configure(project)
+    prepare_task_process()
     return Collection("db", *_TASKS)
