@@ -8,6 +8,9 @@
                           the everyday suite, `-m "not material and not faults"`; `-m material`
                           runs the tests on real public material fetched from PyPI
                           (tests/material.py), `-m faults` the whole fault matrix (bench/faults.py)
+    python3 dev.py coverage  the everyday suite (or the pytest arguments given, e.g. tests/kit)
+                          with the kit's branch coverage: the in-process tests and every
+                          `invoke db.*` subprocess, per module of src/groundwork/
 
 Both create .venv (the template's tools, from requirements-dev.txt) on first use.
 """
@@ -84,6 +87,26 @@ def test(pytest_args: list[str]) -> int:
             stop_test_server()
 
 
+def coverage(pytest_args: list[str]) -> int:
+    """``test`` with pytest-cov measuring the kit (pyproject.toml, [tool.coverage]).
+
+    Subprocesses (``invoke db.*`` in bakes) are measured too: coverage's ``patch = subprocess``
+    hands them its settings, and COVERAGE_FILE, absolute, has them write their data here rather
+    than in the bake they ran in. Not part of ``test``: tracing slows every task process.
+    """
+    for stale in REPO.glob(".coverage*"):
+        stale.unlink()
+    os.environ["COVERAGE_FILE"] = str(REPO / ".coverage")
+    return test(
+        [
+            "--cov",
+            "--cov-branch",
+            "--cov-report=term-missing:skip-covered",
+            *(pytest_args or ["-m", "not material and not faults and not versions"]),
+        ]
+    )
+
+
 def stop_test_server() -> None:
     """Stop the embedded PostgreSQL the tests started under .cache/ (it outlives pytest)."""
     data = REPO / ".cache" / "pg18"
@@ -97,12 +120,14 @@ def stop_test_server() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test"}:
+    if not argv or argv[0] not in {"demo", "test", "coverage"}:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "demo":
         demo()
         return 0
+    if argv[0] == "coverage":
+        return coverage(argv[1:])
     return test(argv[1:])
 
 
