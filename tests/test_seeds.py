@@ -134,6 +134,7 @@ def test_sqlite_seeding_memory_does_not_grow_with_the_file(
 
 IMPORTED = """
 import sys
+import {package}.settings  # configures the kit, as tasks.py does
 from groundwork import commands
 commands.seed({options})
 heavy = ("sqlalchemy", "alembic", "{package}.models", "{package}.seeds")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support import REPO, package_dir
+from tests.support import REPO, Project, package_dir
 
 KIT_SRC = REPO / "{{cookiecutter.project_slug}}" / "src"
 if str(KIT_SRC) not in sys.path:
@@ -74,6 +74,10 @@ class KitProject:
         env.update(self.env)
         env.update(extra or {})
         return env
+
+    def process(self) -> Project:
+        """The same copy, to run a command in a process of its own (``alembic``, ``ruff``)."""
+        return Project(self.path, dict(self.env))
 
     def reload(self) -> None:
         """Import the project's package afresh, as a new ``invoke`` process would.

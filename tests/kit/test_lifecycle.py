@@ -191,7 +191,7 @@ def test_interactive_confirmation_by_typing_the_name(initialized: KitProject) ->
 
 def test_failed_migration_leaves_no_trace(initialized: KitProject, database: str) -> None:
     add_revision(
-        initialized,  # type: ignore[arg-type]  (a KitProject has the path and package it uses)
+        initialized,
         "dddd00000001",
         INITIAL,
         'op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))\n'
@@ -217,7 +217,7 @@ def test_failed_migration_leaves_no_trace(initialized: KitProject, database: str
 
 def test_edited_or_deleted_applied_revision(initialized: KitProject) -> None:
     initialized.invoke("check")
-    (initial,) = versions_dir(initialized).glob(f"*{INITIAL}*.py")  # type: ignore[arg-type]
+    (initial,) = versions_dir(initialized).glob(f"*{INITIAL}*.py")
     initial.write_text(initial.read_text() + "\n# edited after it was applied\n")
 
     check = initialized.invoke("check", check=False)
