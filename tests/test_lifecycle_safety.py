@@ -286,8 +286,8 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
     project = project_copy("postgresql", url)
     code = (
         "import threading\n"
-        f"from {project.package}.db import admin\n"
-        f"from {project.package}.db.engine import database_url\n"
+        "from groundwork import admin\n"
+        "from groundwork.engine import database_url\n"
         f"from {project.package}.settings import load_settings\n"
         "url = database_url(load_settings())\n"
         "barrier, results = threading.Barrier(4), []\n"
