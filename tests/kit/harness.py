@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import io
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -38,9 +37,6 @@ from groundwork.errors import describe
 from groundwork.settings import Settings, load_settings
 
 assert Path(groundwork.__file__).parent == KIT_SRC / "groundwork", groundwork.__file__
-
-# What tests/support.py's Project.environ leaves out of a task's environment.
-_NOT_INHERITED = ("DATABASE_URL", "APP_ENV", "PYTEST_", "INVOKE_")
 
 
 @dataclass
@@ -65,15 +61,9 @@ class KitProject:
     def package(self) -> str:
         return package_dir(self.path).name
 
-    @property
-    def url(self) -> str:
-        return self.env["DATABASE_URL"]
-
     def environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
-        env.update(self.env)
-        env.update(extra or {})
-        return env
+        """The environment ``invoke`` would run in (tests/support.py's Project.environ)."""
+        return self.process().environ(extra)
 
     def process(self) -> Project:
         """The same copy, to run a command in a process of its own (``alembic``, ``ruff``)."""
