@@ -12,6 +12,9 @@
                           write the kit's file-hash manifest (src/groundwork/manifest.json in
                           the generated project) after an edit of the kit; `--check` only says
                           whether it is stale (tests/test_kit_manifest.py runs that)
+    python3 dev.py coverage  the everyday suite (or the pytest arguments given, e.g. tests/kit)
+                          with the kit's branch coverage: the in-process tests and every
+                          `invoke db.*` subprocess, per module of src/groundwork/
 
 demo and test create .venv (the template's tools, from requirements-dev.txt) on first use;
 manifest needs nothing but Python.
@@ -93,6 +96,26 @@ def test(pytest_args: list[str]) -> int:
             stop_test_server()
 
 
+def coverage(pytest_args: list[str]) -> int:
+    """``test`` with pytest-cov measuring the kit (pyproject.toml, [tool.coverage]).
+
+    Subprocesses (``invoke db.*`` in bakes) are measured too: coverage's ``patch = subprocess``
+    hands them its settings, and COVERAGE_FILE, absolute, has them write their data here rather
+    than in the bake they ran in. Not part of ``test``: tracing slows every task process.
+    """
+    for stale in REPO.glob(".coverage*"):
+        stale.unlink()
+    os.environ["COVERAGE_FILE"] = str(REPO / ".coverage")
+    return test(
+        [
+            "--cov",
+            "--cov-branch",
+            "--cov-report=term-missing:skip-covered",
+            *(pytest_args or ["-m", "not material and not faults and not versions"]),
+        ]
+    )
+
+
 def stop_test_server() -> None:
     """Stop the embedded PostgreSQL the tests started under .cache/ (it outlives pytest)."""
     data = REPO / ".cache" / "pg18"
@@ -149,7 +172,7 @@ def manifest(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "manifest"}:
+    if not argv or argv[0] not in {"demo", "test", "manifest", "coverage"}:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "demo":
@@ -157,6 +180,8 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "manifest":
         return manifest(argv[1:])
+    if argv[0] == "coverage":
+        return coverage(argv[1:])
     return test(argv[1:])
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -19,6 +19,15 @@ from tests.grants_support import Roles, login_url
 from tests.support import Project, with_database
 
 INITIAL = "0d848db94cb2"
+
+
+class ProjectFolder(Protocol):
+    """A copy of a bake: run through invoke (tests.support.Project) or in-process (tests/kit)."""
+
+    path: Path
+
+    @property
+    def package(self) -> str: ...
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -47,11 +56,11 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def versions_dir(project: Project) -> Path:
+def versions_dir(project: ProjectFolder) -> Path:
     return project.path / "src" / project.package / "migrations" / "versions"
 
 
-def add_revision(project: Project, rev: str, down: str, upgrade_body: str) -> Path:
+def add_revision(project: ProjectFolder, rev: str, down: str, upgrade_body: str) -> Path:
     """Write revision ``rev`` after ``down`` whose upgrade() runs ``upgrade_body`` (indented)."""
     body = "\n".join(f"    {line}" for line in upgrade_body.strip().splitlines())
     path = versions_dir(project) / f"{rev}_test.py"

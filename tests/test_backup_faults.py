@@ -334,8 +334,8 @@ def test_sqlite_backup_on_a_full_disk_leaves_no_file(initialized: Project, datab
 
 _CHECK_SCRIPT = """
 import sys
-from {package}.db.backup import _in_one_transaction
-from {package}.errors import TaskError
+from groundwork.backup import _in_one_transaction
+from groundwork.errors import TaskError
 
 script = open(sys.argv[1]).read()
 commit = script.rindex("COMMIT;")

@@ -238,7 +238,7 @@ def test_sqlite_application_engine_refuses_a_dangling_reference(
     project.invoke("db.migrate")
     out = project.python(
         f"from sqlalchemy.exc import IntegrityError\n"
-        f"from {project.package}.db.engine import make_engine, session_factory\n"
+        "from groundwork.engine import make_engine, session_factory\n"
         f"from {project.package}.models.user import User\n"
         f"Session = session_factory(make_engine({url!r}))\n"
         "with Session() as session:\n"

@@ -1,5 +1,6 @@
-"""Safe lifecycle (issue 5): reset, backup/restore, protections, the migration lock, atomic
-failures, the checksum ledger, timeouts and --wait, on SQLite and real PostgreSQL."""
+"""Safe lifecycle (issue 5) between processes: the migration lock, timeouts and --wait, the
+role model, on SQLite and real PostgreSQL. Reset, backup/restore, protections, atomic failures
+and the checksum ledger run in-process: tests/kit/test_lifecycle.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,164 +27,8 @@ from tests.lifecycle_support import (
     relay,
     snapshot,
     through,
-    versions_dir,
 )
 from tests.support import Project, admin_sql, drop_pg_database, sqlite_url, with_database
-
-
-def test_reset_round_trip(initialized: Project, database: str) -> None:
-    initialized.invoke("db.backup")  # not needed by reset; proves several backups coexist
-    query_before = query(database, "SELECT count(*) FROM countries")
-    assert query_before[0][0] > 0
-    _insert_user(database, "kept-in-backup@example.com")
-
-    result = initialized.invoke("db.reset")
-    backups = sorted((initialized.path / "backups").iterdir())
-    assert len(backups) == 2, backups
-    assert "Backup written to" in result.stdout
-
-    # Data gone, schema at head, seeds in.
-    assert query(database, "SELECT email FROM users WHERE email LIKE 'kept%'") == []
-    assert query(database, "SELECT version_num FROM alembic_version") == [(INITIAL,)]
-    assert query(database, "SELECT count(*) FROM countries") == query_before
-    initialized.invoke("db.check")
-
-    # The backup reset took is restorable and holds the row reset dropped.
-    initialized.invoke("db.restore", str(backups[-1]))
-    assert query(database, "SELECT email FROM users WHERE email LIKE 'kept%'") == [
-        ("kept-in-backup@example.com",)
-    ]
-
-
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_backups_of_the_same_second_sort_in_the_order_taken(initialized: Project) -> None:
-    first = _backup(initialized)
-    prefix, suffix = first.name.split("-", 1)[0], first.suffix
-    # Occupy the names of this second and the next few, so the next backup collides.
-    now = datetime.now(UTC)
-    placeholders = [
-        first.parent / f"{prefix}-{(now + timedelta(seconds=s)):%Y%m%dT%H%M%SZ}{suffix}"
-        for s in range(5)
-    ]
-    for placeholder in placeholders:
-        placeholder.touch()
-    newest = _backup(initialized)
-    same_second = newest.with_name(newest.name.replace("_02", ""))
-    assert same_second in placeholders, newest
-    for later in placeholders[placeholders.index(same_second) + 1 :]:
-        later.unlink()
-    assert max(first.parent.iterdir()) == newest
-
-
-def _backup(project: Project) -> Path:
-    output = project.invoke("db.backup").stdout
-    return Path(output.split("Backup written to", 1)[1].split()[0])
-
-
-def test_reset_no_backup(initialized: Project) -> None:
-    initialized.invoke("db.reset", "--no-backup")
-    assert not (initialized.path / "backups").exists()
-
-
-def test_backup_change_restore_gives_identical_rows(initialized: Project, database: str) -> None:
-    _insert_user(database, "someone@example.com")
-    before = snapshot(database)
-    path = Path(initialized.invoke("db.backup").stdout.split("Backup written to ")[1].strip())
-    assert path.parent == initialized.path / "backups" and path.is_file()
-
-    query(database, "DELETE FROM users")
-    query(database, "UPDATE countries SET name = 'changed'")
-    initialized.invoke("db.downgrade", "--to", "base")  # even the schema may change
-    assert snapshot_or_none(database) != before
-
-    initialized.invoke("db.restore", str(path))
-    assert snapshot(database) == before
-    initialized.invoke("db.check")
-
-
-def test_protected_environment_refuses_then_force_yes_passes(
-    initialized: Project, database: str
-) -> None:
-    backup = initialized.invoke("db.backup").stdout.split("Backup written to ")[1].strip()
-    destructive = [
-        ("db.downgrade",),
-        ("db.stamp", "base"),
-        ("db.restore", backup),
-        ("db.reset", "--no-backup"),
-        ("db.drop",),
-    ]
-    before = snapshot(database)
-    production = {"APP_ENV": "production"}
-    for args in destructive:
-        refused = initialized.invoke(*args, env=production, check=False)
-        assert refused.returncode == 1, args
-        assert "APP_ENV=production is protected" in refused.stderr, args
-        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-
-        # --force alone is not enough when nobody can be asked (stdin is not a terminal).
-        unconfirmed = initialized.invoke(*args, "--force", env=production, check=False)
-        assert unconfirmed.returncode == 1 and "--force --yes" in unconfirmed.stderr, args
-        assert snapshot(database) == before, args
-
-    for args in destructive:
-        initialized.invoke(*args, "--force", "--yes", env=production)
-    if database.startswith("sqlite"):
-        assert not Path(database.split(":///", 1)[1]).exists()
-
-
-# The stamp's row (the table holds the version of the kit's tables too).
-ENVIRONMENT_ROW = "WHERE key = 'environment'"
-STAMP = f"SELECT value FROM lifecycle_environment {ENVIRONMENT_ROW}"
-
-
-def test_environment_stamp_mismatch_refuses(initialized: Project, database: str) -> None:
-    # Initialized under APP_ENV=development (the default); a staging run must not reset it.
-    assert query(database, STAMP) == [("development",)]
-    refused = initialized.invoke("db.reset", env={"APP_ENV": "staging"}, check=False)
-    assert refused.returncode == 1
-    assert "initialized for 'development', not APP_ENV='staging'" in refused.stderr
-    assert query(database, "SELECT count(*) FROM users")[0][0] > 0
-
-
-def test_database_stamped_production_refuses_development_reset(
-    initialized: Project, database: str
-) -> None:
-    query(database, f"UPDATE lifecycle_environment SET value = 'production' {ENVIRONMENT_ROW}")
-    refused = initialized.invoke("db.reset", check=False)
-    assert refused.returncode == 1
-    assert "initialized for the protected environment 'production'" in refused.stderr
-    initialized.invoke("db.reset", "--no-backup", "--force", "--yes")
-    assert query(database, STAMP) == [("development",)]
-
-
-@pytest.mark.postgresql
-def test_remote_host_refuses_without_connecting(project_copy: Callable[..., Project]) -> None:
-    project = project_copy("postgresql", "postgresql://app:pw_S3CRET_x@db.example.invalid/app")
-    refused = project.invoke("db.drop", check=False)
-    assert refused.returncode == 1
-    assert "host 'db.example.invalid' is not this machine" in refused.stderr
-    assert "pw_S3CRET_x" not in refused.stderr + refused.stdout
-
-
-def test_interactive_confirmation_by_typing_the_name(initialized: Project, database: str) -> None:
-    code = (
-        "from groundwork import protection\n"
-        f"from {initialized.package}.settings import load_settings\n"
-        "from groundwork.engine import database_url\n"
-        "s = load_settings(); url = database_url(s)\n"
-        "answers = iter(['wrong', protection.database_label(url)])\n"
-        "for _ in range(2):\n"
-        "    try:\n"
-        "        protection.confirm(s, url, 'reset', force=True, ask=lambda _: next(answers),"
-        " interactive=True)\n"
-        "        print('CONFIRMED')\n"
-        "    except Exception as exc:\n"
-        "        print('REFUSED', exc)\n"
-    )
-    out = initialized.python(code, env={"APP_ENV": "production"}).stdout
-    assert out.splitlines()[0].startswith("REFUSED cancelled: 'wrong' is not")
-    assert out.splitlines()[1] == "CONFIRMED"
-
 
 # -- the migration lock (PostgreSQL) ------------------------------------------------------------
 
@@ -349,50 +193,6 @@ def test_lock_timeout_setting_fails_a_migration_blocked_by_traffic(
 # -- failures, ledger, --wait -----------------------------------------------------------------
 
 
-def test_failed_migration_leaves_no_trace(initialized: Project, database: str) -> None:
-    add_revision(
-        initialized,
-        "dddd00000001",
-        INITIAL,
-        'op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))\n'
-        "op.execute(\"INSERT INTO countries (code, alpha3, name) VALUES ('ZZ', 'ZZZ', 'Z')\")\n"
-        'raise RuntimeError("boom half-way")',
-    )
-    before = snapshot(database)
-    result = initialized.invoke("db.migrate", check=False)
-    assert result.returncode == 1
-    line = result.stderr.strip().splitlines()[-1]
-    assert "revision dddd00000001 (dddd00000001_test.py) failed" in line
-    assert f"still at {INITIAL}" in line and "boom half-way" in line
-    assert "Traceback" not in result.stderr
-    assert snapshot(database) == before
-    tables = (
-        "SELECT name FROM sqlite_master WHERE name = 'half_done'"
-        if database.startswith("sqlite")
-        else "SELECT tablename FROM pg_tables WHERE tablename = 'half_done'"
-    )
-    assert query(database, tables) == []
-    assert query(database, "SELECT revision FROM migration_ledger") == [(INITIAL,)]
-
-
-def test_edited_or_deleted_applied_revision(initialized: Project) -> None:
-    initialized.invoke("db.check")
-    (initial,) = versions_dir(initialized).glob(f"*{INITIAL}*.py")
-    initial.write_text(initial.read_text() + "\n# edited after it was applied\n")
-
-    check = initialized.invoke("db.check", check=False)
-    assert check.returncode == 1
-    assert f"applied revision {INITIAL} ({initial.name}) was edited" in check.stderr
-
-    migrate = initialized.invoke("db.migrate")
-    assert f"WARNING: applied revision {INITIAL} ({initial.name}) was edited" in migrate.stderr
-
-    initial.unlink()
-    gone = initialized.invoke("db.check", check=False)
-    assert gone.returncode == 1 and "Traceback" not in gone.stderr
-    assert INITIAL in gone.stderr
-
-
 @pytest.mark.postgresql
 def test_wait_retries_then_fails_clearly(project_copy: Callable[..., Project]) -> None:
     project = project_copy("postgresql", "postgresql://app:pw_S3CRET_x@127.0.0.1:1/app")
@@ -510,27 +310,9 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
         drop_pg_database(admin_url, url)
 
 
-FAILING_PG_DUMP = """#!/bin/sh
-[ "$1" = --version ] && echo "pg_dump (PostgreSQL) 99" && exit 0
-for arg; do case $arg in --file=*) echo half > "${arg#--file=}";; esac; done
-echo "pg_dump: error: disk full (simulated)" >&2
-exit 1
-"""
-
-
-def test_failed_backup_leaves_no_file(initialized: Project, database: str, tmp_path: Path) -> None:
-    if database.startswith("sqlite"):
-        Path(database.split(":///", 1)[1]).write_bytes(b"not a database at all" * 100)
-        env = {}
-    else:
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
-        (bin_dir / "pg_dump").write_text(FAILING_PG_DUMP)
-        (bin_dir / "pg_dump").chmod(0o755)
-        env = {"POSTGRES_BIN_DIR": str(bin_dir)}
-    result = initialized.invoke("db.backup", env=env, check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert list((initialized.path / "backups").iterdir()) == []
+def _backup(project: Project) -> Path:
+    output = project.invoke("db.backup").stdout
+    return Path(output.split("Backup written to", 1)[1].split()[0])
 
 
 def _insert_user(url: str, email: str) -> None:
@@ -555,13 +337,6 @@ def _wait_for_side_effect(url: str) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError("the slow migration never started")
-
-
-def snapshot_or_none(url: str) -> object:
-    try:
-        return snapshot(url)
-    except Exception as exc:  # noqa: BLE001 - the tables are gone after downgrade to base
-        return repr(exc)
 
 
 # -- under the role model (db.grant): app login, migrator login, owner ------------------------

@@ -1,5 +1,7 @@
 """Seeds against the schema's own rules (issue 11, items 7 to 10), on SQLite and PostgreSQL.
 
+In-process (tests/kit/harness.py): ``groundwork.commands.seed`` in a copy of the bake.
+
 - the order of the seeds comes from the models' foreign keys;
 - seeds that give ids leave every sequence past them, moved by a role that may;
 - a row that breaks a constraint (foreign key, unique, CHECK, NOT NULL) or holds a value the
@@ -10,14 +12,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import Project, flavour_of
-from tests.test_seeds import add_seed, count, execute, query, seeds_dir
+from tests.kit.harness import KitProject
+from tests.kit.sql import count, execute, query
+from tests.kit.test_seeds import add_seed, postgresql_only, seeds_dir
+from tests.support import flavour_of
 
 ZONES_MODEL = '''"""Zones and the plots in them: a parent, a child, and every kind of constraint."""
 
@@ -52,7 +57,7 @@ class Plot(Base):
 '''
 
 ZONES_SEED = """
-    from ..db.seeding import Seed
+    from groundwork.seeding import Seed
     from ..models.zones import Zone
 
     zones = Seed(model=Zone, key="code", data="zones.csv")
@@ -60,7 +65,7 @@ ZONES_SEED = """
 
 # Named to sort first, with no depends_on: only the foreign key says it runs after zones.
 PLOTS_SEED = """
-    from ..db.seeding import Seed
+    from groundwork.seeding import Seed
     from ..models.zones import Plot
 
     a_plots = Seed(model=Plot, key="name", data="plots.csv")
@@ -71,11 +76,11 @@ PLOTS_CSV = "id,name,zone_id\n1,p1,1\n2,p2,2\n"
 
 
 @pytest.fixture
-def project(project_copy: Callable[..., Project], database: str) -> Project:
-    project = project_copy(flavour_of(database), database)
+def project(kit: KitProject) -> KitProject:
+    project = kit
     (project.path / "src" / project.package / "models" / "zones.py").write_text(ZONES_MODEL)
-    project.invoke("db.migrate")
-    project.invoke("db.migrate", "-m", "zones and plots")
+    project.invoke("migrate")
+    project.invoke("migrate", "zones and plots")
     add_seed(project, "zones", ZONES_SEED, {"zones.csv": ZONES_CSV})
     add_seed(project, "a_plots", PLOTS_SEED, {"plots.csv": PLOTS_CSV})
     return project
@@ -84,27 +89,29 @@ def project(project_copy: Callable[..., Project], database: str) -> Project:
 # -- item 8: the order from the foreign keys ----------------------------------------------------
 
 
-def test_foreign_keys_order_the_seeds(project: Project, database: str) -> None:
-    result = project.invoke("db.seed")
+def test_foreign_keys_order_the_seeds(project: KitProject, database: str) -> None:
+    result = project.invoke("seed")
     order = [line.split()[0] for line in result.stdout.splitlines() if "rows:" in line]
     assert order.index("zones") < order.index("a_plots"), order
     assert count(database, "plots") == 2
     # --only the child brings its parent along.
     execute(database, "DELETE FROM plots")
     execute(database, "DELETE FROM zones")
-    only = project.invoke("db.seed", "--only", "a_plots", "--full")
+    only = project.invoke("seed", only=["a_plots"], full=True)
     order = [line.split()[0] for line in only.stdout.splitlines() if "rows:" in line]
     assert order == ["zones", "a_plots"], only.stdout
     assert count(database, "plots") == 2
 
 
-def test_a_foreign_key_cycle_is_one_line_naming_the_tables(project: Project, database: str) -> None:
+def test_a_foreign_key_cycle_is_one_line_naming_the_tables(
+    project: KitProject, database: str
+) -> None:
     add_seed(
         project,
         "zones",
         ZONES_SEED.replace('data="zones.csv"', 'data="zones.csv", depends_on=("a_plots",)'),
     )
-    result = project.invoke("db.seed", check=False)
+    result = project.invoke("seed", check=False)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()
     assert len(error) == 1, result.stderr
@@ -115,28 +122,26 @@ def test_a_foreign_key_cycle_is_one_line_naming_the_tables(project: Project, dat
 # -- item 7: sequences after seeding ------------------------------------------------------------
 
 
-def test_the_first_insert_after_seeded_ids_succeeds(project: Project, database: str) -> None:
-    project.invoke("db.seed")
+def test_the_first_insert_after_seeded_ids_succeeds(project: KitProject, database: str) -> None:
+    project.invoke("seed")
     execute(database, "INSERT INTO zones (code, label, kind) VALUES ('east', 'East', 'land')")
     execute(database, "INSERT INTO plots (name, zone_id) VALUES ('p3', 1)")
     assert query(database, "SELECT id FROM zones WHERE code = 'east'") == [(3,)]
     assert query(database, "SELECT id FROM plots WHERE name = 'p3'") == [(3,)]
     # Seeding again (the ledger skips, --full compares) leaves the sequences alone.
-    project.invoke("db.seed", "--full")
+    project.invoke("seed", full=True)
     execute(database, "INSERT INTO zones (code, label, kind) VALUES ('west', 'West', 'sea')")
     assert query(database, "SELECT id FROM zones WHERE code = 'west'") == [(4,)]
 
 
-@pytest.mark.postgresql
-def test_the_migrator_moves_sequences_the_app_may_not(
-    project_copy: Callable[..., Project], pg_url: str
-) -> None:
+@postgresql_only
+def test_the_migrator_moves_sequences_the_app_may_not(kit: KitProject, database: str) -> None:
     """Under the role model the app's login seeds but may not setval: the migrator's does."""
-    project = project_copy("postgresql", pg_url)
+    project, pg_url = kit, database
     (project.path / "src" / project.package / "models" / "zones.py").write_text(ZONES_MODEL)
-    project.invoke("db.migrate")
-    project.invoke("db.migrate", "-m", "zones and plots")
-    project.invoke("db.seed")  # as the admin: creates the ledger, which the app may not
+    project.invoke("migrate")
+    project.invoke("migrate", "zones and plots")
+    project.invoke("seed")  # as the admin: creates the ledger, which the app may not
     execute(pg_url, "DELETE FROM users; DELETE FROM countries")
     add_seed(project, "zones", ZONES_SEED, {"zones.csv": ZONES_CSV})
     role = f"gw_app_{uuid.uuid4().hex[:8]}"
@@ -148,7 +153,7 @@ def test_the_migrator_moves_sequences_the_app_may_not(
     )
     try:
         as_app = make_url(pg_url).set(username=role).render_as_string(hide_password=False)
-        refused = project.invoke("db.seed", env={"DATABASE_URL": as_app}, check=False)
+        refused = project.invoke("seed", environ={"DATABASE_URL": as_app}, check=False)
         assert refused.returncode == 1
         error = refused.stderr.strip().splitlines()[-1]
         assert "may not move the sequences" in error and "MIGRATOR_DATABASE_URL" in error, error
@@ -156,7 +161,7 @@ def test_the_migrator_moves_sequences_the_app_may_not(
         assert count(pg_url, "zones") == 0  # nothing half-applied
 
         env = {"DATABASE_URL": as_app, "MIGRATOR_DATABASE_URL": pg_url}
-        project.invoke("db.seed", env=env)
+        project.invoke("seed", environ=env)
         assert count(pg_url, "zones") == 2
         execute(as_app, "INSERT INTO zones (code, label, kind) VALUES ('east', 'East', 'land')")
         assert query(pg_url, "SELECT id FROM zones WHERE code = 'east'") == [(3,)]
@@ -241,19 +246,19 @@ BAD_ROWS = {
 
 @pytest.mark.parametrize("table_state", ["empty", "seeded"])
 def test_each_bad_row_is_named_alike_on_both_databases(
-    project: Project, database: str, table_state: str
+    project: KitProject, database: str, table_state: str
 ) -> None:
     """Into empty tables (PostgreSQL: COPY straight in) and into seeded ones (the stage and
     the upsert): every kind of bad row is one line naming seed, file:line and what broke."""
     data = seeds_dir(project) / "data"
     if table_state == "seeded":
-        project.invoke("db.seed")  # then each bad row updates a seeded one (south, p2)
+        project.invoke("seed")  # then each bad row updates a seeded one (south, p2)
     before = {table: count(database, table) for table in ("zones", "plots", "countries")}
     for kind, (file_name, content, line, message) in BAD_ROWS.items():
         for name, good in (("zones.csv", ZONES_CSV), ("plots.csv", PLOTS_CSV)):
             (data / name).write_text(good)
         (data / file_name).write_text(content)
-        result = project.invoke("db.seed", check=False)
+        result = project.invoke("seed", check=False)
         assert result.returncode == 1, (kind, result.stdout)
         assert "Traceback" not in result.stderr, (kind, result.stderr)
         error = result.stderr.strip().splitlines()
@@ -267,7 +272,7 @@ def test_each_bad_row_is_named_alike_on_both_databases(
         assert after == before, kind  # nothing half-applied
 
 
-def test_bad_python_values_are_refused_alike(project: Project, database: str) -> None:
+def test_bad_python_values_are_refused_alike(project: KitProject, database: str) -> None:
     """Not only CSV text: a Python row's value that PostgreSQL refuses, SQLite refuses too."""
     add_seed(
         project,
@@ -275,7 +280,7 @@ def test_bad_python_values_are_refused_alike(project: Project, database: str) ->
         """
         from decimal import Decimal
 
-        from ..db.seeding import Seed
+        from groundwork.seeding import Seed
         from ..models.zones import Zone
 
         zones = Seed(
@@ -289,7 +294,7 @@ def test_bad_python_values_are_refused_alike(project: Project, database: str) ->
         """,
     )
     (seeds_dir(project) / "data" / "plots.csv").write_text("name,zone_id\n")
-    result = project.invoke("db.seed", check=False)
+    result = project.invoke("seed", check=False)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.endswith(
@@ -303,20 +308,20 @@ def test_bad_python_values_are_refused_alike(project: Project, database: str) ->
 
 @pytest.mark.parametrize("table_state", ["empty", "seeded"])
 def test_csv_empty_is_null_and_quoted_empty_is_an_empty_string(
-    project: Project, database: str, table_state: str
+    project: KitProject, database: str, table_state: str
 ) -> None:
     data = seeds_dir(project) / "data"
     (data / "plots.csv").write_text("name,zone_id\n")
     if table_state == "seeded":
         (data / "zones.csv").write_text("code,label,kind,area,note\nother,Other,land,,\n")
-        project.invoke("db.seed")
+        project.invoke("seed")
     (data / "zones.csv").write_text(
         "code,label,kind,area,note\n"
         "a,A,land,,\n"  # NULL
         'b,B,land,,""\n'  # an empty string
         'c,"",sea,"",""\n'  # label "" is a value, area "" is not
     )
-    result = project.invoke("db.seed", check=False)
+    result = project.invoke("seed", check=False)
     # area "" is not a number, on both databases alike.
     assert result.returncode == 1
     assert result.stderr.strip().endswith("line 4): column area: '' is not a valid Numeric(6, 2)")
@@ -327,7 +332,7 @@ def test_csv_empty_is_null_and_quoted_empty_is_an_empty_string(
         '"c","",sea,,"say ""hi"""\n'
         'd,D,sea,1,"two\n""lines"",\n"\n'
     )
-    project.invoke("db.seed")
+    project.invoke("seed")
     notes = query(
         database, "SELECT code, label, note FROM zones WHERE code <> 'other' ORDER BY code"
     )
@@ -337,7 +342,7 @@ def test_csv_empty_is_null_and_quoted_empty_is_an_empty_string(
         ("c", "", 'say "hi"'),
         ("d", "D", 'two\n"lines",\n'),
     ]
-    again = project.invoke("db.seed", "--full")
+    again = project.invoke("seed", full=True)
     assert "0 inserted, 0 updated, 4 unchanged" in again.stdout, again.stdout
 
 
@@ -381,13 +386,13 @@ class Clerk(Base):
 # Named so that the alphabet would load shops first: only the keys put clerks before them.
 CYCLE_SEEDS = {
     "a_shops": """
-        from ..db.seeding import Seed
+        from groundwork.seeding import Seed
         from ..models.shops import Shop
 
         a_shops = Seed(model=Shop, key="name", data="shops.csv")
     """,
     "clerks": """
-        from ..db.seeding import Seed
+        from groundwork.seeding import Seed
         from ..models.shops import Clerk
 
         clerks = Seed(model=Clerk, key="name", data="clerks.csv")
@@ -395,41 +400,39 @@ CYCLE_SEEDS = {
 }
 
 
-def test_a_deferred_key_breaks_a_cycle_of_keys(
-    project_copy: Callable[..., Project], database: str
-) -> None:
+def test_a_deferred_key_breaks_a_cycle_of_keys(kit: KitProject, database: str) -> None:
     """Sakila's store and staff point at each other: with one key deferred, the seeds load
     (the other key orders them); without the fix: "seeds depend on each other in a cycle"."""
-    project = project_copy(flavour_of(database), database)
+    project = kit
     (project.path / "src" / project.package / "models" / "shops.py").write_text(CYCLE_MODEL)
-    project.invoke("db.migrate")
-    project.invoke("db.migrate", "-m", "shops and clerks")
+    project.invoke("migrate")
+    project.invoke("migrate", "shops and clerks")
     if flavour_of(database) == "postgresql":
         # op.create_table leaves a use_alter key out on PostgreSQL (SQLite has it inline).
-        from tests.test_revisions import empty_revision, fill_in
+        from tests.test_revisions import fill_in
 
-        _rev, path = empty_revision(project, "the clerks' shop key")
+        path = empty_revision(project, "the clerks' shop key")
         fill_in(
             path,
             'op.create_foreign_key("fk_clerks_shop", "clerks", "shops", ["shop_id"], ["id"], '
             'deferrable=True, initially="DEFERRED")',
             'op.drop_constraint("fk_clerks_shop", "clerks", type_="foreignkey")',
         )
-        project.invoke("db.migrate")
+        project.invoke("migrate")
     for name, module in CYCLE_SEEDS.items():
         add_seed(project, name, module)
     data = seeds_dir(project) / "data"
     (data / "shops.csv").write_text("id,name,manager_id\n1,Main,1\n")
     (data / "clerks.csv").write_text("id,name,shop_id\n1,Ann,1\n2,Bob,1\n")
 
-    result = project.invoke("db.seed")
+    result = project.invoke("seed")
     order = [line.split()[0] for line in result.stdout.splitlines() if "rows:" in line]
     assert order.index("clerks") < order.index("a_shops"), order
     assert count(database, "clerks") == 2 and count(database, "shops") == 1
     # The deferred key still holds: a clerk of a shop that does not exist is refused, in one
     # line naming the key, and nothing of the run is kept.
     (data / "clerks.csv").write_text("id,name,shop_id\n1,Ann,1\n2,Bob,1\n3,Cy,9\n")
-    refused = project.invoke("db.seed", check=False)
+    refused = project.invoke("seed", check=False)
     assert refused.returncode == 1, refused.stdout
     error = refused.stderr.strip().splitlines()
     assert len(error) == 1, refused.stderr
@@ -439,3 +442,11 @@ def test_a_deferred_key_breaks_a_cycle_of_keys(
         in (error[0])
     ), error
     assert count(database, "clerks") == 2
+
+
+def empty_revision(project: KitProject, message: str) -> Path:
+    """`invoke db.revision --empty -m MESSAGE`: the file it wrote."""
+    wrote = project.invoke("revision", message, empty=True).stdout
+    found = re.search(r"^Wrote (.+/[0-9_]+-[0-9a-f]+_\w*\.py)$", wrote, re.MULTILINE)
+    assert found is not None, wrote
+    return Path(found[1])
