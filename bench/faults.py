@@ -93,7 +93,7 @@ from __future__ import annotations
 
 import os
 
-from ..db.seeding import Ref, Seed
+from groundwork.seeding import Ref, Seed
 from ..models import Country, User
 
 bulk_users = Seed(
@@ -1052,7 +1052,7 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
     (
         "seed with a syntax error",
         "seeds/broken.py",
-        "from ..db.seeding import Seed\nbroken = Seed(\n",
+        "from groundwork.seeding import Seed\nbroken = Seed(\n",
         ("db.seed",),
         ("broken",),
     ),
@@ -1060,7 +1060,7 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "seed with an unknown column",
         "seeds/broken.py",
         (
-            "from ..db.seeding import Seed\nfrom ..models import Country\n"
+            "from groundwork.seeding import Seed\nfrom ..models import Country\n"
             "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': 'X', 'nope': 1}])\n"
         ),
         ("db.seed",),
@@ -1070,7 +1070,7 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "seed with a NULL in NOT NULL",
         "seeds/broken.py",
         (
-            "from ..db.seeding import Seed\nfrom ..models import Country\n"
+            "from groundwork.seeding import Seed\nfrom ..models import Country\n"
             "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': None}])\n"
         ),
         ("db.seed",),
@@ -1080,7 +1080,7 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "seed referencing a missing row",
         "seeds/broken.py",
         (
-            "from ..db.seeding import Ref, Seed\nfrom ..models import Country, User\n"
+            "from groundwork.seeding import Ref, Seed\nfrom ..models import Country, User\n"
             "broken = Seed(model=User, key='email', depends_on=('countries',),\n"
             "    references={'country': Ref('country_id', Country.code)},\n"
             "    rows=[{'email': 'x@example.com', 'display_name': 'X', 'is_admin': False, 'country': 'ZZ'}])\n"

@@ -767,7 +767,7 @@ def item4(admin: str | None) -> dict[str, Any] | str:
 # Runs in a grown project: the seconds of one lifecycle function, start-up and imports excluded.
 _IN_PROCESS = """
 import contextlib, io, sys, time
-from {package}.db import commands, lifecycle, migrations  # Alembic, SQLAlchemy
+from groundwork import commands, lifecycle, migrations  # Alembic, SQLAlchemy
 from {package} import models  # the ORM, for check
 work = getattr(commands, sys.argv[1])
 cpu, wall = time.process_time(), time.perf_counter()

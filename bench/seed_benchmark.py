@@ -75,7 +75,7 @@ class BenchItem(Base):
     quantity: Mapped[int]
 '''
 
-SEED = """from ..db.seeding import EVERY_ENVIRONMENT, Seed
+SEED = """from groundwork.seeding import EVERY_ENVIRONMENT, Seed
 from ..models.bench_item import BenchItem
 
 bench_items = Seed(
@@ -86,7 +86,7 @@ bench_items = Seed(
 ORM_LOOP = """
 import time
 from decimal import Decimal
-from {package}.db.engine import database_url, make_engine, session_factory
+from groundwork.engine import database_url, make_engine, session_factory
 from {package}.models.bench_item import BenchItem
 from {package}.settings import load_settings
 

@@ -189,9 +189,17 @@ def prefix_rule() -> ModuleType | None:
     return None
 
 
+# Set when the bake loads the template's Jinja extension (groundwork_extensions.py): it has
+# already checked every answer with this module loaded from the template's own folder, where
+# the rule always is. cruft bakes from a clone this rendered copy cannot locate.
+CHECKED_BY_EXTENSION = False
+
+
 def check_role_prefix(value: str) -> str | None:
     """Return an error line if ``value`` cannot prefix the PostgreSQL role names."""
     rule = prefix_rule()
+    if rule is None and CHECKED_BY_EXTENSION:
+        return None
     if rule is None:
         return (
             f"ERROR: role_prefix {value!r} cannot be checked: the template's {KIT_PREFIX_RULE} "
@@ -361,4 +369,8 @@ if __name__ == "__main__":
     ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
     if isinstance(ANSWERS.get("_repo_dir"), str):
         TEMPLATE_FOLDERS += template_folders(str(ANSWERS["_repo_dir"]))
+    extensions = ANSWERS.get("_extensions")
+    CHECKED_BY_EXTENSION = isinstance(extensions, list) and (
+        "groundwork_extensions.CheckedAnswers" in extensions
+    )
     main({key: value for key, value in ANSWERS.items() if isinstance(value, str)})

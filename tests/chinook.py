@@ -302,7 +302,7 @@ def seeds_module() -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from ..db.seeding import Seed",
+        "from groundwork.seeding import Seed",
         f"from ..models import {', '.join(models)}",
         "",
         'ENVIRONMENTS = ("development", "test")',

@@ -324,7 +324,7 @@ def seeds_module() -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from ..db.seeding import Seed",
+        "from groundwork.seeding import Seed",
         f"from ..models import {', '.join(sorted(m for m, _ in seeded.values()))}",
         "",
         'ENVIRONMENTS = ("development", "test")',

@@ -21,7 +21,7 @@ MANY_USERS = 20_000
 DEMO_USERS = 2
 # A seed long enough (about a second) that replicas starting together meet in it.
 MANY_USERS_SEED = """
-from ..db.seeding import Ref, Seed
+from groundwork.seeding import Ref, Seed
 from ..models import Country, User
 
 many_users = Seed(

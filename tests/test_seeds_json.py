@@ -30,7 +30,7 @@ class Setting(Base):
     value: Mapped[Any] = mapped_column(JSON)
 '''
 
-SEED = """from ..db.seeding import Seed
+SEED = """from groundwork.seeding import Seed
 from ..models.setting import Setting
 
 settings = Seed(model=Setting, key="name", data="settings.csv")
