@@ -90,7 +90,8 @@ def test_baked_suite_on_the_embedded_default(
     """No TEST_DATABASE_URL and no DATABASE_URL: the project's own PostgreSQL 18, as after a bake."""
     project: Project = project_copy("postgresql")
     try:
-        figures = run_suite(project, {}, tmp_path, workers=2)
+        # Empty is unset for the baked conftest: the template's own TEST_DATABASE_URL stays out.
+        figures = run_suite(project, {"TEST_DATABASE_URL": ""}, tmp_path, workers=2)
         listed = project.python(LIST_DATABASES).stdout.split()
         assert "my_service_test_gw0" in listed
         assert "my_service_test_gw1" in listed
