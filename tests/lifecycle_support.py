@@ -179,3 +179,26 @@ def through(url: str, host: str, port: int) -> str:
     """``url`` reaching its server at ``host:port`` (a :func:`relay`), no Unix socket."""
     parsed = make_url(url)
     return parsed.set(host=host, port=port, query={}).render_as_string(hide_password=False)
+
+
+# A password that must never be printed, and a model added after the first revision: shared by
+# the task tests in-process (tests/kit/test_tasks.py) and through invoke (tests/test_tasks.py).
+SECRET = "pw_S3CRET_x"
+NEW_MODEL = '''
+"""Orders: a model added after the initial migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Identity, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+'''

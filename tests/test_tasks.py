@@ -16,27 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.lifecycle_support import NEW_MODEL, SECRET
 from tests.support import Project
-
-SECRET = "pw_S3CRET_x"
-NEW_MODEL = '''
-"""Orders: a model added after the initial migration."""
-
-from __future__ import annotations
-
-from sqlalchemy import ForeignKey, Identity, String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from .base import Base
-
-
-class Order(Base):
-    __tablename__ = "orders"
-
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    reference: Mapped[str] = mapped_column(String(40), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-'''
 
 
 def engine_url(url: str) -> str:

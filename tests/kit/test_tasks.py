@@ -17,27 +17,8 @@ import pytest
 
 from tests.kit.harness import KitProject, load_settings
 from tests.kit.sql import tables, version_rows
+from tests.lifecycle_support import NEW_MODEL, SECRET
 from tests.support import sqlite_url
-
-SECRET = "pw_S3CRET_x"
-NEW_MODEL = '''
-"""Orders: a model added after the initial migration."""
-
-from __future__ import annotations
-
-from sqlalchemy import ForeignKey, Identity, String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from .base import Base
-
-
-class Order(Base):
-    __tablename__ = "orders"
-
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    reference: Mapped[str] = mapped_column(String(40), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-'''
 
 
 def revision_files(project: KitProject) -> list[Path]:
