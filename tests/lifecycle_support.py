@@ -116,6 +116,19 @@ class RoleModel:
         return result.stdout
 
 
+def connect_to_server(url: str) -> socket.socket:
+    """A socket connected to the PostgreSQL server of ``url``: its Unix socket when the URL
+    names a socket directory (the embedded server), else its host and port."""
+    parsed = make_url(url)
+    socket_dir = parsed.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        path = str(next(Path(socket_dir).glob(f".s.PGSQL.{parsed.port or '*'}")))
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(path)
+        return upstream
+    return socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432))
+
+
 @contextmanager
 def relay(url: str, *, opened: threading.Event | None = None) -> Iterator[int]:
     """A TCP port on every address of this machine relaying to the PostgreSQL server of ``url``.
@@ -124,13 +137,6 @@ def relay(url: str, *, opened: threading.Event | None = None) -> Iterator[int]:
     by a server still starting. Reaching the server under another host name
     (this machine's) makes it look remote to the tasks while it is the test server.
     """
-    parsed = make_url(url)
-    socket_dir = parsed.query.get("host")
-    target: str | tuple[str, int]
-    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
-        target = str(next(Path(socket_dir).glob(f".s.PGSQL.{parsed.port or '*'}")))
-    else:
-        target = (parsed.host or "127.0.0.1", parsed.port or 5432)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("0.0.0.0", 0))
@@ -147,9 +153,7 @@ def relay(url: str, *, opened: threading.Event | None = None) -> Iterator[int]:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
-            family = socket.AF_UNIX if isinstance(target, str) else socket.AF_INET
-            upstream = socket.socket(family, socket.SOCK_STREAM)
-            upstream.connect(target)
+            upstream = connect_to_server(url)
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
 

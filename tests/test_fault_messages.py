@@ -26,6 +26,7 @@ import pytest
 from tests.lifecycle_support import (
     INITIAL,
     _pump,
+    connect_to_server,
     add_revision,
     query,
     through,
@@ -288,10 +289,6 @@ def german_front(
     """
     import ssl
 
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    target = (parsed.host or "127.0.0.1", parsed.port or 5432)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(32)
@@ -339,7 +336,7 @@ def german_front(
                 client.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
                 client.close()
                 return
-            upstream = socket.create_connection(target)
+            upstream = connect_to_server(url)
             upstream.sendall(startup)
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
