@@ -65,12 +65,22 @@ class Project:
 
     path: Path
     env: dict[str, str] = field(default_factory=dict)
+    # ``invoke`` in this process (tests/kit/cli.py): the same program, options and output
+    # without a second of start-up; not for tests whose point is the process (kill, races).
+    in_process: bool = False
 
     @classmethod
-    def copy_of(cls, baked: Path, target: Path, database_url: str | None = None) -> Project:
+    def copy_of(
+        cls,
+        baked: Path,
+        target: Path,
+        database_url: str | None = None,
+        *,
+        in_process: bool = False,
+    ) -> Project:
         shutil.copytree(baked, target, ignore=shutil.ignore_patterns("var", "__pycache__"))
         env = {"DATABASE_URL": database_url} if database_url else {}
-        return cls(target, env)
+        return cls(target, env, in_process)
 
     @property
     def package(self) -> str:
@@ -112,9 +122,27 @@ class Project:
             )
         return result
 
-    def invoke(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        """``invoke ARGS`` in the project, with this interpreter."""
-        return self.run(sys.executable, "-m", "invoke", *args, **kwargs)  # type: ignore[arg-type]
+    def invoke(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """``invoke ARGS`` in the project, with this interpreter (in this process if asked)."""
+        if not self.in_process:
+            return self.run(
+                sys.executable, "-m", "invoke", *args, env=env, check=check, input=input
+            )
+        from tests.kit.cli import run_invoke  # imports the kit: only where it is wanted
+
+        result = run_invoke(self.path, args, self.environ(env), input)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"invoke {' '.join(args)} exited {result.returncode} (in process)\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
 
     def python(self, code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         """Run Python ``code`` in the project (its package importable)."""

@@ -139,7 +139,9 @@ def initialized(
             else:
                 admin = request.getfixturevalue("admin_url")
                 url = create_pg_database(admin)
-            project = Project.copy_of(baked[flavour], folder / "project", database_url=url)
+            project = Project.copy_of(
+                baked[flavour], folder / "project", database_url=url, in_process=True
+            )
             project.invoke("db.init")
             made[flavour] = self[flavour] = Initialized(project, url, admin)
             return self[flavour]
@@ -169,7 +171,9 @@ def fresh(
             admin_sql(state.admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             url = with_database(state.admin, name)
             dropped.append((state.admin, url))
-        return Project.copy_of(state.project.path, tmp_path / "project", database_url=url)
+        return Project.copy_of(
+            state.project.path, tmp_path / "project", database_url=url, in_process=True
+        )
 
     yield make
     for admin, url in dropped:
@@ -202,7 +206,10 @@ def test_documented_command_runs(
     roles: list[tuple[Roles, str]] = []
     try:
         _prepare(project, task, args, env, roles, request)
-        result = project.run(*_program(args), env=env, check=False)
+        if args[0] == "invoke":
+            result = project.invoke(*args[1:], env=env, check=False)
+        else:
+            result = project.run(sys.executable, "-m", *args, env=env, check=False)
     finally:
         if task == "db.up":
             project.invoke("db.down")
@@ -233,11 +240,6 @@ BEGIN
   END LOOP;
 END $$
 """
-
-
-def _program(args: list[str]) -> list[str]:
-    """``invoke ...`` / ``alembic ...`` with the test interpreter, as ``python -m``."""
-    return [sys.executable, "-m", *args]
 
 
 def _prepare(

@@ -75,7 +75,7 @@ class KitProject:
         A test edits the project between tasks (a seed, a model, a revision): the next task
         must see the files as they are now, not the modules an earlier one imported.
         """
-        _forget(self.package)
+        forget_modules(self.package)
         importlib.invalidate_caches()
         importlib.import_module(f"{self.package}.settings")  # configure(Project(...))
         assert groundwork.current().package == self.package
@@ -104,7 +104,7 @@ class KitProject:
         value: Any = None
         error: BaseException | None = None
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            _fresh_alembic_log_handler()
+            fresh_alembic_log_handler()
             try:
                 value = function(*args, settings=self.settings(environ), **options)
             except Exception as exc:  # noqa: BLE001  (guarded catches every one, too)
@@ -118,7 +118,7 @@ class KitProject:
         return result
 
 
-def _fresh_alembic_log_handler() -> None:
+def fresh_alembic_log_handler() -> None:
     """Drop the handler environment.py added in an earlier call, bound to that call's stderr.
 
     ``_configure_logging`` adds one (a StreamHandler on the stderr of the moment) when the
@@ -129,7 +129,7 @@ def _fresh_alembic_log_handler() -> None:
         logger.removeHandler(handler)
 
 
-def _forget(package: str) -> None:
+def forget_modules(package: str) -> None:
     for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
         del sys.modules[name]
 
@@ -150,6 +150,6 @@ def imported(baked: Path, target: Path, database_url: str) -> Iterator[KitProjec
         yield project
     finally:
         sys.dont_write_bytecode = dont_write_bytecode
-        _forget(package)
+        forget_modules(package)
         sys.path.remove(src)
-        _fresh_alembic_log_handler()
+        fresh_alembic_log_handler()

@@ -1,0 +1,99 @@
+"""``invoke ARGS`` in a baked project, run in this process: the command line without its start-up.
+
+A subprocess ``invoke db.*`` spends about a second importing SQLAlchemy, Alembic and invoke
+before the task begins; the template's tests run hundreds. :func:`run_invoke` runs invoke's
+own program (the one ``python -m invoke`` runs: the project's ``tasks.py`` found in the working
+directory, its options parsed, ``--list`` and ``--help`` as a user sees them) with the
+process's environment, working directory, standard streams and import path set as the
+subprocess would have them, and restored afterwards. The kit is the template's own copy
+(tests/kit/harness.py), so coverage measures it; the project's package is imported afresh.
+
+Not for tests whose point is the process: killing it, two at once, an uncaught exception's
+exit, a kit edited in the bake (its copy is not the one imported here). Those keep
+``Project.invoke`` in a subprocess (``Project(in_process=False)``, the default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+from invoke import Program
+from invoke import __version__ as invoke_version
+
+from tests.kit.harness import forget_modules, fresh_alembic_log_handler
+
+
+def run_invoke(
+    path: Path, args: tuple[str, ...], environ: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``invoke *args`` in the project at ``path`` with ``environ``, as a finished process."""
+    src = str(path / "src")
+    package = next(
+        p.name for p in sorted((path / "src").iterdir()) if p.is_dir() and p.name != "groundwork"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    saved_bytecode = sys.dont_write_bytecode
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(path)
+        sys.path.insert(1, src)  # after the template's kit (tests/kit/harness.py)
+        sys.dont_write_bytecode = True  # PYTHONDONTWRITEBYTECODE=1, as Project.run sets
+        forget_modules(package)
+        forget_modules("tasks")
+        fresh_alembic_log_handler()
+        program = Program(
+            name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=invoke_version
+        )
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            _stdin(stdin),
+        ):
+            try:
+                program.run(["invoke", *args])
+            except SystemExit as exit_:
+                code = _exit_code(exit_.code)
+            except BaseException:  # noqa: BLE001  (what the interpreter would print and exit 1)
+                traceback.print_exc()
+                code = 1
+    finally:
+        fresh_alembic_log_handler()
+        forget_modules(package)
+        forget_modules("tasks")
+        sys.dont_write_bytecode = saved_bytecode
+        sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", "invoke", *args], code, out.getvalue(), err.getvalue()
+    )
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # sys.exit("message"): the message, status 1
+    return 1
+
+
+@contextlib.contextmanager
+def _stdin(text: str | None) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
