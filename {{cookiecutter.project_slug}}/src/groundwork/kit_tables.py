@@ -1,6 +1,6 @@
 """The version of the kit's own tables, and the ordered steps that upgrade them.
 
-The kit keeps tables of its own beside the application's (``ledger.LIFECYCLE_TABLES``:
+The kit keeps tables of its own beside the application's (``ledger.KIT_TABLES``:
 ``migration_ledger``, ``lifecycle_environment``, ``seed_ledger``, ``seed_runs``). A newer kit
 may need them laid out differently; like Rails, which keeps its own metadata in
 ``ar_internal_metadata``, the database records which layout its tables have, and a kit upgrades
@@ -30,7 +30,7 @@ from sqlalchemy import Connection, exists, inspect, select, table
 
 from . import __version__
 from .errors import TaskError
-from .ledger import ENVIRONMENT_TABLE, LIFECYCLE_TABLES, environment
+from .ledger import ENVIRONMENT_TABLE, KIT_TABLES, environment
 from .seeding.names import KIT_VERSION_KEY as VERSION_KEY
 
 
@@ -68,7 +68,7 @@ def found_version(connection: Connection) -> int | None:
     Rows without a version were written by a kit before versioning: 0. Tables without rows
     have nothing to keep, whatever created them (this kit's first run, or ``db.grant``).
     """
-    tables = set(inspect(connection).get_table_names()) & LIFECYCLE_TABLES
+    tables = set(inspect(connection).get_table_names()).intersection(KIT_TABLES)
     if ENVIRONMENT_TABLE in tables:
         raw = connection.execute(
             select(environment.c.value).where(environment.c.key == VERSION_KEY)

@@ -8,7 +8,7 @@ naming the file. Downgrading a revision removes its row, so re-applying an edite
 a development database is not an error.
 
 The table, like ``lifecycle_environment`` (protection.py), is the lifecycle's, not the
-application's: autogenerate and the drift check ignore both (``LIFECYCLE_TABLES``).
+application's: autogenerate and the drift check ignore both (``KIT_TABLES``).
 """
 
 from __future__ import annotations
@@ -32,15 +32,11 @@ from sqlalchemy import (
     select,
 )
 
-# The seeds' tables (seeding/ledger.py): which seed content was loaded last, and by which runs.
-# The stamp's name is there too, for the seeds to read it without importing this module;
-# protection.py and grants.py take it from here.
+# The kit's tables' names live with the SQL db.grant creates them with (roles/tables.py); the
+# stamp's with the seeds, which read it without importing this module.
+from .roles.tables import KIT_TABLES as KIT_TABLES
+from .roles.tables import MIGRATION_LEDGER_TABLE as LEDGER_TABLE
 from .seeding.names import ENVIRONMENT_TABLE as ENVIRONMENT_TABLE
-from .seeding.names import LEDGER_TABLE as SEED_LEDGER_TABLE
-from .seeding.names import RUNS_TABLE as SEED_RUNS_TABLE
-
-LEDGER_TABLE = "migration_ledger"
-LIFECYCLE_TABLES = frozenset({LEDGER_TABLE, ENVIRONMENT_TABLE, SEED_LEDGER_TABLE, SEED_RUNS_TABLE})
 
 lifecycle_metadata = MetaData()
 ledger = Table(
@@ -140,4 +136,4 @@ def not_lifecycle_table(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """Alembic ``include_object`` hook: autogenerate and the drift check skip our tables."""
-    return not (type_ == "table" and name in LIFECYCLE_TABLES)
+    return not (type_ == "table" and name in KIT_TABLES)

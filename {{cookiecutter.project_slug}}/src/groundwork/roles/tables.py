@@ -23,6 +23,9 @@ READ_ONLY_TABLES = (VERSION_TABLE, MIGRATION_LEDGER_TABLE, ENVIRONMENT_TABLE)
 # writes their rows like any other; created here because the app may not CREATE TABLE.
 SEED_TABLES = (SEED_LEDGER_TABLE, SEED_RUNS_TABLE)
 LIFECYCLE_TABLES = (*READ_ONLY_TABLES, *SEED_TABLES)
+# The kit's own, beside Alembic's version table: autogenerate and the drift check ignore them
+# (ledger.py), and their layout is versioned (kit_tables.py).
+KIT_TABLES = tuple(name for name in LIFECYCLE_TABLES if name != VERSION_TABLE)
 
 # What PostgreSQL's dialect of SQLAlchemy compiles ledger.py's and seeding/ledger.py's tables to.
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -5,7 +5,7 @@ rows (Flyway's repeatable migrations work the same way). ``seed_runs`` remembers
 that a run in which nothing changed is recognised without importing the seeds (``unchanged``).
 The tables belong to the seeding engine, like ``alembic_version`` belongs to Alembic: they are
 created on first use, and migrations (autogenerate and ``db.check``) ignore them, as members of
-``db.ledger.LIFECYCLE_TABLES``.
+``ledger.KIT_TABLES``.
 """
 
 from __future__ import annotations

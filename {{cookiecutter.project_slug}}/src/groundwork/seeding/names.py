@@ -1,7 +1,7 @@
 """The names of the tables an unchanged run reads: the seeding engine's own, and the stamp.
 
 Here, with no imports, because an unchanged run reads these tables before anything else is
-loaded (``unchanged.py``); ``db.ledger.LIFECYCLE_TABLES`` lists them among the tables that
+loaded (``unchanged.py``); ``ledger.KIT_TABLES`` lists them among the tables that
 migrations leave alone.
 """
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..driver import psycopg as load_psycopg
 from ..engine import database_url
+from ..quoting import ident
 from ..urls import backend_of
 from .names import ENVIRONMENT_TABLE, KIT_VERSION_KEY, LEDGER_TABLE, RUNS_TABLE
 
@@ -158,7 +159,7 @@ def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | Non
     found = []
     for name, schema, table in seeds:
         rows = recorded[name][1]
-        target = ".".join(_quote(part) for part in (schema, table) if part)
+        target = ".".join(ident(part) for part in (schema, table) if part)
         if int(_query(dbapi, f"SELECT count(*) FROM {target}")[0][0]) < rows:
             return None
         found.append((name, rows))
@@ -191,10 +192,6 @@ def _query(dbapi: Any, sql: str, *params: object) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def remember(connection: Connection, key: str, digest: str, seeds: SeedTables) -> None:
