@@ -132,7 +132,11 @@ def downgrade(
 def current(settings: Settings | None = None) -> None:
     from . import migrations
 
-    migrations.current(_connecting(settings))
+    applied = migrations.current_revisions(_connecting(settings))
+    if not applied:
+        print("(no revision applied)")
+    for row in applied:
+        print(row.line())
 
 
 def history(settings: Settings | None = None) -> None:
@@ -144,13 +148,25 @@ def history(settings: Settings | None = None) -> None:
 def heads(settings: Settings | None = None) -> None:
     from . import migrations
 
-    migrations.heads(_settings(settings))
+    for row in migrations.heads(_settings(settings)):
+        print(row.line())
 
 
 def status(settings: Settings | None = None) -> None:
     from . import migrations
+    from .errors import TaskError
 
-    migrations.status(_connecting(settings))
+    result = migrations.status(_connecting(settings))
+    if not result.revisions:  # a project started without the examples, or that removed them
+        print("No revision yet: write one with `invoke db.revision -m '...'`")
+        return
+    for row in result.revisions:
+        print(row.status_line())
+    problem = result.problem()
+    if problem is not None:
+        raise TaskError(problem)
+    count = len(result.revisions)
+    print(f"{count} revision{'' if count == 1 else 's'}, all applied")
 
 
 def sql(revisions: str | None = None, settings: Settings | None = None) -> None:

@@ -432,17 +432,36 @@ def migrate(settings: Settings, message: str | None = None) -> Path | None:
     return written
 
 
-def current(settings: Settings) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class RevisionStatus:
+    """One revision as db.current, db.heads and db.status show it."""
+
+    revision: str
+    message: str | None  # None: its file is missing (applied, then deleted)
+    head: bool = False
+    applied: bool = False
+
+    def line(self) -> str:
+        """``REV (head) message``: db.current's and db.heads' line."""
+        mark = " (head)" if self.head else ""
+        return f"{self.revision}{mark} {'(file missing)' if self.message is None else self.message}"
+
+    def status_line(self) -> str:
+        """``[X] REV  message``: db.status's line, X when applied."""
+        return f"[{'X' if self.applied else ' '}] {self.revision}  {self.message or ''}"
+
+
+def current_revisions(settings: Settings) -> list[RevisionStatus]:
+    """The revisions the database is at (one per branch), described."""
     scripts = script_directory(settings)
     with connected(settings) as (_, connection):
-        heads = applied_heads(connection)
-    if not heads:
-        print("(no revision applied)")
-    for rev in heads:
-        script = scripts.get_revision(rev)
-        mark = " (head)" if rev in scripts.get_heads() else ""
-        print(f"{rev}{mark} {script.doc if script else '(file missing)'}")
-    return heads
+        applied = applied_heads(connection)
+    return [_described(scripts, rev, applied=True) for rev in applied]
+
+
+def current(settings: Settings) -> tuple[str, ...]:
+    """The ids of the revisions the database is at; () before the first migration."""
+    return tuple(row.revision for row in current_revisions(settings))
 
 
 def history(settings: Settings) -> None:
@@ -450,23 +469,41 @@ def history(settings: Settings) -> None:
     command.history(alembic_config(settings), indicate_current=False)
 
 
-def heads(settings: Settings) -> tuple[str, ...]:
+def heads(settings: Settings) -> list[RevisionStatus]:
     scripts = script_directory(settings)
-    for rev in scripts.get_heads():
-        script = scripts.get_revision(rev)
-        print(f"{rev} (head) {script.doc if script else ''}")
-    return tuple(scripts.get_heads())
+    return [_described(scripts, rev) for rev in scripts.get_heads()]
+
+
+def _described(scripts: ScriptDirectory, rev: str, *, applied: bool = False) -> RevisionStatus:
+    script = scripts.get_revision(rev)
+    message = None if script is None else script.doc or ""
+    return RevisionStatus(rev, message, rev in scripts.get_heads(), applied)
 
 
 @dataclass(frozen=True)
-class RevisionStatus:
-    revision: str
-    message: str
-    applied: bool
+class Status:
+    """Every revision, oldest first, applied or pending, and what keeps the database from head."""
+
+    revisions: list[RevisionStatus]
+    branches: TaskError | None  # several heads: db.migrate refuses, db.merge is what to run
+
+    @property
+    def pending(self) -> list[RevisionStatus]:
+        return [row for row in self.revisions if not row.applied]
+
+    def problem(self) -> str | None:
+        """Why the database is not at the one head, in one line; None when it is."""
+        if self.branches is not None:
+            return str(self.branches)
+        if self.pending:
+            return (
+                f"{len(self.pending)} of {len(self.revisions)} revisions pending: "
+                "run `invoke db.migrate`"
+            )
+        return None
 
 
-def status(settings: Settings) -> list[RevisionStatus]:
-    """Every revision, oldest first, applied or pending; raises when any is pending."""
+def status(settings: Settings) -> Status:
     scripts = script_directory(settings)
     with connected(settings) as (_, connection):
         heads = applied_heads(connection)
@@ -476,20 +513,14 @@ def status(settings: Settings) -> list[RevisionStatus]:
         else set()
     )
     rows = [
-        RevisionStatus(script.revision, script.doc or "", script.revision in applied)
+        RevisionStatus(script.revision, script.doc or "", applied=script.revision in applied)
         for script in reversed(list(scripts.walk_revisions()))
     ]
-    if not rows:  # a project started without the examples, or that removed them
-        print("No revision yet: write one with `invoke db.revision -m '...'`")
-        return rows
-    for row in rows:
-        print(f"[{'X' if row.applied else ' '}] {row.revision}  {row.message}")
-    single_head(scripts)  # two heads: db.migrate refuses, db.merge is what to run
-    pending = [row for row in rows if not row.applied]
-    if pending:
-        raise TaskError(f"{len(pending)} of {len(rows)} revisions pending: run `invoke db.migrate`")
-    print(f"{len(rows)} revision{'' if len(rows) == 1 else 's'}, all applied")
-    return rows
+    try:
+        single_head(scripts)
+    except TaskError as several:
+        return Status(rows, several)
+    return Status(rows, None)
 
 
 def offline_sql(settings: Settings, revisions: str | None = None) -> str:
