@@ -334,7 +334,7 @@ def test_sqlite_backup_on_a_full_disk_leaves_no_file(initialized: Project, datab
 
 _CHECK_SCRIPT = """
 import sys
-from groundwork.backup import _in_one_transaction
+from groundwork.backends.postgresql_backup import _in_one_transaction
 from groundwork.errors import TaskError
 
 script = open(sys.argv[1]).read()

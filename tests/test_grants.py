@@ -581,7 +581,7 @@ def _psql(project: Project, admin_url: str) -> str:
     with psycopg.connect(_psycopg_url(admin_url)) as connection:
         ((major,),) = connection.execute("SHOW server_version_num")
     found = project.python(
-        "from groundwork.backup import _tool\n"
+        "from groundwork.backends.postgresql_backup import _tool\n"
         f"from {project.package}.settings import load_settings\n"
         f"print(_tool(load_settings(), 'psql', {int(major) // 10000}))",
         check=False,

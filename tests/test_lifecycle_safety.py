@@ -286,7 +286,7 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
     project = project_copy("postgresql", url)
     code = (
         "import threading\n"
-        "from groundwork import admin\n"
+        "from groundwork.backends import backend_for\n"
         "from groundwork.engine import database_url\n"
         f"from {project.package}.settings import load_settings\n"
         "url = database_url(load_settings())\n"
@@ -294,7 +294,7 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
         "def create():\n"
         "    barrier.wait()\n"
         "    try:\n"
-        "        results.append(admin.create_database(url))\n"
+        "        results.append(backend_for(url).create_database(url))\n"
         "    except Exception as exc:\n"
         "        results.append(repr(exc))\n"
         "threads = [threading.Thread(target=create) for _ in range(4)]\n"

@@ -142,8 +142,8 @@ def test_the_connection_that_creates_and_drops_databases_is_pinned(
     """db.init/create/drop/reset connect to a maintenance database as whoever may CREATE one."""
     shown = project.python(
         "from sqlalchemy.engine import make_url\n"
-        "from groundwork.admin import _maintenance\n"
-        f"with _maintenance(make_url({_psycopg_url(admin_url)!r})) as connection:\n"
+        "from groundwork.admin import maintenance\n"
+        f"with maintenance(make_url({_psycopg_url(admin_url)!r})) as connection:\n"
         "    print(connection.exec_driver_sql('SHOW search_path').scalar())\n"
     )
     assert shown.stdout.strip().replace(" ", "") == "pg_catalog,pg_temp", shown.stdout

@@ -179,11 +179,12 @@ def test_remote_host_refuses_without_connecting(
 
 def test_interactive_confirmation_by_typing_the_name(initialized: KitProject) -> None:
     from groundwork import protection
+    from groundwork.backends import backend_for
     from groundwork.engine import database_url
 
     settings = initialized.settings({"APP_ENV": "production"})
     url = database_url(settings)
-    answers = iter(["wrong", protection.database_label(url)])
+    answers = iter(["wrong", backend_for(url).label(url)])
     with pytest.raises(Exception, match=r"^cancelled: 'wrong' is not"):
         protection.confirm(
             settings, url, "reset", force=True, ask=lambda _: next(answers), interactive=True

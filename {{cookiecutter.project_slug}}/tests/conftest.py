@@ -30,10 +30,10 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 from groundwork import (
-    admin,
     migrations,
     protection,
 )
+from groundwork.backends import backend_for
 from groundwork.engine import (
     database_url,
     ensure_local_server,
@@ -42,7 +42,6 @@ from groundwork.engine import (
 from groundwork.seeding import runner
 from groundwork.settings import DEFAULT_APP_ENV, env_files
 from groundwork.urls import (
-    backend_of,
     normalize,
 )
 from sqlalchemy import Connection, Engine
@@ -89,16 +88,11 @@ def _set_by_test_files(settings: Settings) -> str | None:
 
 def _renamed(url: str, *suffixes: str) -> str:
     """``url`` with ``suffixes`` appended to the database name (the file name on SQLite)."""
-    parsed = make_url(url)
-    name = parsed.database or ""
-    if backend_of(url) == "sqlite":
-        path = Path(name)
-        name = str(path.with_name(path.stem + "".join(suffixes) + path.suffix))
-    else:
-        name += "".join(suffixes)
+    renamed = backend_for(url).sibling(url, "".join(suffixes))
+    name = make_url(renamed).database or ""
     if "test" not in Path(name).name:
         pytest.exit(f"refusing to use {name!r} as a test database: its name must contain 'test'")
-    return parsed.set(database=name).render_as_string(hide_password=False)
+    return renamed
 
 
 def recreate(settings: Settings) -> None:
@@ -106,10 +100,10 @@ def recreate(settings: Settings) -> None:
     url = database_url(settings)
     stamped = protection.stamped_environment(url)
     if stamped not in (None, "test"):
-        label = protection.database_label(url)
+        label = backend_for(url).label(url)
         pytest.exit(f"refusing to drop {label}: it was initialized for APP_ENV={stamped}")
-    admin.drop_database(url)
-    admin.create_database(url)
+    backend_for(url).drop_database(url)
+    backend_for(url).create_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -155,4 +149,5 @@ def scratch_settings() -> Iterator[Settings]:
     settings = settings_for_tests("_scratch")
     recreate(settings)
     yield settings
-    admin.drop_database(database_url(settings))
+    url = database_url(settings)
+    backend_for(url).drop_database(url)

@@ -1,19 +1,8 @@
-"""Backups and restores of the configured database, and emptying it for ``db.reset``.
+"""Backups and restores of the configured database: the folder, file names, partial files.
 
-PostgreSQL: ``pg_dump --format=custom`` of the application's schema (the schema of
-``alembic_version``); a restore empties that schema and replays the dump through ``psql`` in one
-explicit transaction whose ``COMMIT`` is sent only after the whole script, checked complete: if
-anything dies on the way (this process, psql, the server), psql reaches the end of its input
-without a COMMIT and the server rolls everything back. Both connect as migrations do:
-``MIGRATOR_DATABASE_URL`` (falling back to ``DATABASE_URL``), and under the role model as the
-owner (``SET ROLE``), who alone may drop and recreate the schema's tables and sees all of them.
-The client programs are taken from ``POSTGRES_BIN_DIR`` when set, otherwise the PATH's or the
-embedded server's, whichever is the closest version not older than the server (``pg_dump``
-refuses servers newer than itself). They get the connection as libpq keywords on the command
-line and the password in their environment (``PGPASSWORD``), never in their arguments.
-
-SQLite: the online backup API (``sqlite3.Connection.backup``), consistent while the file is in
-use, and the same API copies a backup back.
+How a backup is taken and restored is the backend's (``backends/postgresql_backup.py``:
+``pg_dump`` archives replayed through ``psql`` in one transaction; ``backends/sqlite_backup.py``:
+SQLite's online backup API); what every backend shares is here.
 
 Backups go to ``BACKUP_DIR`` (default ``backups/``, git-ignored, mode 0700) as
 ``<database>-<UTC time>.dump`` / ``.sqlite3`` (``..._2.dump`` and on for a second backup within
@@ -27,38 +16,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import sqlite3
 import stat
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool
-
-from . import local
-from .engine import database_url, make_engine
-from .errors import TaskError, mask_secrets
-from .protection import database_label
-from .quoting import ident, literal
-from .roles.names import assume_migration_role
-from .roles.tables import READ_ONLY_TABLES, SEED_TABLES
+from .backends import backend_for
+from .errors import TaskError
 from .settings import Settings
-from .urls import backend_of
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-_TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
-# Created by db.grant, as the owner, for an app that may not create tables: db.reset under the
-# role model empties them instead of dropping them, or the app could not seed afterwards and
-# db.grant --check would find them gone (or, recreated by migrations, writable by the app).
-LIFECYCLE_TABLES = (*READ_ONLY_TABLES, *SEED_TABLES)
 LATEST = "latest"  # db.restore latest: the newest backup of the configured database
 
 
@@ -68,7 +36,7 @@ def backup_dir(settings: Settings) -> Path:
     return path if path.is_absolute() else settings.project_root / path
 
 
-def _new_path(settings: Settings, url: str, suffix: str) -> Path:
+def new_path(settings: Settings, url: str, suffix: str) -> Path:
     folder = _private_folder(backup_dir(settings))
     _remove_stale_partials(folder)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -83,7 +51,7 @@ def _new_path(settings: Settings, url: str, suffix: str) -> Path:
 
 
 def _name_of(url: str) -> str:
-    return database_label(url).removesuffix(".sqlite3")
+    return backend_for(url).label(url).removesuffix(".sqlite3")
 
 
 def _private_folder(folder: Path) -> Path:
@@ -101,7 +69,7 @@ def _private_folder(folder: Path) -> Path:
     return folder
 
 
-def _partial_of(target: Path) -> Path:
+def partial_of(target: Path) -> Path:
     """Where ``target`` is written until complete: hidden (``ls`` and ``latest`` skip it), never
     ending like a backup, and naming the host and process, so a later backup can tell when it
     was abandoned."""
@@ -149,14 +117,14 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _create_private(path: Path) -> None:
+def create_private(path: Path) -> None:
     """Create ``path`` empty with mode 0600 before anything is written into it."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def latest_backup(settings: Settings, url: str) -> Path | None:
     """The newest backup of the database of ``url`` in the backup folder, or None."""
-    suffix = ".sqlite3" if backend_of(url) == "sqlite" else ".dump"
+    suffix = backend_for(url).backup_suffix
     stamp = r"-(\d{8}T\d{6}Z)(?:_(\d+))?"  # not an f-string: the template renders double braces
     named = re.compile(f"^{re.escape(_name_of(url))}{stamp}{re.escape(suffix)}$")
     found = []
@@ -170,41 +138,7 @@ def latest_backup(settings: Settings, url: str) -> Path | None:
 
 def backup(settings: Settings, url: str) -> Path:
     """Write a backup of the database of ``url``; return its path."""
-    if backend_of(url) == "sqlite":
-        source = _sqlite_path(url)
-        if not source.is_file():
-            raise TaskError(f"no database to back up: {source} does not exist")
-        target = _new_path(settings, url, ".sqlite3")
-        partial = _partial_of(target)
-        # The source is opened for writing: after a crash its hot journal must be rolled back
-        # before it can be read (read-only, SQLite refuses). The backup API only reads it.
-        with _unlinked_on_error(partial):
-            _create_private(partial)
-            with _SQLite(source, mode="rw") as src, _SQLite(partial) as dst:
-                src.backup(dst)
-        partial.replace(target)
-        return target
-    login = _owner_login(settings)
-    pg_dump = _tool(settings, "pg_dump", login.major)
-    target = _new_path(settings, url, ".dump")
-    partial = _partial_of(target)
-    role = [f"--role={login.role}"] if login.role else []
-    with _unlinked_on_error(partial):
-        _create_private(partial)  # pg_dump truncates it and keeps its mode
-        _run(
-            [
-                str(pg_dump),
-                "--format=custom",
-                f"--schema={login.schema}",
-                *role,
-                f"--file={partial}",
-            ],
-            login.url,
-            connect=True,
-            what="backup",
-        )
-    partial.replace(target)
-    return target
+    return backend_for(url).backup(settings, url)
 
 
 def restore(settings: Settings, url: str, file: str) -> Path:
@@ -217,345 +151,21 @@ def restore(settings: Settings, url: str, file: str) -> Path:
         newest = latest_backup(settings, url)
         if newest is None:
             raise TaskError(
-                f"no backup of {database_label(url)} in {backup_dir(settings)}:"
+                f"no backup of {backend_for(url).label(url)} in {backup_dir(settings)}:"
                 " `invoke db.backup` writes one"
             )
         path, file = newest, str(newest)
     if not path.is_file():
         raise TaskError(f"backup {file!r} not found: `ls {backup_dir(settings)}` lists them")
-    if backend_of(url) == "sqlite":
-        if path.read_bytes()[: len(_SQLITE_HEADER)] != _SQLITE_HEADER:
-            raise TaskError(f"{file!r} is not a SQLite backup (wrong file header)")
-        target = _sqlite_path(url)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _SQLite(path, readonly=True) as src:
-            ok = src.execute("PRAGMA quick_check").fetchone()
-            if not ok or ok[0] != "ok":
-                raise TaskError(f"the backup {file!r} is damaged: {ok[0] if ok else '?'}")
-            with _SQLite(target) as dst:
-                src.backup(dst)  # one write transaction on the target: all or nothing
-        return path
-    login = _owner_login(settings, drops=True)
-    major = login.major
-    pg_restore = _tool(settings, "pg_restore", major)
-    psql = pg_restore.with_name("psql")
-    listing = _run([str(pg_restore), "--list", str(path)], url, what=f"reading {file!r}")
-    # The schema itself stays (with its owner and grants); only what is inside is replaced.
-    own_schema = re.compile(r"^\d+; \d+ \d+ (SCHEMA - |\S+ - SCHEMA )")
-    kept = "\n".join(line for line in listing.splitlines() if not own_schema.match(line))
-    with tempfile.TemporaryDirectory() as scratch:
-        list_file = Path(scratch) / "restore.list"
-        list_file.write_text(kept)
-        # --single-transaction: one BEGIN first, one COMMIT last, none in between (large
-        # objects would otherwise commit on their own).
-        script = _run(
-            [
-                str(pg_restore),
-                "--single-transaction",
-                f"--use-list={list_file}",
-                "--file=-",
-                str(path),
-            ],
-            url,
-            what=f"reading {file!r}",
-        )
-    if major < 17:  # written by a newer pg_restore for any server; older ones reject it
-        script = script.replace("SET transaction_timeout = 0;\n", "")
-    # As the owner: only an object's owner may drop it or ALTER ... OWNER TO as the dump does.
-    role = f"SET ROLE {ident(login.role)};\n" if login.role else ""
-    drops = (
-        role
-        + "SET client_min_messages = warning;\n"
-        + "".join(f"{statement};\n" for statement in login.drops)
-    )
-    if " DEFAULT ACL " in kept:
-        drops += _WITHOUT_DEFAULT_PRIVILEGES.replace("{schema}", literal(login.schema))
-    # Not psql --single-transaction: at the end of its input psql COMMITs that one, so if this
-    # process died mid-COPY, the rows sent so far would be committed. The script's own BEGIN
-    # and COMMIT, the COMMIT last and only after the whole script was checked complete: input
-    # that ends early ends without a COMMIT, psql exits and the server rolls back.
-    _run(
-        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
-        login.url,
-        connect=True,
-        stdin=_in_one_transaction(script, drops, file),
-        what=f"restoring {file!r} (nothing was changed)",
-    )
+    backend_for(url).restore(settings, url, path, file)
     return path
 
 
-_COMMENT_OR_BLANK = re.compile(r"^(--.*|\\(un)?restrict \S+|\s*)$")
-
-
-def _in_one_transaction(script: str, preamble: str, file: str) -> str:
-    """``script`` (pg_restore --single-transaction) with ``preamble`` after its BEGIN, checked
-    to be complete: one BEGIN before any statement, one COMMIT after every statement, and the
-    dump's end marker after it. Anything else is refused before psql sees a line of it."""
-    lines = script.splitlines(keepends=True)
-    begin = next((i for i, line in enumerate(lines) if line == "BEGIN;\n"), None)
-    commit = next((i for i in range(len(lines) - 1, -1, -1) if lines[i] == "COMMIT;\n"), None)
-    tail = "".join(lines[commit + 1 :]) if commit is not None else ""
-    if (
-        begin is None
-        or commit is None
-        or commit < begin
-        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[:begin])
-        or not all(_COMMENT_OR_BLANK.match(line.rstrip("\n")) for line in lines[commit + 1 :])
-        or "-- PostgreSQL database dump complete" not in tail
-    ):
-        raise TaskError(
-            f"the backup {file!r} is incomplete or not a pg_dump archive this pg_restore reads"
-            " (nothing was changed): restore another one (`ls` the backup folder)"
-        )
-    head, body = "".join(lines[: begin + 1]), "".join(lines[begin + 1 : commit])
-    return head + preamble + body + "COMMIT;\n" + tail
-
-
-def empty_schema(connection: Connection) -> tuple[list[str], list[str]]:
-    """Drop every object of the application's schema (PostgreSQL); return what was dropped and
-    the tables emptied instead.
-
-    The schema itself, its owner, grants and default privileges stay, and so does the database:
-    this works for a login that may not create databases, and keeps what a DBA set up. Under
-    the role model (the migrator's connection, after SET ROLE the owner) the lifecycle tables
-    db.grant created stay too, emptied, with their grants.
-    """
-    as_owner = connection.exec_driver_sql("SELECT current_user <> session_user").scalar()
-    keep = LIFECYCLE_TABLES if as_owner else ()
-    statements = _drop_statements_on(connection, keep)
-    for statement in statements:
-        connection.exec_driver_sql(statement)
-    emptied = [
-        str(name)
-        for (name,) in connection.execute(
-            text(
-                "SELECT format('%I.%I', current_schema(), c.relname) FROM pg_class c"
-                " WHERE c.relnamespace = current_schema()::regnamespace"
-                " AND c.relkind IN ('r', 'p') AND c.relname = ANY(:keep) ORDER BY 1"
-            ),
-            {"keep": list(keep)},
-        )
-    ]
-    if emptied:
-        connection.exec_driver_sql(f"TRUNCATE {', '.join(emptied)}")
-    return statements, emptied
-
-
-@dataclass(frozen=True)
-class _OwnerLogin:
-    """How backups and restores connect: the migrator's URL, the role it sets, what it sees."""
-
-    url: str
-    role: str | None  # the owner under the role model (SET ROLE), else None
-    schema: str
-    major: int
-    drops: list[str]
-
-
-def _owner_login(settings: Settings, *, drops: bool = False) -> _OwnerLogin:
-    url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
-    engine = make_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            role = assume_migration_role(connection, settings)
-            # After SET ROLE: the migrator alone may not even use the schema, so the search
-            # path would skip it.
-            schema, version = connection.execute(
-                text("SELECT current_schema(), current_setting('server_version_num')::int")
-            ).one()
-            statements = _drop_statements_on(connection) if drops else []
-    finally:
-        engine.dispose()
-    return _OwnerLogin(url, role, str(schema or "public"), int(version) // 10000, statements)
-
-
-# A dump's ACL entries are differences from the built-in defaults, not from the schema's
-# default privileges: replayed while those are in force, a table the app may only read (such
-# as alembic_version under the role model) would come back writable. Without them until the
-# dump's own DEFAULT ACL entries, replayed last, put them back, every object gets exactly the
-# privileges it had. Only the current role's own, in this schema: the ones that apply here.
-_WITHOUT_DEFAULT_PRIVILEGES = """DO $$
-DECLARE
-  d record;
-BEGIN
-  FOR d IN SELECT a.defaclobjtype AS kind, x.grantee
-             FROM pg_default_acl a, aclexplode(a.defaclacl) x
-            WHERE a.defaclnamespace = to_regnamespace({schema})
-              AND a.defaclrole = current_user::regrole LOOP
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE ALL ON %s FROM %s', {schema},
-      CASE d.kind WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
-                  ELSE 'TYPES' END,
-      CASE WHEN d.grantee = 0 THEN 'PUBLIC' ELSE d.grantee::regrole::text END);
-  END LOOP;
-END $$;
-"""
-
-
 @contextmanager
-def _unlinked_on_error(partial: Path) -> Iterator[None]:
+def unlinked_on_error(partial: Path) -> Iterator[None]:
     """Remove ``partial`` when the block fails: a failed backup leaves no file behind."""
     try:
         yield
     except BaseException:
         _remove_partial(partial)
         raise
-
-
-def _drop_statements_on(connection: Connection, keep: tuple[str, ...] = ()) -> list[str]:
-    # Objects of current_schema() that no extension owns: views, tables, sequences, types,
-    # routines, in that order; CASCADE takes dependants, IF EXISTS skips what went with them.
-    # Tables named in ``keep`` stay.
-    not_extension = (
-        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
-    )
-    query = f"""
-        SELECT format('DROP %s IF EXISTS %I.%I CASCADE',
-                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                                     WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
-                                     ELSE 'TABLE' END,
-                      n.nspname, c.relname),
-               CASE c.relkind WHEN 'v' THEN 1 WHEN 'm' THEN 1 WHEN 'S' THEN 3 ELSE 2 END
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-           AND NOT c.relispartition AND {not_extension.format(oid="c.oid")}
-           AND NOT (c.relkind IN ('r', 'p') AND c.relname = ANY(:keep))
-        UNION ALL
-        SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname), 4
-          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-          LEFT JOIN pg_class c ON c.oid = t.typrelid
-         WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r', 'c')
-           AND (t.typtype <> 'c' OR c.relkind = 'c') AND {not_extension.format(oid="t.oid")}
-        UNION ALL
-        SELECT format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure), 5
-          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')
-           AND {not_extension.format(oid="p.oid")}
-        ORDER BY 2, 1
-    """
-    return [row[0] for row in connection.execute(text(query), {"keep": list(keep)})]
-
-
-def _tool(settings: Settings, name: str, server_major: int) -> Path:
-    """The oldest ``name`` program that still handles a server of ``server_major``."""
-    explicit = settings.get("POSTGRES_BIN_DIR")
-    folders = [Path(explicit)] if explicit else []
-    if not explicit:
-        found = shutil.which(name)
-        folders += [p for p in (local.bin_dir(), Path(found).parent if found else None) if p]
-    candidates: list[tuple[int, Path]] = []
-    for folder in folders:
-        program = folder / name
-        if not (program.is_file() and os.access(program, os.X_OK)):
-            continue
-        try:
-            output = subprocess.run(  # noqa: S603 - our own path, no shell
-                [str(program), "--version"], capture_output=True, text=True, timeout=30
-            ).stdout
-        except OSError:
-            continue
-        match = _TOOL_VERSION.search(output)
-        if match:
-            candidates.append((int(match[1]), program))
-    if not candidates:
-        where = f"POSTGRES_BIN_DIR={explicit}" if explicit else "PATH nor the embedded server"
-        raise TaskError(
-            f"{name} not found in {where}: install the PostgreSQL {server_major} client programs "
-            f"(e.g. apt install postgresql-client-{server_major}) or set POSTGRES_BIN_DIR"
-        )
-    usable = sorted(c for c in candidates if c[0] >= server_major)
-    if not usable:
-        major, program = max(candidates)
-        raise TaskError(
-            f"{program} is version {major}, older than the server ({server_major}): install the "
-            f"PostgreSQL {server_major} client programs or set POSTGRES_BIN_DIR"
-        )
-    # The closest version: its archives and scripts suit this server best (a newer pg_restore
-    # writes settings an older server rejects, an older one cannot read a newer archive).
-    return usable[0][1]
-
-
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """libpq keyword parameters without the password, and the environment that carries it.
-
-    Never a URI re-rendered by SQLAlchemy: ``URL.set(password=None)`` keeps the password (None
-    means "unchanged" there), and ``ps`` shows a child's arguments to every local user.
-    """
-    parsed: URL = make_url(url)
-    env = dict(os.environ)
-    keywords = {
-        "host": parsed.host,
-        "port": str(parsed.port) if parsed.port else None,
-        "dbname": parsed.database,
-        "user": parsed.username,
-    }
-    for key, value in parsed.query.items():  # sslmode=require and the like
-        keywords[key] = value[-1] if isinstance(value, tuple) else value
-    password = keywords.pop("password", None) or parsed.password
-    if password:
-        env["PGPASSWORD"] = str(password)
-    conninfo = " ".join(
-        f"{key}={_conninfo_value(str(value))}" for key, value in keywords.items() if value
-    )
-    return conninfo, env
-
-
-def _conninfo_value(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"
-
-
-def _run(
-    args: list[str],
-    url: str,
-    *,
-    connect: bool = False,
-    stdin: str | None = None,
-    what: str | None = None,
-) -> str:
-    conninfo, env = _libpq(url)
-    if connect:
-        args = [*args, "--dbname", conninfo]
-    try:
-        result = subprocess.run(  # noqa: S603 - a PostgreSQL program, no shell
-            args, input=stdin, capture_output=True, text=True, env=env
-        )
-    except OSError as exc:
-        raise TaskError(f"cannot run {args[0]}: {exc.strerror}") from exc
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if "ERROR" in line or "error:" in line or "FATAL" in line]
-        detail = (errors or lines or [f"exit status {result.returncode}"])[0]
-        name = Path(args[0]).name
-        detail = re.sub(
-            r"^(pg_dump|pg_restore|psql)(:<stdin>:\d+)?: (error: )?(ERROR: +)?", "", detail
-        )
-        raise TaskError(mask_secrets(f"{what or name} failed: {name}: {detail}"))
-    return result.stdout
-
-
-def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        raise TaskError("an in-memory SQLite database cannot be backed up or restored")
-    return Path(database)
-
-
-class _SQLite:
-    """``sqlite3.connect`` as a context manager that closes (sqlite3's own only commits)."""
-
-    def __init__(self, path: Path, *, readonly: bool = False, mode: str = "rwc") -> None:
-        self.path, self.mode = path, "ro" if readonly else mode
-
-    def __enter__(self) -> sqlite3.Connection:
-        try:
-            if self.mode == "rwc":
-                self.connection = sqlite3.connect(self.path)
-            else:
-                self.connection = sqlite3.connect(f"file:{self.path}?mode={self.mode}", uri=True)
-            self.connection.execute("PRAGMA busy_timeout = 5000")
-        except sqlite3.Error as exc:
-            raise TaskError(f"cannot open {self.path}: {exc}") from exc
-        return self.connection
-
-    def __exit__(self, *_: object) -> None:
-        self.connection.close()

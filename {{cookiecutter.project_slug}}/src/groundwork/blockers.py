@@ -6,6 +6,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from .backends import backend_named
 from .engine import make_engine
 
 # Sessions other than ours holding a lock on a table (or index, sequence...) of this database,
@@ -33,7 +34,7 @@ _HOLDERS = text(
 
 def backend_pid(connection: Connection) -> int | None:
     """The server pid of ``connection`` (PostgreSQL), readable even in a failed transaction."""
-    if connection.dialect.name != "postgresql":
+    if not backend_named(connection.dialect.name).has_server:
         return None
     info = getattr(connection.connection.dbapi_connection, "info", None)
     pid = getattr(info, "backend_pid", None)

@@ -68,14 +68,15 @@ def init(
     lock_timeout: float | None = None,
 ) -> None:
     """Create the database when missing, migrate it to head and seed it (idempotent)."""
-    from . import admin, lifecycle, migrations
+    from . import lifecycle, migrations
+    from .backends import backend_for
     from .engine import database_url
     from .seeding import runner
 
     settings = _connecting(settings, lock_timeout=lock_timeout, wait=wait)
     lifecycle.wait_for_server(settings)
     url = database_url(settings)
-    if admin.create_database(url):
+    if backend_for(url).create_database(url):
         print(f"Created database {mask_secrets(url)}")
     migrations.upgrade(settings, "head")
     runner.run(settings)
@@ -240,13 +241,13 @@ def stamp(
 def create(settings: Settings | None = None) -> None:
     from . import lifecycle
 
-    lifecycle.create(_connecting(settings))
+    print(lifecycle.create(_connecting(settings)))
 
 
 def drop(settings: Settings | None = None, *, force: bool = False, yes: bool = False) -> None:
     from . import lifecycle
 
-    lifecycle.drop(_connecting(settings), force=force, yes=yes)
+    print(lifecycle.drop(_connecting(settings), force=force, yes=yes))
 
 
 def backup(settings: Settings | None = None) -> Path:
@@ -260,7 +261,7 @@ def restore(
 ) -> None:
     from . import lifecycle
 
-    lifecycle.restore(_connecting(settings), file, force=force, yes=yes)
+    print(lifecycle.restore(_connecting(settings), file, force=force, yes=yes))
 
 
 def reset(

@@ -19,6 +19,7 @@ from sqlalchemy import Column, Constraint, ForeignKeyConstraint, Index, MetaData
 from sqlalchemy.engine import Dialect
 
 from . import enums
+from .backends import Backend
 from .ledger import not_lifecycle_table
 from .project import current as current_project
 
@@ -42,7 +43,7 @@ def include_object(
     return included
 
 
-def comparison_options(backend: str) -> dict[str, Any]:
+def comparison_options(backend: Backend) -> dict[str, Any]:
     """The options of every comparison of models and database, for ``backend``'s dialect."""
     return {
         "compare_type": True,
@@ -51,8 +52,8 @@ def comparison_options(backend: str) -> dict[str, Any]:
         "compare_server_default": False,
         "include_name": include_name,
         "include_object": include_object,
-        # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
-        "render_as_batch": backend == "sqlite",
+        # What the database cannot ALTER (SQLite: most things), batch mode rebuilds instead.
+        "render_as_batch": backend.render_as_batch,
     }
 
 

@@ -8,15 +8,13 @@ server ``ensure_local_server()`` starts: the tasks call it, explicitly, before t
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import local
-from .errors import TaskError, add_detail, mask_secrets
+from .backends import backend_for
+from .errors import TaskError
 from .settings import Settings
-from .urls import backend_of, normalize
+from .urls import normalize
 
 if TYPE_CHECKING:
     # SQLAlchemy is imported by the functions that use it: an unchanged `db.seed` asks
@@ -89,9 +87,7 @@ def with_connect_timeout(url: str, seconds: int) -> str:
     ``--dbname`` of pg_dump, pg_restore and psql. Without it, a server that accepts the TCP
     connection and never answers holds a task for minutes, or for good.
     """
-    if backend_of(url) != "postgresql" or re.search(r"[?&]connect_timeout=", url):
-        return url
-    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
+    return backend_for(url).with_connect_timeout(url, seconds)
 
 
 def offline_url(settings: Settings) -> str:
@@ -124,78 +120,13 @@ def make_engine(
     ``existing_only`` (SQLite; tasks that only read): a missing file is reported, where
     connecting would create it, and its folder, empty. Creating is ``db.init``'s job.
     """
-    from sqlalchemy import create_engine, event
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    if make_url(url).get_backend_name() == "postgresql":  # a URL object too (admin.py)
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "do_connect", _timed_connect(url))
-        return engine
-    assert isinstance(url, str)
-    if backend_of(url) != "sqlite":
-        return create_engine(url, **kwargs)
-    path = make_url(url).database
-    if path and path != ":memory:":
-        if existing_only and not Path(path).is_file():
-            raise TaskError(f"database {path} does not exist: run `invoke db.init` to create it")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    kwargs.setdefault("poolclass", NullPool)
-    engine = create_engine(url, **kwargs)
-    busy_timeout_ms = 5000
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA foreign_keys = {'ON' if enforce_foreign_keys else 'OFF'}")
-        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        if write_lock_wait is None:
-            connection.exec_driver_sql("BEGIN")
-            return
-        from .locking import sqlite_begin_immediate
-
-        sqlite_begin_immediate(connection, path, write_lock_wait)
-
-    return engine
-
-
-def _timed_connect(url: str | URL) -> Callable[..., Any]:
-    """A ``do_connect`` hook: a connection that timed out says where and after how long."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    shown = mask_secrets(
-        parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=True)
+    return backend_for(url).make_engine(
+        url,
+        enforce_foreign_keys=enforce_foreign_keys,
+        write_lock_wait=write_lock_wait,
+        existing_only=existing_only,
+        **kwargs,
     )
-
-    def connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        try:
-            return dialect.loaded_dbapi.connect(*cargs, **cparams)
-        except dialect.loaded_dbapi.errors.ConnectionTimeout as exc:
-            seconds = max(2, math.ceil(float(cparams.get("connect_timeout") or 0)))
-            host = cparams.get("host") or parsed.host or "the local socket"
-            port = cparams.get("port") or parsed.port or 5432
-            add_detail(
-                exc,
-                f"the server at {host}:{port} did not answer within {seconds} s (connect "
-                f"timeout expired; DATABASE_CONNECT_TIMEOUT): is {shown} a "
-                "PostgreSQL server that is up? If it is only slow, raise DATABASE_CONNECT_TIMEOUT",
-            )
-            raise
-        except dialect.loaded_dbapi.OperationalError as exc:
-            # psycopg gives no SQLSTATE for a refused connection: the server's answer to a
-            # second try is its code (a missing database, a wrong password, starting up).
-            from .server_answer import answer
-
-            answer(exc)
-            raise
-
-    return connect
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

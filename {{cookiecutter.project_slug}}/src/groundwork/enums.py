@@ -11,17 +11,12 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
+from .backends import backend_named
 from .project import current as current_project
 
 
 def _flavour() -> ModuleType:
-    if current_project().database == "postgresql":
-        from . import enums_postgresql
-
-        return enums_postgresql
-    from . import enums_sqlite
-
-    return enums_sqlite
+    return backend_named(current_project().database).enums_module()
 
 
 def register() -> None:

@@ -16,13 +16,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
 from . import drift, enums
+from .backends import backend_for
 from .engine import database_url, ensure_local_server, make_engine, offline_url
 from .migrations import refuse_broken_foreign_keys
 from .naming import empty_metadata
 from .project import Project, configure
 from .roles.names import assume_migration_role
 from .settings import load_settings
-from .urls import backend_of
 
 
 def run(context: Any, project: Project) -> None:
@@ -88,7 +88,7 @@ class _Options:
             "target_metadata": self.target_metadata,
             # What is compared, and what is left alone (migrations/filters.py, the lifecycle's
             # own tables): the same options as `invoke db.check` (drift.py).
-            **drift.comparison_options(backend_of(url)),
+            **drift.comparison_options(backend_for(url)),
             "process_revision_directives": self.drop_empty_revision,
         }
 

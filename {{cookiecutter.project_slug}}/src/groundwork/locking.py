@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from .backends import backend_for, backend_named
 from .engine import make_engine
 from .errors import TaskError, describe, sqlite_busy
 from .project import current as current_project
@@ -47,7 +48,6 @@ from .roles.names import assume_migration_role
 from .roles.tables import VERSION_TABLE
 from .server_answer import answer
 from .settings import Settings
-from .urls import backend_of
 
 DEFAULT_LOCK_WAIT = 60.0
 DEFAULT_PG_LOCK_TIMEOUT = "5s"
@@ -127,9 +127,7 @@ def task_connect_args(url: str, **extra: Any) -> dict[str, Any]:
     another client gets next, which then fails ("prepared statement "_pg3_0" already exists").
     A task runs each statement a few times at most: preparing gains it nothing.
     """
-    if backend_of(url) != "postgresql":
-        return dict(extra)
-    return {"prepare_threshold": None, **extra}
+    return backend_for(url).task_connect_args(extra)
 
 
 @contextmanager
@@ -140,7 +138,7 @@ def migration_lock(settings: Settings, url: str) -> Iterator[None]:
     it, then fails with one line naming the holder. Re-entrant within a process: reset and
     restore hold it around the upgrade or the drops that take it again.
     """
-    if backend_of(url) != "postgresql":
+    if not backend_for(url).has_server:  # SQLite: the file's write lock (BEGIN IMMEDIATE)
         yield
         return
     wait = lock_wait(settings)
@@ -251,7 +249,7 @@ def apply_timeouts(settings: Settings, connection: Connection) -> None:
     request and blocks every later query on that table; failing after a few seconds is kinder
     to the traffic than stalling it.
     """
-    if connection.dialect.name != "postgresql":
+    if not backend_named(connection.dialect.name).has_server:
         return
     for setting, name, default in (
         ("lock_timeout", "MIGRATION_LOCK_TIMEOUT", DEFAULT_PG_LOCK_TIMEOUT),
@@ -278,7 +276,7 @@ def wait_for_server(url: str, seconds: float) -> None:
     Only "not up yet" errors are retried: a wrong password or a missing database means the
     server is up, and the task goes on to report (or fix) it.
     """
-    if seconds <= 0 or backend_of(url) != "postgresql":
+    if seconds <= 0 or not backend_for(url).has_server:
         return
     target = make_url(url).set(database="postgres").render_as_string(hide_password=False)
     deadline = time.monotonic() + seconds

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
 
 from alembic import command
@@ -25,6 +24,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
 from . import blockers, kit_tables, ledger, locking, revision_files
+from .backends import backend_for, backend_named
 from .engine import database_url, make_engine, offline_url
 from .errors import (
     TaskError,
@@ -38,7 +38,6 @@ from .errors import (
 from .project import current as current_project
 from .roles.names import assume_migration_role
 from .settings import Settings
-from .urls import backend_of
 
 
 def alembic_config(settings: Settings) -> Config:
@@ -178,28 +177,12 @@ def _add_details(settings: Settings, exc: BaseException, ours: int | None) -> No
 
 
 def foreign_key_violations(connection: Connection, limit: int = 20) -> tuple[int, list[str]]:
-    """SQLite: how many rows have foreign keys pointing nowhere, and a line for the first ones.
+    """How many rows have foreign keys pointing nowhere, and a line for the first ones.
 
-    Migrations run with foreign keys off (batch mode rebuilds tables, engine.py), so SQLite
-    checks nothing while they run; ``PRAGMA foreign_key_check`` finds what they left behind
-    (or what was written with the pragma off). PostgreSQL never lets such a row in: none.
+    SQLite checks nothing while migrations run (foreign keys off, backends/sqlite.py) and
+    ``PRAGMA foreign_key_check`` finds what they left; PostgreSQL never lets such a row in.
     """
-    if connection.dialect.name != "sqlite":
-        return 0, []
-    found = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    lines = []
-    for table, rowid, parent, fkid in found[:limit]:
-        columns = [
-            str(row[3])
-            for row in connection.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")')
-            if row[0] == fkid
-        ]
-        where = f"rowid {rowid}" if rowid is not None else "a row"
-        lines.append(
-            f"table {table} {where}: {', '.join(columns) or 'its foreign key'} points to no "
-            f"row of {parent}"
-        )
-    return len(found), lines
+    return backend_named(connection.dialect.name).foreign_key_violations(connection, limit)
 
 
 def refuse_broken_foreign_keys(connection: Connection, before: tuple[str, ...]) -> None:
@@ -208,7 +191,8 @@ def refuse_broken_foreign_keys(connection: Connection, before: tuple[str, ...]) 
     Only when the run moved the database from ``before``: at head, nothing ran to check (the
     check reads every table; ``db.check`` runs it whatever happened).
     """
-    if connection.dialect.name != "sqlite" or applied_heads(connection) == before:
+    backend = backend_named(connection.dialect.name)
+    if not backend.foreign_keys_off_in_migrations or applied_heads(connection) == before:
         return
     count, violations = foreign_key_violations(connection, limit=1)
     if count:
@@ -543,15 +527,8 @@ def offline_sql(settings: Settings, revisions: str | None = None) -> str:
     config = alembic_config(settings)
     url = offline_url(settings)
     try:
-        if backend_of(url) == "sqlite":
-            from .offline import replay_sql  # batch mode needs a database: an in-memory one
-
-            return replay_sql(config, scripts, start, end, downgrade=downgrading)
-        buffer = StringIO()
-        config.output_buffer = buffer
-        config.attributes["url"] = url
-        (command.downgrade if downgrading else command.upgrade)(config, f"{start}:{end}", sql=True)
-        return buffer.getvalue()
+        backend = backend_for(url)
+        return backend.offline_sql(config, scripts, url, start, end, downgrade=downgrading)
     except TaskError:
         raise
     except Exception as exc:
@@ -625,7 +602,7 @@ def check(settings: Settings) -> list[str]:
                 "(PRAGMA foreign_key_check lists them)"
             )
         # A SECURITY DEFINER function without a pinned search_path (docs/database.md).
-        if connection.dialect.name == "postgresql":
+        if backend_named(connection.dialect.name).has_roles:
             problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
         applied = applied_heads(connection)
         if set(applied) != set(heads):
@@ -641,7 +618,7 @@ def _drift(connection: Connection) -> list[str]:
     from . import drift, enums  # enum types, with their values, compared as autogenerate does
 
     context = MigrationContext.configure(
-        connection, opts=drift.comparison_options(connection.dialect.name)
+        connection, opts=drift.comparison_options(backend_named(connection.dialect.name))
     )
     models = current_project().load_models()  # the ORM: only the drift check needs it
     enums.register()

@@ -23,15 +23,13 @@ from sqlalchemy import Connection, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from . import admin
+from .backends import backend_for
 from .engine import make_engine
 from .errors import TaskError
 from .ledger import ENVIRONMENT_TABLE, environment
 from .settings import Settings
-from .urls import backend_of
 
 DEFAULT_PROTECTED = "production"
-_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def protected_environments(settings: Settings) -> set[str]:
@@ -49,28 +47,9 @@ def same_environment(one: str, other: str) -> bool:
     return _key(one) == _key(other)
 
 
-def is_local(url: str) -> bool:
-    if backend_of(url) == "sqlite":
-        return True
-    parsed = make_url(url)
-    hosts = [parsed.host or ""]
-    query_host = parsed.query.get("host")
-    if query_host:
-        hosts = list(query_host) if isinstance(query_host, tuple) else [query_host]
-    # A host starting with "/" is a Unix socket folder: this machine.
-    return all(host.startswith("/") or host.lower() in _LOCAL_HOSTS for host in hosts)
-
-
-def database_label(url: str) -> str:
-    """What the user types to confirm: the database name (the file name for SQLite)."""
-    parsed = make_url(url)
-    database = parsed.database or ""
-    return database.rsplit("/", 1)[-1] if backend_of(url) == "sqlite" else database
-
-
 def stamped_environment(url: str) -> str | None:
     """The environment the database was initialized for; None when unknown or no database."""
-    if not admin.database_exists(url):
+    if not backend_for(url).database_exists(url):
         return None
     engine = make_engine(url, poolclass=NullPool)
     try:
@@ -118,7 +97,7 @@ def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[st
     protected = protected_environments(settings)
     if _key(settings.app_env) in protected:
         found.append(f"APP_ENV={settings.app_env} is protected (PROTECTED_ENVIRONMENTS)")
-    if not is_local(url):
+    if not backend_for(url).is_local(url):
         found.append(f"the database host {make_url(url).host!r} is not this machine")
     if found and not read_stamp:
         return found
@@ -148,7 +127,7 @@ def confirm(
     why = reasons(settings, url, read_stamp=force)
     if not why:
         return
-    label = database_label(url)
+    label = backend_for(url).label(url)
     if not force:
         raise TaskError(
             f"refused on {label!r}: {'; '.join(why)}; "

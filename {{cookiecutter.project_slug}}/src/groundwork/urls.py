@@ -25,12 +25,6 @@ _SCHEME_ALIASES = {
 }
 
 
-def backend_of(url: str) -> str:
-    """``postgresql`` or ``sqlite`` (or the raw scheme of anything else)."""
-    scheme = url.split("://", 1)[0].lower().split("+", 1)[0]
-    return "postgresql" if scheme in {"postgres", "postgresql"} else scheme
-
-
 def normalize(url: str, project_root: Path, *, setting: str = "DATABASE_URL") -> str:
     """The SQLAlchemy URL for ``url``: psycopg 3 for PostgreSQL, absolute paths for SQLite.
 

@@ -37,8 +37,9 @@ def admin_url(settings: Settings, given: str | None = None) -> URL:
     """
     from sqlalchemy.engine import make_url
 
+    from ..backends import backend_for
     from ..engine import connect_timeout, database_url, with_connect_timeout
-    from ..urls import backend_of, normalize
+    from ..urls import normalize
 
     raw = given or settings.get("ADMIN_DATABASE_URL")
     app_setting = "DATABASE_URL" if settings.database_url else "MIGRATOR_DATABASE_URL"
@@ -51,14 +52,14 @@ def admin_url(settings: Settings, given: str | None = None) -> URL:
         )
     elif settings.database_url is None:
         url = database_url(settings)  # the project-local server: we are its superuser
-    elif backend_of(settings.database_url) == "sqlite":
+    elif not backend_for(settings.database_url).has_roles:
         url = settings.database_url  # refused just below, for what it is
     else:
         raise TaskError(
             "db.grant needs an admin connection, never the app's: set ADMIN_DATABASE_URL "
             "(a superuser, or a CREATEROLE CREATEDB admin owning the database) or --admin-url"
         )
-    if backend_of(url) != "postgresql" or (app and backend_of(app) != "postgresql"):
+    if not backend_for(url).has_roles or (app and not backend_for(app).has_roles):
         raise TaskError(
             "roles and grants are a PostgreSQL feature; this database is SQLite "
             "(`invoke db.grant --print` shows the SQL for a PostgreSQL server)"

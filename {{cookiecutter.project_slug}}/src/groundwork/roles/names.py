@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..backends import backend_named
 from ..errors import TaskError
 from ..project import current as current_project
 from .prefix import problem
@@ -72,7 +73,7 @@ def assume_migration_role(connection: Connection, settings: Settings) -> str | N
     ``alembic upgrade`` ends up exiting 0 having persisted nothing. DB_MIGRATION_ROLE names the
     role explicitly; without it, the owner is taken when the login is this project's migrator.
     """
-    if connection.dialect.name != "postgresql":
+    if not backend_named(connection.dialect.name).has_roles:
         return None
     names = role_names(settings)
     role = settings.get("DB_MIGRATION_ROLE")

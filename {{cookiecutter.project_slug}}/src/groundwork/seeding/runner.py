@@ -20,9 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..backends import backend_for
 from ..engine import database_url, make_engine
 from ..errors import TaskError
-from ..urls import backend_of
 from . import unchanged
 from .counts import Counts
 from .progress import Progress
@@ -246,7 +246,7 @@ def run(
             # The kit's tables first: newer ones mean a newer kit, whatever else differs.
             new_tables = kit_tables.ready_for(connection, "seeding")
             at_head(settings, connection)
-            if backend_of(url) == "postgresql":
+            if backend_for(url).has_server:
                 # PostgreSQL's catalog names the holder; on SQLite, BEGIN IMMEDIATE waited.
                 # By name, as _loader(): a project baked for SQLite has no such module.
                 waits = importlib.import_module(f"{__package__}.postgresql_waits")
@@ -361,7 +361,7 @@ def _loader(url: str) -> ModuleType:
 
     Imported by name, because a project baked for SQLite has no ``postgresql.py`` (nor psycopg).
     """
-    backend = backend_of(url)
+    backend = backend_for(url).name
     try:
         module = importlib.import_module(f"{__package__}.{backend}")
     except ModuleNotFoundError as exc:

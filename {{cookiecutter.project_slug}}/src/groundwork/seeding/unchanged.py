@@ -26,10 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..driver import psycopg as load_psycopg
+from ..backends import backend_for
 from ..engine import database_url
 from ..quoting import ident
-from ..urls import backend_of
 from .names import ENVIRONMENT_TABLE, KIT_VERSION_KEY, LEDGER_TABLE, RUNS_TABLE
 
 if TYPE_CHECKING:
@@ -168,17 +167,7 @@ def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | Non
 
 def _connect(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
     """A bare driver connection to ``url`` (SQLite: read-only) and the driver's error types."""
-    if backend_of(url) == "sqlite":
-        import sqlite3
-
-        path = url.split(":///", 1)[1].partition("?")[0]
-        if not path or path == ":memory:":
-            raise ValueError("no file")
-        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-        return sqlite3.connect(uri, uri=True), (sqlite3.Error,)
-    psycopg = load_psycopg()
-    # Without its driver name, SQLAlchemy's URL is a libpq connection URI.
-    return psycopg.connect(f"postgresql://{url.split('://', 1)[1]}"), (psycopg.Error,)
+    return backend_for(url).bare_connection(url)
 
 
 def _is_sqlite(dbapi: Any) -> bool:

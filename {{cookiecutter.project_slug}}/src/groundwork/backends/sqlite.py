@@ -1,0 +1,194 @@
+"""The SQLite adapter: a file, always on this machine, reached with the standard library's sqlite3.
+
+Creating the database creates the file; dropping it removes the file and its journals. Backups
+are copies made with SQLite's online backup API (sqlite_backup.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TaskError
+from .base import Backend
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import URL
+
+    from ..settings import Settings
+
+# How long a connection waits for another one's lock before SQLITE_BUSY.
+_BUSY_TIMEOUT_MS = 5000
+
+
+class SQLite(Backend):
+    name = "sqlite"
+    backup_suffix = ".sqlite3"
+    render_as_batch = True  # SQLite cannot ALTER most things: batch mode rebuilds the table
+    has_server = False
+    has_roles = False
+    foreign_keys_off_in_migrations = True
+
+    def local_module(self) -> ModuleType:
+        from .. import local_sqlite
+
+        return local_sqlite
+
+    def enums_module(self) -> ModuleType:
+        from .. import enums_sqlite
+
+        return enums_sqlite
+
+    def label(self, url: str) -> str:
+        """The file name: what the user types to confirm."""
+        return _path_of(url).rsplit("/", 1)[-1]
+
+    def sibling(self, url: str, suffix: str) -> str:
+        """Next to the file, before its extension: ``app_test.sqlite3``."""
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        path = Path(parsed.database or "")
+        named = parsed.set(database=str(path.with_name(path.stem + suffix + path.suffix)))
+        return named.render_as_string(hide_password=False)
+
+    def is_local(self, url: str) -> bool:
+        return True
+
+    def with_connect_timeout(self, url: str, seconds: int) -> str:
+        return url  # a file opens at once: there is no server to wait for
+
+    def make_engine(
+        self,
+        url: str | URL,
+        *,
+        enforce_foreign_keys: bool,
+        write_lock_wait: float | None,
+        existing_only: bool,
+        **kwargs: Any,
+    ) -> Engine:
+        """Real transactions and foreign keys enforced (engine.make_engine says why)."""
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
+
+        assert isinstance(url, str)
+        path = _path_of(url)
+        if path and path != ":memory:":
+            if existing_only and not Path(path).is_file():
+                raise TaskError(
+                    f"database {path} does not exist: run `invoke db.init` to create it"
+                )
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("poolclass", NullPool)
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if enforce_foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            if write_lock_wait is None:
+                connection.exec_driver_sql("BEGIN")
+                return
+            from ..locking import sqlite_begin_immediate
+
+            sqlite_begin_immediate(connection, path, write_lock_wait)
+
+        return engine
+
+    def bare_connection(self, url: str) -> tuple[Any, tuple[type[Exception], ...]]:
+        """Read-only: the shortcut never writes."""
+        import sqlite3
+
+        path = url.split(":///", 1)[1].partition("?")[0]
+        if not path or path == ":memory:":
+            raise ValueError("no file")
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True), (sqlite3.Error,)
+
+    def database_exists(self, url: str) -> bool:
+        path = _path_of(url)
+        return path in ("", ":memory:") or Path(path).is_file()
+
+    def create_database(self, url: str) -> bool:
+        if self.database_exists(url):
+            return False
+        path = Path(_path_of(url))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        return True
+
+    def drop_database(self, url: str) -> bool:
+        path = Path(_path_of(url))
+        existed = path.is_file()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return existed
+
+    def empty_for_reset(self, settings: Settings, url: str) -> str:
+        """The file is deleted and created again."""
+        self.drop_database(url)
+        self.create_database(url)
+        return f"Deleted and created {self.label(url)}"
+
+    def backup(self, settings: Settings, url: str) -> Path:
+        from .sqlite_backup import backup
+
+        return backup(settings, url)
+
+    def restore(self, settings: Settings, url: str, path: Path, file: str) -> None:
+        from .sqlite_backup import restore
+
+        restore(url, path, file)
+
+    def offline_sql(
+        self,
+        config: Config,
+        scripts: ScriptDirectory,
+        url: str,
+        start: str,
+        end: str,
+        *,
+        downgrade: bool,
+    ) -> str:
+        from ..offline import replay_sql  # batch mode needs a database: an in-memory one
+
+        return replay_sql(config, scripts, start, end, downgrade=downgrade)
+
+    def foreign_key_violations(self, connection: Connection, limit: int) -> tuple[int, list[str]]:
+        """Migrations run with foreign keys off (batch mode rebuilds tables), so SQLite checks
+        nothing while they run; ``PRAGMA foreign_key_check`` finds what they left behind (or
+        what was written with the pragma off)."""
+        found = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        lines = []
+        for table, rowid, parent, fkid in found[:limit]:
+            columns = [
+                str(row[3])
+                for row in connection.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")')
+                if row[0] == fkid
+            ]
+            where = f"rowid {rowid}" if rowid is not None else "a row"
+            lines.append(
+                f"table {table} {where}: {', '.join(columns) or 'its foreign key'} points to no "
+                f"row of {parent}"
+            )
+        return len(found), lines
+
+
+def _path_of(url: str | URL) -> str:
+    """The file of a SQLite URL ("" or ":memory:" for an in-memory database)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database or ""
+
+
+BACKEND = SQLite()
