@@ -47,7 +47,9 @@ $$;
 
 @pytest.fixture(scope="module")
 def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("search_path") / "p")
+    return Project.copy_of(
+        baked["postgresql"], tmp_path_factory.mktemp("search_path") / "p", in_process=True
+    )
 
 
 @pytest.fixture(params=["superuser", "cloud-admin"])
