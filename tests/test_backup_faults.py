@@ -12,13 +12,23 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.lifecycle_support import query
-from tests.support import Project
+from tests.support import Project, flavour_of
+
+
+@pytest.fixture
+def initialized(project_copy: Callable[..., Project], database: str) -> Project:
+    """conftest.py's, its tasks run in this process (tests/kit/cli.py); the tests that kill a
+    task, or set its umask or file size limit, start a process of their own."""
+    project = project_copy(flavour_of(database), database, in_process=True)
+    project.invoke("db.init")
+    return project
 
 
 def _backup(project: Project, **kwargs: Any) -> Path:

@@ -25,7 +25,7 @@ from tests.support import (
 
 @pytest.fixture
 def project(project_copy: Callable[..., Project], database: str) -> Project:
-    project = project_copy(flavour_of(database), database)
+    project = project_copy(flavour_of(database), database, in_process=True)
     project.invoke("db.init")
     return project
 

@@ -26,8 +26,8 @@ import pytest
 from tests.lifecycle_support import (
     INITIAL,
     _pump,
-    connect_to_server,
     add_revision,
+    connect_to_server,
     query,
     through,
     versions_dir,
@@ -50,7 +50,11 @@ def one_line(result: subprocess.CompletedProcess[str], task: str) -> str:
 def run_bounded(
     project: Project, *args: str, env: dict[str, str], timeout: float
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``invoke ARGS``, failing the test (not hanging it) when it outlives ``timeout``."""
+    """``invoke ARGS``, failing the test (not hanging it) when it outlives ``timeout``.
+
+    A process of its own, unlike the other tasks here (in this one: tests/kit/cli.py): an
+    unbounded wait is stopped by killing it, which a task run in this process cannot be.
+    """
     started = time.monotonic()
     try:
         result = subprocess.run(
@@ -139,7 +143,9 @@ def test_the_admin_connection_of_db_grant_is_bounded_too(
 def test_a_connect_timeout_that_is_not_a_number_is_reported(
     project_copy: Callable[..., Project],
 ) -> None:
-    project = project_copy("postgresql", f"postgresql://app:{SECRET}@127.0.0.1:1/app")
+    project = project_copy(
+        "postgresql", f"postgresql://app:{SECRET}@127.0.0.1:1/app", in_process=True
+    )
     result = project.invoke("db.status", env={"DATABASE_CONNECT_TIMEOUT": "soon"}, check=False)
     assert "DATABASE_CONNECT_TIMEOUT='soon' is not a number of seconds" in one_line(
         result, "db.status"
@@ -153,7 +159,7 @@ def test_a_connect_timeout_that_is_not_a_number_is_reported(
 def test_an_env_file_line_that_does_not_parse_names_the_file_and_line(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
-    project = project_copy("sqlite")  # no DATABASE_URL: the files decide
+    project = project_copy("sqlite", in_process=True)  # no DATABASE_URL: the files decide
     configured = tmp_path / "configured.sqlite3"
     (project.path / ".env.local").write_text(
         f'# this machine\nDATABASE_URL="sqlite:///{configured}\nOTHER=1\n'
@@ -172,7 +178,7 @@ def test_an_env_file_line_that_does_not_parse_names_the_file_and_line(
 def test_an_empty_database_url_is_reported(
     project_copy: Callable[..., Project], where: str
 ) -> None:
-    project = project_copy("sqlite")
+    project = project_copy("sqlite", in_process=True)
     env: dict[str, str] = {}
     if where == "environment":
         env["DATABASE_URL"] = ""
@@ -193,7 +199,7 @@ def test_an_empty_database_url_is_reported(
 
 @pytest.fixture
 def migrated(project_copy: Callable[..., Project], pg_url: str) -> Project:
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.invoke("db.migrate")
     return project
 
@@ -370,7 +376,7 @@ def test_a_server_starting_up_in_german_is_waited_for(
         return "57P03" if time.monotonic() < first[0] + 2 else None
 
     with german_front(pg_url, starting) as port:
-        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port), in_process=True)
         result = project.invoke("db.migrate", "--wait", "30", check=False)
     assert result.returncode == 0, result.stderr
     assert "Waiting up to 30 s for the database server" in result.stdout
@@ -394,7 +400,9 @@ def test_a_refused_maintenance_database_in_german_moves_on_to_template1(
 
     try:
         with german_front(pg_url, no_connect_on_postgres) as port:
-            project = project_copy("postgresql", through(missing, "127.0.0.1", port))
+            project = project_copy(
+                "postgresql", through(missing, "127.0.0.1", port), in_process=True
+            )
             result = project.invoke("db.init", check=False)
         assert result.returncode == 0, result.stderr
         assert "Created database" in result.stdout
@@ -410,7 +418,7 @@ def test_a_refusal_at_connection_is_classified_by_its_sqlstate(
     """psycopg gives no SQLSTATE for a refused connection: its server's answer gives it, so a
     German "starting up" reads as 57P03, not as "cannot reach the database"."""
     with german_front(pg_url, lambda parameters: "57P03") as port:
-        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port))
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port), in_process=True)
         line = one_line(project.invoke("db.status", check=False), "db.status")
     assert "the server is not accepting connections yet" in line, line
     assert "SQLSTATE 57P03" in line and "das Datenbanksystem startet" in line, line
@@ -440,7 +448,7 @@ def test_the_second_answer_is_asked_over_tls_as_the_connection_was(
 
     with german_front(pg_url, ssl_only, tls=(cert, key)) as port:
         url = through(pg_url, "127.0.0.1", port) + "?sslmode=require"
-        project = project_copy("postgresql", url)
+        project = project_copy("postgresql", url, in_process=True)
         line = one_line(project.invoke("db.status", check=False), "db.status")
     assert "Datenbank »gw_fehlt« existiert nicht: run `invoke db.init` to create it" in line, line
     assert "refused this login" not in line
@@ -482,7 +490,7 @@ def test_a_full_disk_says_disk_full(project_copy: Callable[..., Project], admin_
     with full_tablespace(admin_url) as tablespace:
         url = create_pg_database(admin_url)
         try:
-            project = project_copy("postgresql", url)
+            project = project_copy("postgresql", url, in_process=True)
             project.invoke("db.migrate")
             add_revision(
                 project,
@@ -552,7 +560,7 @@ def test_a_connection_lost_mid_migration_says_so_and_nothing_was_committed(
 def test_production_is_protected_whatever_its_case_and_spaces(
     project_copy: Callable[..., Project], tmp_path: Path, app_env: str
 ) -> None:
-    project = project_copy("sqlite", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    project = project_copy("sqlite", f"sqlite:///{tmp_path / 'prod.sqlite3'}", in_process=True)
     project.invoke("db.init", env={"APP_ENV": app_env})
     for task in ("db.reset", "db.drop"):
         line = one_line(project.invoke(task, env={"APP_ENV": app_env}, check=False), task)
@@ -617,7 +625,7 @@ def test_a_read_only_project_folder_is_one_line_naming_the_folder(
     project_copy: Callable[..., Project],
 ) -> None:
     _unprivileged()
-    base = project_copy("sqlite")  # the project-local SQLite file, under var/
+    base = project_copy("sqlite", in_process=True)  # the project-local SQLite file, under var/
     base.invoke("db.init")
     with read_only_copy(base) as project:
         database = project.path / "var" / f"{project.package}_development.sqlite3"

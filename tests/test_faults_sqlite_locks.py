@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_eight_concurrent_inits_on_a_missing_sqlite_file_all_succeed(
 def test_four_concurrent_seeds_all_succeed_and_seed_once(
     project_copy: Callable[..., Project], database: str
 ) -> None:
-    project = project_copy(_flavour(database), database)
+    project = project_copy(_flavour(database), database, in_process=True)
     _with_many_users(project)
     project.invoke("db.migrate")
     results = _together(project, 4, "db.seed")
@@ -109,13 +110,15 @@ def test_sqlite_seed_waits_for_the_write_lock_naming_its_holder_then_gives_up(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     path = tmp_path / "held.sqlite3"
-    project = project_copy("sqlite", sqlite_url(path))
+    project = project_copy("sqlite", sqlite_url(path), in_process=True)
     project.invoke("db.migrate")
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # a writer of the application, or a stuck seed
         started = time.monotonic()
-        result = project.invoke("db.seed", "--lock-timeout", "2", check=False)
+        # A process of its own: the holder is named by its pid, and a task leaves its own out.
+        process = replace(project, in_process=False)
+        result = process.invoke("db.seed", "--lock-timeout", "2", check=False)
         elapsed = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
@@ -140,7 +143,7 @@ def test_postgresql_seed_waits_for_the_seed_lock_naming_the_session_then_gives_u
 ) -> None:
     import psycopg
 
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.invoke("db.migrate")
     # An orphaned session: it took the seed lock in a transaction and went idle in it.
     with psycopg.connect(pg_url, application_name="orphaned-seeder") as holder:
@@ -165,7 +168,7 @@ def test_postgresql_seed_waits_for_the_seed_lock_naming_the_session_then_gives_u
 def test_seed_rejects_a_bad_lock_timeout(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
-    project = project_copy("sqlite", sqlite_url(tmp_path / "bad.sqlite3"))
+    project = project_copy("sqlite", sqlite_url(tmp_path / "bad.sqlite3"), in_process=True)
     result = project.invoke("db.seed", "--lock-timeout", "soon", check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
@@ -185,7 +188,7 @@ def test_sqlite_migration_leaving_a_dangling_reference_is_rolled_back(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     url = sqlite_url(tmp_path / "fk.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.upgrade", "--to", INITIAL)
     add_revision(
         project,
@@ -211,7 +214,7 @@ def test_sqlite_check_reports_rows_written_with_foreign_keys_off(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     url = sqlite_url(tmp_path / "fk.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.init")
     project.invoke("db.check")
     # sqlite3's own connections have foreign keys off: nothing stops this row.
@@ -234,7 +237,7 @@ def test_sqlite_application_engine_refuses_a_dangling_reference(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     url = sqlite_url(tmp_path / "fk.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.migrate")
     out = project.python(
         f"from sqlalchemy.exc import IntegrityError\n"
@@ -258,7 +261,7 @@ def test_sqlite_plain_alembic_upgrade_refuses_a_dangling_reference(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     url = sqlite_url(tmp_path / "fk.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.upgrade", "--to", INITIAL)
     add_revision(project, "eeee00000002", INITIAL, DANGLING)
     result = project.run(sys.executable, "-m", "alembic", "upgrade", "head", check=False)
@@ -274,7 +277,7 @@ def test_postgresql_seed_blocked_on_a_row_names_the_blocking_session_then_gives_
 ) -> None:
     import psycopg
 
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.invoke("db.init")
     query(pg_url, "UPDATE countries SET name = 'Changed by hand' WHERE code = 'FR'")
     # An orphaned session holding the row the seed wants to put back.

@@ -43,7 +43,9 @@ def clean_bakes(cookies_session: Any) -> dict[str, Path]:
 
 
 def with_imported(baked: Path, target: Path) -> Project:
-    project = Project.copy_of(baked, target, database_url=sqlite_url(target.parent / "dev.sqlite3"))
+    project = Project.copy_of(
+        baked, target, database_url=sqlite_url(target.parent / "dev.sqlite3"), in_process=True
+    )
     versions = package_dir(project.path) / "migrations" / "versions"
     for name, source in IMPORTED.items():
         (versions / name).write_bytes(source.read_bytes())

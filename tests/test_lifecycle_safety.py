@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_concurrent_migrates_on_sqlite_wait_for_each_other(
 ) -> None:
     """SQLite's write lock, taken at BEGIN, serialises migrations: one runs, the others wait."""
     url = sqlite_url(tmp_path / "concurrent.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.upgrade", "--to", INITIAL)
     add_revision(
         project,
@@ -108,14 +109,16 @@ def test_sqlite_migrate_blocked_by_a_writer_gives_up_after_the_lock_timeout(
     project_copy: Callable[..., Project], tmp_path: Path
 ) -> None:
     url = sqlite_url(tmp_path / "blocked.sqlite3")
-    project = project_copy("sqlite", url)
+    project = project_copy("sqlite", url, in_process=True)
     project.invoke("db.upgrade", "--to", INITIAL)
     add_revision(project, "aaaa00000001", INITIAL, "op.execute('CREATE TABLE t (x int)')")
     writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")  # a long write transaction of the application
         started = time.monotonic()
-        result = project.invoke("db.migrate", "--lock-timeout", "1", check=False)
+        # A process of its own: the writer is named by its pid, and a task leaves its own out.
+        process = replace(project, in_process=False)
+        result = process.invoke("db.migrate", "--lock-timeout", "1", check=False)
         waited = time.monotonic() - started
     finally:
         writer.execute("ROLLBACK")
@@ -137,7 +140,7 @@ def test_sqlite_migrate_blocked_by_a_writer_gives_up_after_the_lock_timeout(
 def test_waiting_process_reports_holder_and_times_out(
     project_copy: Callable[..., Project], pg_url: str
 ) -> None:
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.invoke("db.migrate")
     add_revision(project, "bbbb00000001", INITIAL, SLOW.format(rev="bbbb00000001", sleep=8))
     holder = subprocess.Popen(
@@ -173,7 +176,7 @@ def test_lock_timeout_setting_fails_a_migration_blocked_by_traffic(
 ) -> None:
     import psycopg
 
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.invoke("db.migrate")
     add_revision(
         project, "cccc00000001", INITIAL, 'op.add_column("users", sa.Column("x", sa.Integer()))'
@@ -195,7 +198,9 @@ def test_lock_timeout_setting_fails_a_migration_blocked_by_traffic(
 
 @pytest.mark.postgresql
 def test_wait_retries_then_fails_clearly(project_copy: Callable[..., Project]) -> None:
-    project = project_copy("postgresql", "postgresql://app:pw_S3CRET_x@127.0.0.1:1/app")
+    project = project_copy(
+        "postgresql", "postgresql://app:pw_S3CRET_x@127.0.0.1:1/app", in_process=True
+    )
     started = time.monotonic()
     result = project.invoke("db.init", "--wait", "2", check=False)
     elapsed = time.monotonic() - started
@@ -242,7 +247,7 @@ def test_remote_host_refuses_then_force_yes_passes(
     if host.lower() == "localhost":
         pytest.skip("this machine is named localhost, which counts as local")
     with relay(pg_url) as port:  # the test server, reached as this machine's name
-        project = project_copy("postgresql", through(pg_url, host, port))
+        project = project_copy("postgresql", through(pg_url, host, port), in_process=True)
         project.invoke("db.init")
         _insert_user(pg_url, "remote@example.com")
         refused = project.invoke("db.reset", check=False)
@@ -264,7 +269,7 @@ def test_reset_holds_one_lock_whatever_the_urls_spelling(
     spelled = (
         parsed.set(host=other) if other else parsed.update_query_dict({"connect_timeout": "9"})
     ).render_as_string(hide_password=False)
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     project.env["MIGRATOR_DATABASE_URL"] = spelled
     result = project.invoke("db.reset", "--no-backup", "--lock-timeout", "1", check=False)
     assert result.returncode == 0, result.stderr
@@ -283,7 +288,7 @@ def test_concurrent_creations_of_a_missing_database_all_succeed(
     same create_database() before taking the migration lock.
     """
     url = with_database(admin_url, f"gw_test_{uuid.uuid4().hex[:12]}")
-    project = project_copy("postgresql", url)
+    project = project_copy("postgresql", url, in_process=True)
     code = (
         "import threading\n"
         "from groundwork.backends import backend_for\n"
@@ -350,7 +355,7 @@ def role_model(
     token = uuid.uuid4().hex[:10]
     model = RoleModel(admin_url, f"gw_life_{token}", Roles(f"gwl{token}", f"gwl{token}"))
     admin_sql(admin_url, f'CREATE DATABASE "{model.database}"')
-    project = project_copy("postgresql")
+    project = project_copy("postgresql", in_process=True)
     project.env.update(model.env())
     try:
         model.grant(project)

@@ -1,6 +1,7 @@
 """The advice of the migration tasks through `invoke` itself: one line, exit status 1, no
-traceback, for a revision that fails to import. The other cases, and the same one, run
-in-process: tests/kit/test_migration_advice.py.
+traceback, for a revision that fails to import. Invoke's own program runs in this process
+(tests/kit/cli.py); the other cases, and the same one, call the kit's commands directly:
+tests/kit/test_migration_advice.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from tests.support import Project
 def project(project_copy: Callable[..., Project], database: str) -> Project:
     if database.startswith("sqlite"):
         Path(database.removeprefix("sqlite:///")).touch()  # plain alembic creates no database
-        return project_copy("sqlite", database)
-    return project_copy("postgresql", database)
+        return project_copy("sqlite", database, in_process=True)
+    return project_copy("postgresql", database, in_process=True)
 
 
 def one_line_failure(project: Project, *args: str) -> str:

@@ -129,7 +129,9 @@ def test_every_task_works_with_zero_revisions(
 ) -> None:
     """db.init crashed (``no such table: alembic_version``) on a project without revisions."""
     flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
-    project = Project.copy_of(clean_bakes[flavour], tmp_path / "project", database_url=database)
+    project = Project.copy_of(
+        clean_bakes[flavour], tmp_path / "project", database_url=database, in_process=True
+    )
     for _ in range(2):  # the second run takes the shortcut of an unchanged seed run
         result = project.invoke("db.init", check=False)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -166,7 +168,9 @@ def test_the_documented_path_gives_the_clean_project(
     """docs/database.md, "Starting clean", on a project whose database holds the examples: the
     result is the examples=no bake, file for file, and its database is usable."""
     flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
-    project = Project.copy_of(baked[flavour], tmp_path / "project", database_url=database)
+    project = Project.copy_of(
+        baked[flavour], tmp_path / "project", database_url=database, in_process=True
+    )
     project.invoke("db.init")
     # 1. back to base, before the files go
     project.invoke("db.downgrade", "--to", "base")
@@ -207,7 +211,10 @@ def test_a_first_model_migrates_from_zero_revisions(
 def sqlite_project() -> Callable[..., Project]:
     def make(baked: Path, tmp_path: Path) -> Project:
         return Project.copy_of(
-            baked, tmp_path / "project", database_url=f"sqlite:///{tmp_path / 'dev.sqlite3'}"
+            baked,
+            tmp_path / "project",
+            database_url=f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+            in_process=True,
         )
 
     return make

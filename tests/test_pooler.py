@@ -55,7 +55,7 @@ def downgrade() -> None:
 @pytest.fixture
 def pooled(project_copy: Callable[..., Project], pg_url: str) -> Iterator[tuple[Project, str]]:
     """A project with the slow revision, its database, and the URL through a PgBouncer."""
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     versions = project.path / "src" / project.package / "migrations" / "versions"
     (versions / "2026_12_03_0700-5e0c0de5e0c0_slow.py").write_text(SLOW_REVISION)
     try:
@@ -171,7 +171,7 @@ def test_a_lock_lost_under_a_running_migration_is_reported(
 ) -> None:
     """The lock's connection dies mid-task (a server restart, a pooler's idle timeout): the
     task must not end as if it had excluded the other migrators all along."""
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     versions = project.path / "src" / project.package / "migrations" / "versions"
     (versions / "2026_12_03_0700-5e0c0de5e0c0_slow.py").write_text(SLOW_REVISION)
     task = _start(project, pg_url, "db.migrate", seconds=3)
@@ -196,7 +196,7 @@ def test_a_server_gone_mid_migration_is_one_line(
 ) -> None:
     """Every backend of the task ends (a server restart): the lock's connection is gone too,
     which is no news after a failed task; its one line is the error, not two."""
-    project = project_copy("postgresql", pg_url)
+    project = project_copy("postgresql", pg_url, in_process=True)
     versions = project.path / "src" / project.package / "migrations" / "versions"
     (versions / "2026_12_03_0700-5e0c0de5e0c0_slow.py").write_text(SLOW_REVISION)
     project.invoke("db.upgrade", "--to", "0d848db94cb2")

@@ -46,8 +46,12 @@ $$;
 
 
 @pytest.fixture(scope="module")
-def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("search_path") / "p")
+def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = Project.copy_of(
+        baked["postgresql"], tmp_path_factory.mktemp("search_path") / "p", in_process=True
+    )
+    yield project
+    project.invoke("db.down", check=False)  # no DATABASE_URL: db.grant started the local server
 
 
 @pytest.fixture(params=["superuser", "cloud-admin"])

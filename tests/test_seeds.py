@@ -1,7 +1,8 @@
 """``invoke db.seed`` in a process of its own: what only a real process shows.
 
 A SIGKILL in the middle of a run, the peak memory of a run, what an unchanged run imports.
-Everything else about seeding runs in-process: tests/kit/test_seeds.py.
+The tasks around them run invoke's program in this process (tests/kit/cli.py); everything
+else about seeding calls the kit in-process: tests/kit/test_seeds.py.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.support import Project, flavour_of, sqlite_url
 
 @pytest.fixture
 def project(project_copy: Callable[..., Project], database: str) -> Project:
-    return project_copy(flavour_of(database), database)
+    return project_copy(flavour_of(database), database, in_process=True)
 
 
 BIG_ROWS = 150_000
@@ -115,7 +116,7 @@ def test_sqlite_seeding_memory_does_not_grow_with_the_file(
 ) -> None:
     """Four times the rows, the same peak memory: keys given twice are found on disk, not in
     a dictionary of every key (~180 bytes a row: 26 MiB more here)."""
-    project = project_copy("sqlite", sqlite_url(tmp_path / "memory.sqlite3"))
+    project = project_copy("sqlite", sqlite_url(tmp_path / "memory.sqlite3"), in_process=True)
     project.invoke("db.migrate")
     add_seed(project, "plain_users", PLAIN_USERS.format(file="plain.csv"))
     data = seeds_dir(project) / "data" / "plain.csv"

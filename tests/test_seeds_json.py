@@ -41,7 +41,7 @@ def test_csv_json_fields_are_json_on_both_flavours(
     project_copy: Callable[..., Project], database: str
 ) -> None:
     flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
-    project = project_copy(flavour, database)
+    project = project_copy(flavour, database, in_process=True)
     package = project.path / "src" / project.package
     (package / "models" / "setting.py").write_text(MODEL)
     (package / "seeds" / "settings.py").write_text(SEED)

@@ -1,8 +1,10 @@
-"""The migration tasks through `invoke` itself, in a process of their own.
+"""The migration tasks through `invoke` itself.
 
-What only a process shows: the exit code and the one line of a failure, `invoke -d`, `--list`,
-a missing package, the plain `alembic` command, the baked project's own test. What the tasks
-do runs in-process: tests/kit/test_tasks.py.
+The exit code and the one line of a failure, `--list`, the parsing of options: invoke's own
+program, run in this process (tests/kit/cli.py). What only a process shows, in one of its own:
+`invoke -d`'s traceback, a missing package, the plain `alembic` command, the baked project's
+own test, what an import leaves in `sys`. What the tasks do runs in-process:
+tests/kit/test_tasks.py.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ def test_bad_input_gives_one_line_and_no_password(
     baked: dict[str, Path], tmp_path: Path, args: list[str], env: dict[str, str], expected: str
 ) -> None:
     project = Project.copy_of(
-        baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}"
+        baked["postgresql"],
+        tmp_path / "p",
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+        in_process=True,
     )
     result = project.invoke(*args, env=env, check=False)
     assert result.returncode == 1
@@ -78,6 +83,8 @@ def test_bad_input_gives_one_line_and_no_password(
 
 
 def test_debug_flag_shows_the_traceback(baked: dict[str, Path], tmp_path: Path) -> None:
+    # A process of its own (the uncaught exception, as the interpreter ends it): with
+    # test_a_missing_package_gives_one_line, the suite's `invoke` run as a user runs it.
     project = Project.copy_of(
         baked["postgresql"], tmp_path / "p", database_url=f"sqlite:///{tmp_path / 'x.db'}"
     )
@@ -87,7 +94,7 @@ def test_debug_flag_shows_the_traceback(baked: dict[str, Path], tmp_path: Path) 
 
 
 def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Path) -> None:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
     code = textwrap.dedent(
         """
         import sys
@@ -218,7 +225,7 @@ def test_a_seconds_option_is_parsed_once_at_the_edge(
     """--wait and --lock-timeout are parsed into seconds by the task layer (cli.seconds_option):
     a bad value is one line naming the option and the value, before anything is started or
     connected to (here: no local server, no var/ folder)."""
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
     result = project.invoke("db.migrate", option, value, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (

