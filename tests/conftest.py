@@ -119,10 +119,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Project]]:
-    """``project_copy("postgresql", database_url)``: a private, writable copy of a bake."""
+    """``project_copy("postgresql", database_url)``: a private, writable copy of a bake;
+    ``in_process=True``: its ``invoke`` runs in this process (tests/kit/cli.py)."""
 
-    def make(flavour: str, database_url: str | None = None) -> Project:
-        return Project.copy_of(baked[flavour], tmp_path / "project", database_url=database_url)
+    def make(flavour: str, database_url: str | None = None, *, in_process: bool = False) -> Project:
+        return Project.copy_of(
+            baked[flavour], tmp_path / "project", database_url=database_url, in_process=in_process
+        )
 
     yield make
 
