@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +60,7 @@ def run_invoke(
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
             _stdin(stdin),
+            _fresh_interpreter_output(),
         ):
             try:
                 program.run(["invoke", *args])
@@ -87,6 +90,42 @@ def _exit_code(code: object) -> int:
         return code
     print(code, file=sys.stderr)  # sys.exit("message"): the message, status 1
     return 1
+
+
+@contextlib.contextmanager
+def _fresh_interpreter_output() -> Iterator[None]:
+    """Warnings and stray log records on stderr, as a new interpreter prints them.
+
+    Under pytest both are caught (its warning recorder, its handlers on the root logger), so a
+    warning or a logged WARNING that the command line shows a user would be missing from
+    ``stderr`` here, and a test counting stderr's lines would pass where the process fails.
+    """
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    root.handlers.clear()  # no handler: logging.lastResort writes WARNING and up to stderr
+    try:
+        with warnings.catch_warnings():
+            warnings.resetwarnings()  # the interpreter's default filters (also: once per call)
+            for category in (
+                DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning
+            ):  # fmt: skip
+                warnings.simplefilter("ignore", category)
+            warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+            warnings.showwarning = _print_warning
+            yield
+    finally:
+        root.handlers[:] = handlers
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 @contextlib.contextmanager
