@@ -61,6 +61,7 @@ def run_invoke(
             contextlib.redirect_stderr(err),
             _stdin(stdin),
             _fresh_interpreter_output(),
+            _bytecode_as_the_flag_says(environ),
         ):
             try:
                 program.run(["invoke", *args])
@@ -90,6 +91,30 @@ def _exit_code(code: object) -> int:
         return code
     print(code, file=sys.stderr)  # sys.exit("message"): the message, status 1
     return 1
+
+
+@contextlib.contextmanager
+def _bytecode_as_the_flag_says(environ: dict[str, str]) -> Iterator[None]:
+    """The task's ``prepare_task_process`` as it behaves in the process ``environ`` starts.
+
+    It sets ``sys.dont_write_bytecode`` from ``sys.flags``, which are this process's: without
+    PYTHONDONTWRITEBYTECODE in the test run's own environment, tasks here would write
+    ``__pycache__`` into the project, and a revision rewritten within the second at the same
+    size (a parent id) would be read back from its stale ``.pyc``.
+    """
+    from groundwork import tasks as kit_tasks  # the template's kit (harness put it first)
+
+    original = kit_tasks.prepare_task_process
+
+    def prepare_task_process() -> None:
+        original()
+        sys.dont_write_bytecode |= bool(environ.get("PYTHONDONTWRITEBYTECODE"))
+
+    kit_tasks.prepare_task_process = prepare_task_process
+    try:
+        yield
+    finally:
+        kit_tasks.prepare_task_process = original
 
 
 @contextlib.contextmanager
