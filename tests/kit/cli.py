@@ -126,8 +126,9 @@ def _fresh_interpreter_output() -> Iterator[None]:
     ``stderr`` here, and a test counting stderr's lines would pass where the process fails.
     """
     root = logging.getLogger()
-    handlers = root.handlers[:]
+    handlers, level = root.handlers[:], root.level
     root.handlers.clear()  # no handler: logging.lastResort writes WARNING and up to stderr
+    root.setLevel(logging.WARNING)  # and `invoke -d` (basicConfig) sets DEBUG for this run only
     try:
         with warnings.catch_warnings():
             warnings.resetwarnings()  # the interpreter's default filters (also: once per call)
@@ -140,6 +141,7 @@ def _fresh_interpreter_output() -> Iterator[None]:
             yield
     finally:
         root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def _print_warning(
