@@ -119,7 +119,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Project]]:
-    """``project_copy("postgresql", database_url)``: a private, writable copy of a bake."""
+    """``project_copy("postgresql", database_url)``: a private, writable copy of a bake;
+    ``in_process=True``: its ``invoke`` runs in this process (tests/kit/cli.py)."""
 
     def make(flavour: str, database_url: str | None = None, *, in_process: bool = False) -> Project:
         return Project.copy_of(

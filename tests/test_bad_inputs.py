@@ -149,9 +149,12 @@ def target(
     else:
         admin = request.getfixturevalue("admin_url")
         url = create_pg_database(admin)
-    project = Project.copy_of(baked[request.param], root / "project", database_url=url)
+    # invoke in this process (tests/kit/cli.py): one start-up saved per case.
+    project = Project.copy_of(
+        baked[request.param], root / "project", database_url=url, in_process=True
+    )
     other = "postgresql" if request.param == "sqlite" else "sqlite"
-    other_project = Project.copy_of(baked[other], root / "other", database_url=url)
+    other_project = Project.copy_of(baked[other], root / "other", database_url=url, in_process=True)
     project.invoke("db.init")
     yield Target(project, url, other_project)
     if request.param == "postgresql":

@@ -19,7 +19,10 @@ from tests.support import Project
 
 @pytest.fixture(scope="module")
 def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("catalogue") / "p")
+    # invoke in this process (tests/kit/cli.py): db.grant --check runs once per drift kind.
+    return Project.copy_of(
+        baked["postgresql"], tmp_path_factory.mktemp("catalogue") / "p", in_process=True
+    )
 
 
 @pytest.fixture(scope="module", params=["superuser", "cloud-admin"])

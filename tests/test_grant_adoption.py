@@ -32,7 +32,7 @@ TABLES = ("users", "countries", "notes", "alembic_version", "migration_ledger", 
 
 @pytest.fixture
 def project(baked: dict[str, Path], tmp_path: Path) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path / "p")
+    return Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
 
 
 def _first_deploy(project: Project, fresh: Fresh, team_url: str) -> dict[str, int]:

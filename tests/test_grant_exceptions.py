@@ -27,7 +27,7 @@ HIDDEN_COLUMNS = {"users": frozenset({"email"})}
 
 @pytest.fixture
 def project(baked: dict[str, Path], tmp_path: Path) -> Project:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
     module = project.path / "src" / project.package / "grant_exceptions.py"
     module.write_text(module.read_text() + EXCEPTIONS)
     return project
@@ -203,7 +203,7 @@ def test_a_bad_rotation_is_one_line_and_changes_nothing(
 def test_a_bad_exception_name_is_one_line(
     baked: dict[str, Path], tmp_path: Path, declared: str, expected: str
 ) -> None:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
     module = project.path / "src" / project.package / "grant_exceptions.py"
     module.write_text(module.read_text() + declared + "\n")
     result = project.invoke("db.grant", "--print", check=False)
@@ -216,7 +216,7 @@ def test_a_bad_exception_name_is_one_line(
 
 
 def test_rotate_goes_alone(baked: dict[str, Path], tmp_path: Path) -> None:
-    project = Project.copy_of(baked["postgresql"], tmp_path / "p")
+    project = Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
     result = project.invoke("db.grant", "--print", "--rotate", "app", check=False)
     assert result.returncode == 1
     assert result.stdout == ""

@@ -67,7 +67,7 @@ def scram_matches(verifier: str, password: str) -> bool:
 
 @pytest.fixture
 def project(baked: dict[str, Path], tmp_path: Path) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path / "p")
+    return Project.copy_of(baked["postgresql"], tmp_path / "p", in_process=True)
 
 
 @pytest.fixture

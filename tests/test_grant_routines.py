@@ -20,7 +20,9 @@ from tests.support import Project, _psycopg_url
 
 @pytest.fixture(scope="module")
 def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("routines") / "p")
+    return Project.copy_of(
+        baked["postgresql"], tmp_path_factory.mktemp("routines") / "p", in_process=True
+    )
 
 
 @pytest.fixture(scope="module")

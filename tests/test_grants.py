@@ -109,7 +109,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     package = package_dir(path)
     versions = package / "migrations" / "versions"
     (versions / "2026_11_23_0000-aaaa00000001_later_tables.py").write_text(LATER_REVISION)
-    return Project(path)
+    return Project(path, in_process=True)  # invoke in this process (tests/kit/cli.py)
 
 
 def snapshot(setup_db: str, roles: Roles) -> list[str]:
@@ -684,7 +684,7 @@ def test_the_lifecycle_tables_are_created_as_the_code_declares_them(project: Pro
 def test_sqlite_flavour_says_roles_are_postgresql_and_still_prints(
     baked: dict[str, Path],
 ) -> None:
-    project = Project(baked["sqlite"])
+    project = Project(baked["sqlite"], in_process=True)
     result = project.invoke("db.grant", check=False)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0

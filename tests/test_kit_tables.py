@@ -101,13 +101,14 @@ def test_the_previous_releases_tables_are_upgraded_and_kept(
     tmp_path: Path,
 ) -> None:
     flavour = flavour_of(database)
+    # The old bake in a process of its own: its kit is the previous release's, not this one's.
     old = Project.copy_of(previous_release[flavour], tmp_path / "old", database_url=database)
     old.invoke("db.init")  # migrates and seeds: every table of the kit gets rows
     before = kit_rows(database)
     assert all(before[table] for table in KIT_TABLES), before
     assert recorded_version(database) is None
 
-    new = project_copy(flavour, database)
+    new = project_copy(flavour, database, in_process=True)
     # The tasks that use the tables without changing the schema send them to db.migrate.
     for task, doing in (("db.seed", " before seeding"), ("db.check", "")):
         line = one_line(new.invoke(task, check=False))
@@ -155,7 +156,7 @@ def test_the_previous_releases_tables_are_upgraded_and_kept(
 def test_tables_of_a_newer_kit_are_refused_and_left_alone(
     database: str, project_copy: Callable[..., Project]
 ) -> None:
-    project = project_copy(flavour_of(database), database)
+    project = project_copy(flavour_of(database), database, in_process=True)
     project.invoke("db.init")  # at head, seeded: db.seed would end at its shortcut
     version = int(recorded_version(database) or 0)
     future = version + 1
@@ -179,7 +180,7 @@ def test_tables_of_a_newer_kit_are_refused_and_left_alone(
 def test_a_new_database_gets_the_current_version(
     database: str, project_copy: Callable[..., Project]
 ) -> None:
-    project = project_copy(flavour_of(database), database)
+    project = project_copy(flavour_of(database), database, in_process=True)
     initialized = project.invoke("db.init")
     assert "Upgraded" not in initialized.stdout
     assert recorded_version(database) == str(kit_version(project))

@@ -1,7 +1,8 @@
 """Revisions as a team writes them: by hand, on branches that are merged, and as offline SQL.
 
 Each test works in a baked project of the flavour of its database (SQLite or PostgreSQL),
-through `invoke`, as a user would.
+through `invoke`, as a user would: invoke's own program in this process (tests/kit/cli.py), the
+project's own suite and ruff in processes of their own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def project(project_copy: Callable[..., Project], database: str) -> Project:
     flavour = "sqlite" if database.startswith("sqlite:///") else "postgresql"
     if flavour == "sqlite":
         Path(database.removeprefix("sqlite:///")).touch()  # only db.init creates a missing one
-    return project_copy(flavour, database)
+    return project_copy(flavour, database, in_process=True)
 
 
 def versions(project: Project) -> Path:
@@ -296,7 +297,7 @@ def test_offline_sql_on_sqlite_writes_batch_operations(
     """After the first column change (batch mode on SQLite) `invoke db.sql` exited 1."""
     migrated = tmp_path / "migrated.sqlite3"
     migrated.touch()
-    project = project_copy("sqlite", f"sqlite:///{migrated}")
+    project = project_copy("sqlite", f"sqlite:///{migrated}", in_process=True)
     project.invoke("db.init")
     user = project.path / "src" / project.package / "models" / "user.py"
     source = user.read_text()

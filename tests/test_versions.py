@@ -34,7 +34,10 @@ pytestmark = pytest.mark.versions
 
 @pytest.fixture(scope="module")
 def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.copy_of(baked["postgresql"], tmp_path_factory.mktemp("versions") / "p")
+    # invoke in this process (tests/kit/cli.py): db.grant --check runs once per drift kind.
+    return Project.copy_of(
+        baked["postgresql"], tmp_path_factory.mktemp("versions") / "p", in_process=True
+    )
 
 
 # Every version with a superuser admin; three with a CREATEROLE CREATEDB admin (a managed

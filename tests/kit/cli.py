@@ -18,10 +18,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import logging
 import os
 import subprocess
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,8 @@ def run_invoke(
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
             _stdin(stdin),
+            _fresh_interpreter_output(),
+            _bytecode_as_the_flag_says(environ),
         ):
             try:
                 program.run(["invoke", *args])
@@ -113,6 +117,68 @@ def _exit_code(code: object) -> int:
         return code
     print(code, file=sys.stderr)  # sys.exit("message"): the message, status 1
     return 1
+
+
+@contextlib.contextmanager
+def _bytecode_as_the_flag_says(environ: dict[str, str]) -> Iterator[None]:
+    """The task's ``prepare_task_process`` as it behaves in the process ``environ`` starts.
+
+    It sets ``sys.dont_write_bytecode`` from ``sys.flags``, which are this process's: without
+    PYTHONDONTWRITEBYTECODE in the test run's own environment, tasks here would write
+    ``__pycache__`` into the project, and a revision rewritten within the second at the same
+    size (a parent id) would be read back from its stale ``.pyc``.
+    """
+    from groundwork import tasks as kit_tasks  # the template's kit (harness put it first)
+
+    original = kit_tasks.prepare_task_process
+
+    def prepare_task_process() -> None:
+        original()
+        sys.dont_write_bytecode |= bool(environ.get("PYTHONDONTWRITEBYTECODE"))
+
+    kit_tasks.prepare_task_process = prepare_task_process
+    try:
+        yield
+    finally:
+        kit_tasks.prepare_task_process = original
+
+
+@contextlib.contextmanager
+def _fresh_interpreter_output() -> Iterator[None]:
+    """Warnings and stray log records on stderr, as a new interpreter prints them.
+
+    Under pytest both are caught (its warning recorder, its handlers on the root logger), so a
+    warning or a logged WARNING that the command line shows a user would be missing from
+    ``stderr`` here, and a test counting stderr's lines would pass where the process fails.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers.clear()  # no handler: logging.lastResort writes WARNING and up to stderr
+    root.setLevel(logging.WARNING)  # and `invoke -d` (basicConfig) sets DEBUG for this run only
+    try:
+        with warnings.catch_warnings():
+            warnings.resetwarnings()  # the interpreter's default filters (also: once per call)
+            for category in (
+                DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning
+            ):  # fmt: skip
+                warnings.simplefilter("ignore", category)
+            warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+            warnings.showwarning = _print_warning
+            yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 @contextlib.contextmanager
