@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "embedded: starts a baked project's own embedded server")
     config.addinivalue_line(
         "markers",
-        "versions: PostgreSQL 13 to 18 clusters with password authentication (tests/pg_versions.py);"
+        "versions: PostgreSQL 13 to 18 clusters with password authentication"
+        " (tests/pg_versions.py);"
         " left out of `python3 dev.py test` unless asked for with -m versions",
     )
     config.addinivalue_line(
@@ -118,7 +119,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..., Project]]:
+def project_copy(baked: dict[str, Path], tmp_path: Path) -> Callable[..., Project]:
     """``project_copy("postgresql", database_url)``: a private, writable copy of a bake;
     ``in_process=True``: its ``invoke`` runs in this process (tests/kit/cli.py)."""
 
@@ -127,7 +128,7 @@ def project_copy(baked: dict[str, Path], tmp_path: Path) -> Iterator[Callable[..
             baked[flavour], tmp_path / "project", database_url=database_url, in_process=in_process
         )
 
-    yield make
+    return make
 
 
 @pytest.fixture

@@ -173,7 +173,8 @@ def test_no_password_reaches_a_child_argv_or_output(
 
     calls = log.read_text()
     for name in ("pg_dump", "psql"):  # both ran, connected through the shims
-        assert f"{shims / name}\n" in calls and "--dbname" in calls, calls
+        assert f"{shims / name}\n" in calls, calls
+        assert "--dbname" in calls, calls
     assert PASSWORD not in calls
     for result in (backed_up, restored):
         assert PASSWORD not in result.stdout + result.stderr
@@ -255,8 +256,10 @@ def test_killed_backup_leaves_nothing_that_looks_like_a_backup(
 def test_restore_latest_picks_the_newest_backup(initialized: Project, database: str) -> None:
     missing = initialized.invoke("db.restore", "latest", check=False)
     assert missing.returncode == 1, missing.stderr
-    assert "no backup of " in missing.stderr and "invoke db.backup" in missing.stderr
-    assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
+    assert "no backup of " in missing.stderr
+    assert "invoke db.backup" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in missing.stderr
 
     older = _backup(initialized)
     query(
@@ -305,7 +308,8 @@ def test_sqlite_backup_after_a_crash_left_a_hot_journal(
     )
     assert crashed.returncode == -signal.SIGKILL
     journal = db_file.with_name(db_file.name + "-journal")
-    assert journal.is_file() and journal.stat().st_size > 0, "no hot journal to test with"
+    assert journal.is_file(), "no hot journal to test with"
+    assert journal.stat().st_size > 0, "no hot journal to test with"
 
     backup = _backup(initialized)
     assert not journal.exists() or journal.stat().st_size == 0  # rolled back
@@ -338,7 +342,8 @@ def test_sqlite_backup_on_a_full_disk_leaves_no_file(initialized: Project, datab
     limit = db_file.stat().st_size // 2  # room for half the backup (the file limit acts as a disk)
     result = initialized.run(sys.executable, "-c", _FULL_DISK, str(limit), check=False)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert list((initialized.path / "backups").iterdir()) == []
 
 

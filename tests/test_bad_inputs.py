@@ -176,7 +176,7 @@ def test_bad_input(target: Target, case: Case) -> None:
     if "PATH" in env:
         env["PATH"] = str(Path(sys.executable).parent / "nonexistent")
     before = _rows(target.url)
-    with _setup(project, case.setup):
+    with _BrokenRevisions(project, case.setup):
         result = project.invoke(*case.args, env=env, check=False)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     shown = result.stdout + result.stderr
@@ -197,7 +197,7 @@ def _rows(url: str) -> object:
     )
 
 
-class _setup:
+class _BrokenRevisions:
     """Break the project's revision files for one case; put them back afterwards."""
 
     def __init__(self, project: Project, kind: str | None) -> None:

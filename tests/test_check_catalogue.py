@@ -29,7 +29,8 @@ def project(baked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 def setup(request: pytest.FixtureRequest, project: Project, admin_url: str) -> Iterator[Granted]:
     with granted(admin_url, project, request.param) as state:
         code, output = state.grant("--check", check=False)
-        assert code == 0 and "OK: roles, ownership and privileges match" in output, output
+        assert code == 0, output
+        assert "OK: roles, ownership and privileges match" in output, output
         yield state
 
 

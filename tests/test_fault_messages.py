@@ -329,7 +329,9 @@ def german_front(
                     client.sendall(b"N")
                 startup = read_message(client)
             words = startup[8:].split(b"\0")
-            parameters = {k.decode(): v.decode() for k, v in zip(words[::2], words[1::2]) if k}
+            parameters = {
+                k.decode(): v.decode() for k, v in zip(words[::2], words[1::2], strict=False) if k
+            }
             code = refuse({**parameters, **({"_tls": "1"} if encrypted else {})})
             if code is not None:
                 fields = (
@@ -421,7 +423,8 @@ def test_a_refusal_at_connection_is_classified_by_its_sqlstate(
         project = project_copy("postgresql", through(pg_url, "127.0.0.1", port), in_process=True)
         line = one_line(project.invoke("db.status", check=False), "db.status")
     assert "the server is not accepting connections yet" in line, line
-    assert "SQLSTATE 57P03" in line and "das Datenbanksystem startet" in line, line
+    assert "SQLSTATE 57P03" in line, line
+    assert "das Datenbanksystem startet" in line, line
     assert "cannot reach" not in line
 
 
@@ -437,8 +440,10 @@ def test_the_second_answer_is_asked_over_tls_as_the_connection_was(
         pytest.skip("no openssl command to make the test certificate with")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=gw-test"]
-        + ["-keyout", str(key), "-out", str(cert), "-days", "1"],
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=gw-test"),
+            *("-keyout", str(key), "-out", str(cert), "-days", "1"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -609,8 +614,10 @@ def read_only_copy(project: Project) -> Iterator[Project]:
 def run_as_nobody(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     uid, gid = _unprivileged()
     return subprocess.run(
-        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
-        + [sys.executable, "-m", "invoke", *args],
+        [
+            *("setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"),
+            *(sys.executable, "-m", "invoke", *args),
+        ],
         cwd=project.path,
         env=project.environ({"HOME": str(project.path)}),
         capture_output=True,

@@ -144,7 +144,8 @@ def test_exceptions_apply_print_check_and_survive_a_rotation(
     )
     out = rotated.stdout + rotated.stderr
     assert f"set the password of {r.app} (from DB_APP_PASSWORD)" in out
-    assert password not in out and password.split()[1] not in out
+    assert password not in out
+    assert password.split()[1] not in out
     assert _privileges(fresh) == before
     verifier = fresh.query("SELECT rolpassword FROM pg_authid WHERE rolname = %s", r.app)[0][0]
     assert scram_matches(str(verifier), password)
@@ -209,8 +210,8 @@ def test_a_bad_exception_name_is_one_line(
     result = project.invoke("db.grant", "--print", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     line = (
-        f"db.grant: {project.package}/grant_exceptions.py: {expected} is not a plain lower-case identifier: "
-        "name the table or column as the migrations create it"
+        f"db.grant: {project.package}/grant_exceptions.py: {expected} is not a plain lower-case "
+        "identifier: name the table or column as the migrations create it"
     )
     assert result.stderr.strip().splitlines() == [line], result.stderr
 

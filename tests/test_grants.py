@@ -328,8 +328,9 @@ def test_the_catalog_matches_roles_md(applied: Setup) -> None:
     r = applied.roles
     assert (
         applied.query(
-            "SELECT r.rolname, pg_describe_object(s.classid, s.objid, s.objsubid) FROM pg_shdepend s"
-            " JOIN pg_roles r ON r.oid = s.refobjid WHERE s.deptype = 'o' AND r.rolname = ANY(%s)",
+            "SELECT r.rolname, pg_describe_object(s.classid, s.objid, s.objsubid)"
+            " FROM pg_shdepend s JOIN pg_roles r ON r.oid = s.refobjid"
+            " WHERE s.deptype = 'o' AND r.rolname = ANY(%s)",
             [r.migrator, r.app, r.reader, r.rw, r.ro],
         )
         == []
@@ -397,8 +398,10 @@ def test_a_second_apply_changes_nothing(applied: Setup) -> None:
 @pytest.mark.postgresql
 def test_the_app_seeds_with_its_own_login(applied: Setup) -> None:
     first, second = applied.seed_outputs
-    assert first.startswith("exit 0: ") and "Seeded (development" in first, first
-    assert second.startswith("exit 0: ") and " 0 inserted, 0 updated" in second, second
+    assert first.startswith("exit 0: "), first
+    assert "Seeded (development" in first, first
+    assert second.startswith("exit 0: "), second
+    assert " 0 inserted, 0 updated" in second, second
     ((countries,),) = applied.query(f'SELECT count(*) FROM "{applied.roles.schema}".countries')
     assert countries == 249
     ((owners,),) = applied.query(

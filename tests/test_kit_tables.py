@@ -135,7 +135,8 @@ def test_the_previous_releases_tables_are_upgraded_and_kept(
     migrated = upgraded[0]
     assert "Upgraded the kit's tables from version 0 to " in migrated, migrated
     version = recorded_version(database)
-    assert version is not None and f"from version 0 to {version} (groundwork " in migrated
+    assert version is not None
+    assert f"from version 0 to {version} (groundwork " in migrated
     # Every row kept, the stamp's too (its date included), beside the version's row.
     after = kit_rows(database)
     environment = [row for row in after["lifecycle_environment"] if row[0] != VERSION_KEY]

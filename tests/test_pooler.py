@@ -99,7 +99,8 @@ def test_concurrent_migrations_through_pgbouncer_apply_each_revision_once(
     results = [(task, *task.communicate(timeout=120)) for task in tasks]
     for task, stdout, stderr in results:
         assert task.returncode == 0, (stdout, stderr)
-        assert "Traceback" not in stderr and "prepared statement" not in stderr, stderr
+        assert "Traceback" not in stderr, stderr
+        assert "prepared statement" not in stderr, stderr
     outputs = "".join(stdout + stderr for _, stdout, stderr in results)
     assert outputs.count("Running upgrade 0d848db94cb2 -> 5e0c0de5e0c0") == 1, outputs
     assert outputs.count("Running upgrade  -> 0d848db94cb2") == 1, outputs
@@ -156,7 +157,8 @@ def test_a_failing_revision_through_pgbouncer_is_one_line(
     result = project.invoke("db.migrate", env={"DATABASE_URL": through_pooler}, check=False)
     assert result.returncode != 0
     _one_line_error(result.stderr)
-    assert "5e0c0de5e0c0" in result.stderr and "nothing was applied" in result.stderr
+    assert "5e0c0de5e0c0" in result.stderr
+    assert "nothing was applied" in result.stderr
     # The lock went with the failed task: the next one (fixed) runs at once.
     admin_sql(pg_url, "DROP TABLE slow_once")
     fixed = project.invoke(
@@ -188,7 +190,8 @@ def test_a_lock_lost_under_a_running_migration_is_reported(
             task.kill()
     assert task.returncode != 0, stderr
     _one_line_error(stderr)
-    assert "migration lock" in stderr and "lost" in stderr, stderr
+    assert "migration lock" in stderr, stderr
+    assert "lost" in stderr, stderr
 
 
 def test_a_server_gone_mid_migration_is_one_line(

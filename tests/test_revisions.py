@@ -77,7 +77,8 @@ def test_an_empty_revision_keeps_its_imports_for_the_hand_written_part(
     project.invoke("db.init")
     rev, path = empty_revision(project, "backfill names")
     source = path.read_text()
-    assert "from alembic import op" in source and "import sqlalchemy as sa" in source
+    assert "from alembic import op" in source
+    assert "import sqlalchemy as sa" in source
     fill_in(
         path,
         "op.execute(sa.text(\"UPDATE users SET display_name = 'x' WHERE display_name = ''\"))",
@@ -174,10 +175,11 @@ def test_the_generated_suite_walks_a_merge(
     finally:
         if not database.startswith("sqlite"):
             admin = request.getfixturevalue("admin_url")
+            name = make_url(suite_database).database
             admin_sql(
                 admin,
                 *(
-                    f'DROP DATABASE IF EXISTS "{make_url(suite_database).database}{suffix}" WITH (FORCE)'
+                    f'DROP DATABASE IF EXISTS "{name}{suffix}" WITH (FORCE)'
                     for suffix in ("", "_scratch")
                 ),
             )
@@ -203,22 +205,26 @@ def test_downgrade_at_a_merge_undoes_it_and_names_the_choices_below(
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1, refused.stderr
-    assert f"--to {a}@-1" in lines[0] and f"--to {b}@-1" in lines[0]
+    assert f"--to {a}@-1" in lines[0]
+    assert f"--to {b}@-1" in lines[0]
     assert current(project) == {a, b}, "the refused downgrade changed something"
 
     project.invoke("db.downgrade", "--to", f"{a}@-1")
     assert current(project) == {b}
-    assert "notes" not in tables(project, database) and "tags" in tables(project, database)
+    assert "notes" not in tables(project, database)
+    assert "tags" in tables(project, database)
 
     # From the merge, two steps down cross it: refused, naming the merge and its parents.
     project.invoke("db.upgrade")
     assert current(project) == {merge}
     crossing = project.invoke("db.downgrade", "--to", "-2", check=False)
     assert crossing.returncode == 1
-    assert merge in crossing.stderr and f"--to {a}@-1" in crossing.stderr
+    assert merge in crossing.stderr
+    assert f"--to {a}@-1" in crossing.stderr
     assert len(crossing.stderr.strip().splitlines()) == 1
     crossing = project.invoke("db.downgrade", "--to", f"{merge}-2", check=False)
-    assert crossing.returncode == 1 and f"--to {b}@-1" in crossing.stderr
+    assert crossing.returncode == 1
+    assert f"--to {b}@-1" in crossing.stderr
     # REV@-1 of the merge itself, and --to a parent, undo the merge alone.
     project.invoke("db.downgrade", "--to", f"{merge}@-1")
     assert current(project) == {a, b}
@@ -378,7 +384,9 @@ def test_offline_sql_names_a_revision_that_needs_a_live_database(
     assert failed.returncode == 1
     lines = [line for line in failed.stderr.splitlines() if line.startswith("db.sql:")]
     assert len(lines) == 1, failed.stderr
-    assert rev in lines[0] and path.name in lines[0] and "db.migrate" in lines[0]
+    assert rev in lines[0]
+    assert path.name in lines[0]
+    assert "db.migrate" in lines[0]
     assert "Traceback" not in failed.stderr
     # Without it, the range before it is written.
     assert (
@@ -475,7 +483,8 @@ def test_the_private_and_public_alembic_paths_give_the_same_results(
         out = project.run(sys.executable, "-c", code, private, url).stdout
         found[private] = json.loads(out.strip().splitlines()[-1])
     fast, public = found["1"], found["0"]
-    assert fast["applied"] == [merge] and fast["heads"] == [merge]
+    assert fast["applied"] == [merge]
+    assert fast["heads"] == [merge]
     assert {"notes", "tags", "users"} <= set(fast["schema"])
     assert "two revision files have the revision id" in fast["faults"]["dup.py"]
     assert "down_revision 'f00f00000000' names no revision file" in fast["faults"]["dangling.py"]

@@ -100,7 +100,8 @@ def test_planted_functions_never_run_as_the_admin(project: Project, planted: Fre
     # The planted objects are reported by the check, which fails because of them alone.
     assert checked.returncode == 1, checked.stdout + checked.stderr
     fails = [line for line in checked.stdout.splitlines() if line.startswith("FAIL ")]
-    assert fails and all("schema public holds" in line for line in fails), checked.stdout
+    assert fails, checked.stdout
+    assert all("schema public holds" in line for line in fails), checked.stdout
     for what in (
         "function public.pg_has_role(text,text,text)",
         "function public.has_schema_privilege(text,text,text)",
@@ -127,8 +128,10 @@ def test_the_shipped_script_through_psql_runs_no_planted_function(
         printed = project.invoke("db.grant", "--print", env=planted.env).stdout
         assert printed.startswith("SET search_path = pg_catalog, pg_temp;\n")
         result = subprocess.run(
-            [_psql(project, admin_url), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-            + ["-d", _psycopg_url(planted.super_db)],
+            [
+                *(_psql(project, admin_url), "-X", "-q", "-v", "ON_ERROR_STOP=1"),
+                *("-d", _psycopg_url(planted.super_db)),
+            ],
             input=printed,
             capture_output=True,
             text=True,

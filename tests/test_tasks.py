@@ -101,7 +101,8 @@ def test_invoke_list_imports_no_sqlalchemy(baked: dict[str, Path], tmp_path: Pat
         from invoke import Program
         from invoke.loader import FilesystemLoader
         module, _ = FilesystemLoader().load("tasks")
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"sqlalchemy", "alembic", "psycopg"})
+        libraries = {"sqlalchemy", "alembic", "psycopg"}
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in libraries)
         print("HEAVY", heavy)
         """
     )

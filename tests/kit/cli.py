@@ -70,7 +70,7 @@ def run_invoke(
                 program.run(["invoke", *args])
             except SystemExit as exit_:
                 code = _exit_code(exit_.code)
-            except BaseException:  # noqa: BLE001  (what the interpreter would print and exit 1)
+            except BaseException:
                 traceback.print_exc()
                 code = 1
     finally:
