@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backends import backend_for
-from ..engine import database_url
+from ..engine import database_url_text
 from ..quoting import ident
 from .names import ENVIRONMENT_TABLE, KIT_VERSION_KEY, LEDGER_TABLE, RUNS_TABLE
 
@@ -130,7 +130,7 @@ def _table_exists(dbapi: Any, name: str) -> bool:
 
 def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, int]] | None:
     """The seeds and row counts of the last run with these options, if it would skip them all."""
-    url = database_url(settings)
+    url = database_url_text(settings)  # text: parsing it would import SQLAlchemy
     try:
         dbapi, errors = _connect(url)
     except Exception:  # whatever it is, the full run reports it in its own words
