@@ -39,6 +39,10 @@ class Backend(ABC):
     # Migrations run with foreign keys unchecked (batch mode rebuilds tables): a run can leave
     # rows pointing nowhere, which foreign_key_violations() then finds.
     foreign_keys_off_in_migrations: ClassVar[bool]
+    # The bare driver's (bare_connection) parameter placeholder, and its catalog query of
+    # whether the table named by the one parameter exists: no row, or NULL, when it does not.
+    bare_placeholder: ClassVar[str]
+    bare_table_exists: ClassVar[str]
 
     @abstractmethod
     def local_module(self) -> ModuleType:

@@ -40,6 +40,8 @@ class PostgreSQL(Backend):
     has_server = True
     has_roles = True
     foreign_keys_off_in_migrations = False
+    bare_placeholder = "%s"
+    bare_table_exists = "SELECT to_regclass(%s)"
 
     def local_module(self) -> ModuleType:
         from .. import local_postgresql

@@ -33,6 +33,8 @@ class SQLite(Backend):
     has_server = False
     has_roles = False
     foreign_keys_off_in_migrations = True
+    bare_placeholder = "?"
+    bare_table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
 
     def local_module(self) -> ModuleType:
         from .. import local_sqlite

@@ -234,7 +234,7 @@ def run(
             ExitStack() as watching,
         ):
             # Whatever APP_ENV says (unset in a shell, say): the database knows what it is.
-            stamped = unchanged.stamp(connection.connection.driver_connection)
+            stamped = unchanged.stamp(backend_for(url), connection.connection.driver_connection)
             initialized = "the database was initialized for production"
             guard_production(
                 declared,
