@@ -45,7 +45,7 @@ from groundwork.urls import (
     normalize,
 )
 from sqlalchemy import Connection, Engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
@@ -59,10 +59,11 @@ def settings_for_tests(suffix: str = "") -> Settings:
     settings = load_settings(environ={**environ, "APP_ENV": "test"})
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest -n
     url = _renamed(_test_database_url(settings, environ), f"_{worker}" if worker else "", suffix)
-    return dataclasses.replace(settings, values={**settings.values, "DATABASE_URL": url})
+    text = url.render_as_string(hide_password=False)  # settings hold text, as the files do
+    return dataclasses.replace(settings, values={**settings.values, "DATABASE_URL": text})
 
 
-def _test_database_url(settings: Settings, environ: dict[str, str]) -> str:
+def _test_database_url(settings: Settings, environ: dict[str, str]) -> str | URL:
     """The test database before the worker's suffix: the first of the order in the docstring."""
     given = os.environ.get("TEST_DATABASE_URL") or _set_by_test_files(settings)
     if given:
@@ -86,10 +87,10 @@ def _set_by_test_files(settings: Settings) -> str | None:
     return found
 
 
-def _renamed(url: str, *suffixes: str) -> str:
+def _renamed(url: str | URL, *suffixes: str) -> URL:
     """``url`` with ``suffixes`` appended to the database name (the file name on SQLite)."""
     renamed = backend_for(url).sibling(url, "".join(suffixes))
-    name = make_url(renamed).database or ""
+    name = renamed.database or ""
     if "test" not in Path(name).name:
         pytest.exit(f"refusing to use {name!r} as a test database: its name must contain 'test'")
     return renamed

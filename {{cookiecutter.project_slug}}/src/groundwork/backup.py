@@ -22,10 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .backends import backend_for
 from .errors import TaskError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 LATEST = "latest"  # db.restore latest: the newest backup of the configured database
 
@@ -36,7 +40,7 @@ def backup_dir(settings: Settings) -> Path:
     return path if path.is_absolute() else settings.project_root / path
 
 
-def new_path(settings: Settings, url: str, suffix: str) -> Path:
+def new_path(settings: Settings, url: URL, suffix: str) -> Path:
     folder = _private_folder(backup_dir(settings))
     _remove_stale_partials(folder)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -50,7 +54,7 @@ def new_path(settings: Settings, url: str, suffix: str) -> Path:
     return path
 
 
-def _name_of(url: str) -> str:
+def _name_of(url: URL) -> str:
     return backend_for(url).label(url).removesuffix(".sqlite3")
 
 
@@ -122,7 +126,7 @@ def create_private(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def latest_backup(settings: Settings, url: str) -> Path | None:
+def latest_backup(settings: Settings, url: URL) -> Path | None:
     """The newest backup of the database of ``url`` in the backup folder, or None."""
     suffix = backend_for(url).backup_suffix
     stamp = r"-(\d{8}T\d{6}Z)(?:_(\d+))?"  # not an f-string: the template renders double braces
@@ -136,12 +140,12 @@ def latest_backup(settings: Settings, url: str) -> Path | None:
     return max(found)[2] if found else None
 
 
-def backup(settings: Settings, url: str) -> Path:
+def backup(settings: Settings, url: URL) -> Path:
     """Write a backup of the database of ``url``; return its path."""
     return backend_for(url).backup(settings, url)
 
 
-def restore(settings: Settings, url: str, file: str) -> Path:
+def restore(settings: Settings, url: URL, file: str) -> Path:
     """Replace the contents of the database of ``url`` by the backup ``file`` (``latest``: the
     newest backup of this database), atomically; return the backup's path."""
     path = Path(file).expanduser()

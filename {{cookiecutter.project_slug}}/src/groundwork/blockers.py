@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -41,7 +42,7 @@ def backend_pid(connection: Connection) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def lock_holders(url: str, ours: list[int]) -> str | None:
+def lock_holders(url: URL, ours: list[int]) -> str | None:
     """``held by pid 123 (idle in transaction: LOCK TABLE ...)``; None when none is found.
 
     Best effort, on a connection of its own: the failure being reported matters more than this.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import mask_secrets
 from .settings import Settings, load_settings
+from .urls import masked
 
 if TYPE_CHECKING:
     from .kit import KitState
@@ -77,7 +77,7 @@ def init(
     lifecycle.wait_for_server(settings)
     url = database_url(settings)
     if backend_for(url).create_database(url):
-        print(f"Created database {mask_secrets(url)}")
+        print(f"Created database {masked(url)}")
     migrations.upgrade(settings, "head")
     runner.run(settings)
 

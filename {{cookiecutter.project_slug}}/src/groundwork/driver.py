@@ -26,24 +26,21 @@ def psycopg() -> Any:
 PINNED_SEARCH_PATH = "-c search_path=pg_catalog,pg_temp"
 
 
-def connect_kwargs(url: str | URL, *, pinned: bool = False) -> dict[str, Any]:
+def connect_kwargs(url: URL, *, pinned: bool = False) -> dict[str, Any]:
     """libpq keyword parameters for a SQLAlchemy URL (never a re-rendered URI string).
 
     SQLAlchemy renders a password's space unencoded, which libpq refuses, printing the
     password; as keyword parameters any character is safe. ``pinned``: the admin's search path
     (:data:`PINNED_SEARCH_PATH`), after any ``options`` the URL gives.
     """
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
     params: dict[str, Any] = {
-        "host": parsed.host,
-        "port": parsed.port,
-        "user": parsed.username,
-        "password": parsed.password,
-        "dbname": parsed.database,
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
     }
-    for key, value in parsed.query.items():
+    for key, value in url.query.items():
         params[key] = value if isinstance(value, str) else value[-1]
     if pinned:
         params["options"] = f"{params.get('options') or ''} {PINNED_SEARCH_PATH}".strip()

@@ -14,11 +14,11 @@ from . import local
 from .backends import backend_for
 from .errors import TaskError
 from .settings import Settings
-from .urls import normalize
+from .urls import as_url, normalize
 
 if TYPE_CHECKING:
     # SQLAlchemy is imported by the functions that use it: an unchanged `db.seed` asks
-    # database_url() and then finishes without it (seeding/unchanged.py). The ORM is a fifth
+    # database_url_text() and then finishes without it (seeding/unchanged.py). The ORM is a fifth
     # of a second more; the migration tasks never need it.
     from sqlalchemy import Engine
     from sqlalchemy.engine import URL
@@ -35,14 +35,20 @@ def ensure_local_server(settings: Settings) -> None:
         local.ensure_running(settings)  # "" is an error database_url() reports
 
 
-def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
+def database_url(settings: Settings, *, setting: str = "DATABASE_URL") -> URL:
     """The SQLAlchemy URL of ``setting``, or of the local default database when it is unset.
 
     ``setting`` (``MIGRATOR_DATABASE_URL``) falls back to ``DATABASE_URL``; an error about the
     value names the one it came from, which is the one to fix. No side effect: the local
     default's server must be running already (:func:`ensure_local_server`), or this is a
-    TaskError saying so.
+    TaskError saying so. Parsed here, once: the kit passes the URL object on.
     """
+    return as_url(database_url_text(settings, setting=setting))
+
+
+def database_url_text(settings: Settings, *, setting: str = "DATABASE_URL") -> str:
+    """:func:`database_url` before it is parsed, without importing SQLAlchemy: for the bare
+    driver connection of a ``db.seed`` that finds nothing changed (seeding/unchanged.py)."""
     source = setting if settings.get(setting) else "DATABASE_URL"
     raw = settings.get(source)
     if raw is None and settings.values.get("DATABASE_URL") == "":
@@ -83,6 +89,9 @@ def connect_timeout(settings: Settings) -> int:
 def with_connect_timeout(url: str, seconds: int) -> str:
     """``url`` (PostgreSQL) with libpq's ``connect_timeout``, unless it gives one itself.
 
+    On the URL's text, before it is parsed: the bare driver connection of an unchanged
+    ``db.seed`` (database_url_text) gets it too.
+
     In the URL, every connection gets it: the engines, the admin's, psycopg's own, and the
     ``--dbname`` of pg_dump, pg_restore and psql. Without it, a server that accepts the TCP
     connection and never answers holds a task for minutes, or for good.
@@ -90,10 +99,10 @@ def with_connect_timeout(url: str, seconds: int) -> str:
     return backend_for(url).with_connect_timeout(url, seconds)
 
 
-def offline_url(settings: Settings) -> str:
+def offline_url(settings: Settings) -> URL:
     """A URL that picks the right SQL dialect without connecting (or starting a server)."""
     raw = settings.database_url
-    return normalize(raw, settings.project_root) if raw else local.offline_url()
+    return as_url(normalize(raw, settings.project_root) if raw else local.offline_url())
 
 
 def make_engine(

@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
+from sqlalchemy.engine import URL
 
 from . import drift, enums
 from .backends import backend_for
@@ -83,7 +84,7 @@ class _Options:
         self.config = config
         self.target_metadata = target_metadata
 
-    def for_url(self, url: str) -> dict[str, Any]:
+    def for_url(self, url: str | URL) -> dict[str, Any]:
         return {
             "target_metadata": self.target_metadata,
             # What is compared, and what is left alone (migrations/filters.py, the lifecycle's
@@ -117,7 +118,7 @@ def _run_offline(context: Any, config: Config, options: _Options) -> None:
 
 
 def _run_on(context: Any, connection: Connection, options: _Options) -> None:
-    context.configure(connection=connection, **options.for_url(str(connection.engine.url)))
+    context.configure(connection=connection, **options.for_url(connection.engine.url))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import backup, locking, migrations, protection
 from .backends import backend_for
 from .engine import database_url
-from .errors import TaskError, mask_secrets
+from .errors import TaskError
 from .settings import Settings
+from .urls import masked
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 def wait_for_server(settings: Settings) -> None:
@@ -22,7 +27,7 @@ def wait_for_server(settings: Settings) -> None:
     locking.wait_for_server(database_url(settings), seconds)
 
 
-def _migrator_url(settings: Settings) -> str:
+def _migrator_url(settings: Settings) -> URL:
     # The lock is taken where migrations take it, so that reset -> upgrade finds it held.
     return database_url(settings, setting="MIGRATOR_DATABASE_URL")
 
@@ -49,7 +54,7 @@ def drop(settings: Settings, *, force: bool = False, yes: bool = False) -> str:
 def take_backup(settings: Settings) -> Path:
     url = database_url(settings)
     if not backend_for(url).database_exists(url):
-        raise TaskError(f"no database to back up: {mask_secrets(url)} does not exist")
+        raise TaskError(f"no database to back up: {masked(url)} does not exist")
     path = backup.backup(settings, url)
     print(f"Backup written to {path}")
     return path

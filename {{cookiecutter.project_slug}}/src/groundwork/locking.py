@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -119,7 +119,7 @@ def lock_wait(settings: Settings) -> float:
     return seconds_setting(settings, "MIGRATION_LOCK_WAIT", DEFAULT_LOCK_WAIT)
 
 
-def task_connect_args(url: str, **extra: Any) -> dict[str, Any]:
+def task_connect_args(url: URL, **extra: Any) -> dict[str, Any]:
     """psycopg connect arguments of a task's connection: no automatic prepared statements.
 
     psycopg prepares a statement run five times on a connection; through PgBouncer in
@@ -131,7 +131,7 @@ def task_connect_args(url: str, **extra: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def migration_lock(settings: Settings, url: str) -> Iterator[None]:
+def migration_lock(settings: Settings, url: URL) -> Iterator[None]:
     """Hold the migration lock of ``url`` (PostgreSQL) for the duration of the block.
 
     Waits at most ``MIGRATION_LOCK_WAIT`` seconds (``--lock-timeout``), saying once who holds
@@ -270,7 +270,7 @@ def apply_timeouts(settings: Settings, connection: Connection) -> None:
 _NOT_YET = "57P03"
 
 
-def wait_for_server(url: str, seconds: float) -> None:
+def wait_for_server(url: URL, seconds: float) -> None:
     """Retry connecting to the server of ``url`` until it accepts, for at most ``seconds``.
 
     Only "not up yet" errors are retried: a wrong password or a missing database means the
@@ -278,7 +278,7 @@ def wait_for_server(url: str, seconds: float) -> None:
     """
     if seconds <= 0 or not backend_for(url).has_server:
         return
-    target = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    target = url.set(database="postgres")
     deadline = time.monotonic() + seconds
     announced = False
     while True:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, inspect, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from .backends import backend_for
@@ -28,6 +28,7 @@ from .engine import make_engine
 from .errors import TaskError
 from .ledger import ENVIRONMENT_TABLE, environment
 from .settings import Settings
+from .urls import as_url
 
 DEFAULT_PROTECTED = "production"
 
@@ -47,8 +48,9 @@ def same_environment(one: str, other: str) -> bool:
     return _key(one) == _key(other)
 
 
-def stamped_environment(url: str) -> str | None:
+def stamped_environment(url: str | URL) -> str | None:
     """The environment the database was initialized for; None when unknown or no database."""
+    url = as_url(url)
     if not backend_for(url).database_exists(url):
         return None
     engine = make_engine(url, poolclass=NullPool)
@@ -87,7 +89,7 @@ def stamped_line(settings: Settings) -> str:
     )
 
 
-def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[str]:
+def reasons(settings: Settings, url: URL, *, read_stamp: bool = True) -> list[str]:
     """Why a destructive task should not run on ``url`` unattended; empty when it may.
 
     Without ``read_stamp``, the database is consulted only when nothing else forbids the task
@@ -98,7 +100,7 @@ def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[st
     if _key(settings.app_env) in protected:
         found.append(f"APP_ENV={settings.app_env} is protected (PROTECTED_ENVIRONMENTS)")
     if not backend_for(url).is_local(url):
-        found.append(f"the database host {make_url(url).host!r} is not this machine")
+        found.append(f"the database host {url.host!r} is not this machine")
     if found and not read_stamp:
         return found
     stamped = stamped_environment(url)
@@ -115,7 +117,7 @@ def reasons(settings: Settings, url: str, *, read_stamp: bool = True) -> list[st
 
 def confirm(
     settings: Settings,
-    url: str,
+    url: URL,
     task: str,
     *,
     force: bool = False,

@@ -1,15 +1,25 @@
 """Database URLs: the forms we accept, the form SQLAlchemy gets, and masking for output.
 
-Kept free of SQLAlchemy imports: it runs when `invoke --list` loads and in every error message.
+A URL's text is checked and normalized here (:func:`normalize`), then parsed once into a
+``sqlalchemy.engine.URL`` where it comes in (engine.database_url, roles/connection.admin_url);
+the kit passes that object inward and renders it only for a message (:func:`masked`) or for a
+program that needs text (libpq's conninfo, backends/postgresql_backup.py).
+
+Kept free of SQLAlchemy imports at module level: it runs when `invoke --list` loads, in every
+error message, and in a `db.seed` that finds nothing changed (seeding/unchanged.py).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import TaskError, mask_secrets
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 # What a password must percent-encode in a URL (urllib.parse.quote(password, safe="") does).
 PERCENT_ENCODE = "@ %40, : %3A, / %2F, ? %3F, # %23, % %25, space %20"
@@ -77,3 +87,29 @@ def _absolute_sqlite_path(rest: str, project_root: Path) -> str:
     if not path_part.startswith("/") and not re.match(r"^[A-Za-z]:[\\/]", path_part):
         path_part = (project_root / path_part).as_posix()
     return f"/{path_part}{sep}{query}"
+
+
+def as_url(url: str | URL) -> URL:
+    """``url`` as a SQLAlchemy URL: parsed when it is text, as it is when it is one already.
+
+    The kit's functions that a project's own code calls (its tests' conftest.py) take either;
+    inside the kit, URLs are passed parsed.
+    """
+    from sqlalchemy.engine import make_url
+
+    return make_url(url)
+
+
+def masked(url: URL) -> str:
+    """``url`` for a message: no user or password, its query in the order it was given.
+
+    SQLAlchemy's own rendering sorts the query and percent-encodes a socket folder's slashes
+    (``host=%2Ftmp``); the message shows the URL as it was written.
+    """
+    base = url.set(query={}).render_as_string(hide_password=False)
+    query = "&".join(
+        f"{key}={value}"
+        for key, values in url.query.items()
+        for value in ((values,) if isinstance(values, str) else values)
+    )
+    return mask_secrets(f"{base}?{query}" if query else base)

@@ -3,8 +3,8 @@
 The rest of the kit asks the adapter (``backend_for(url)``) instead of branching on the URL's
 scheme, as Rails keeps one adapter class per database: ``postgresql.py`` and ``sqlite.py``.
 
-Only the standard library is imported at the top of this package: ``database_url()`` asks the
-adapter for the connect timeout, and an unchanged ``db.seed`` finishes without SQLAlchemy.
+Only the standard library is imported at the top of this package: ``database_url_text()`` asks
+the adapter for the connect timeout, and an unchanged ``db.seed`` finishes without SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class Backend(ABC):
     # Migrations run with foreign keys unchecked (batch mode rebuilds tables): a run can leave
     # rows pointing nowhere, which foreign_key_violations() then finds.
     foreign_keys_off_in_migrations: ClassVar[bool]
+    # The bare driver's (bare_connection) parameter placeholder, and its catalog query of
+    # whether the table named by the one parameter exists: no row, or NULL, when it does not.
+    bare_placeholder: ClassVar[str]
+    bare_table_exists: ClassVar[str]
 
     @abstractmethod
     def local_module(self) -> ModuleType:
@@ -48,22 +52,26 @@ class Backend(ABC):
     def enums_module(self) -> ModuleType:
         """How enum types are compared and described (enums.py): ``enums_<name>.py``."""
 
+    # A URL is a parsed ``sqlalchemy.engine.URL`` (engine.database_url), except where noted:
+    # the methods a project's own tests call (its conftest.py) take its text as well, and two
+    # work on the text before it is parsed, or without SQLAlchemy.
+
     @abstractmethod
-    def label(self, url: str) -> str:
+    def label(self, url: str | URL) -> str:
         """The database's name for messages and for confirmation: what the user types."""
 
     @abstractmethod
-    def sibling(self, url: str, suffix: str) -> str:
+    def sibling(self, url: str | URL, suffix: str) -> URL:
         """The URL of a database next to ``url``'s, its name followed by ``suffix`` (a test
         worker's copy, ``_test_gw0``)."""
 
     @abstractmethod
-    def is_local(self, url: str) -> bool:
+    def is_local(self, url: URL) -> bool:
         """Whether the database lives on this machine (protection.py)."""
 
     @abstractmethod
     def with_connect_timeout(self, url: str, seconds: int) -> str:
-        """``url`` with a connect timeout of ``seconds``, where the backend has one."""
+        """``url``'s text with a connect timeout of ``seconds``, where the backend has one."""
 
     @abstractmethod
     def make_engine(
@@ -83,31 +91,32 @@ class Backend(ABC):
 
     @abstractmethod
     def bare_connection(self, url: str) -> tuple[Any, tuple[type[Exception], ...]]:
-        """A DB-API connection to ``url`` without SQLAlchemy, and the driver's error types
-        (seeding/unchanged.py: a run in which nothing changed ends before SQLAlchemy loads)."""
+        """A DB-API connection to ``url``'s text without SQLAlchemy, and the driver's error
+        types (seeding/unchanged.py: a run in which nothing changed ends before SQLAlchemy
+        loads)."""
 
     @abstractmethod
-    def database_exists(self, url: str) -> bool: ...
+    def database_exists(self, url: str | URL) -> bool: ...
 
     @abstractmethod
-    def create_database(self, url: str) -> bool:
+    def create_database(self, url: str | URL) -> bool:
         """Create the database of ``url`` when it is missing; True when it was created."""
 
     @abstractmethod
-    def drop_database(self, url: str) -> bool:
+    def drop_database(self, url: str | URL) -> bool:
         """Drop the database of ``url`` when it exists; True when it was dropped."""
 
     @abstractmethod
-    def empty_for_reset(self, settings: Settings, url: str) -> str:
+    def empty_for_reset(self, settings: Settings, url: URL) -> str:
         """Leave the database of ``url`` existing and empty (``db.reset``, under the migration
         lock); what was done, in one line."""
 
     @abstractmethod
-    def backup(self, settings: Settings, url: str) -> Path:
+    def backup(self, settings: Settings, url: URL) -> Path:
         """Write a backup of the database of ``url`` into the backup folder; return its path."""
 
     @abstractmethod
-    def restore(self, settings: Settings, url: str, path: Path, file: str) -> None:
+    def restore(self, settings: Settings, url: URL, path: Path, file: str) -> None:
         """Replace the contents of the database of ``url`` by the backup at ``path`` (named
         ``file`` in messages), atomically."""
 
@@ -116,7 +125,7 @@ class Backend(ABC):
         self,
         config: Config,
         scripts: ScriptDirectory,
-        url: str,
+        url: URL,
         start: str,
         end: str,
         *,

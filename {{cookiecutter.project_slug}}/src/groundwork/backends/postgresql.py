@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError, add_detail, mask_secrets
+from ..urls import as_url
 from .base import Backend
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class PostgreSQL(Backend):
     has_server = True
     has_roles = True
     foreign_keys_off_in_migrations = False
+    bare_placeholder = "%s"
+    bare_table_exists = "SELECT to_regclass(%s)"
 
     def local_module(self) -> ModuleType:
         from .. import local_postgresql
@@ -50,31 +53,23 @@ class PostgreSQL(Backend):
 
         return enums_postgresql
 
-    def label(self, url: str) -> str:
-        from sqlalchemy.engine import make_url
+    def label(self, url: str | URL) -> str:
+        return as_url(url).database or ""
 
-        return make_url(url).database or ""
+    def sibling(self, url: str | URL, suffix: str) -> URL:
+        parsed = as_url(url)
+        return parsed.set(database=(parsed.database or "") + suffix)
 
-    def sibling(self, url: str, suffix: str) -> str:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        named = parsed.set(database=(parsed.database or "") + suffix)
-        return named.render_as_string(hide_password=False)
-
-    def is_local(self, url: str) -> bool:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        hosts = [parsed.host or ""]
-        query_host = parsed.query.get("host")
+    def is_local(self, url: URL) -> bool:
+        hosts = [url.host or ""]
+        query_host = url.query.get("host")
         if query_host:
             hosts = list(query_host) if isinstance(query_host, tuple) else [query_host]
         # A host starting with "/" is a Unix socket folder: this machine.
         return all(host.startswith("/") or host.lower() in _LOCAL_HOSTS for host in hosts)
 
     def with_connect_timeout(self, url: str, seconds: int) -> str:
-        """libpq's ``connect_timeout``, unless the URL gives one itself."""
+        """libpq's ``connect_timeout``, unless the URL's text gives one itself."""
         if re.search(r"[?&]connect_timeout=", url):
             return url
         return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
@@ -90,8 +85,9 @@ class PostgreSQL(Backend):
     ) -> Engine:
         from sqlalchemy import create_engine, event
 
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "do_connect", _timed_connect(url))
+        parsed = as_url(url)
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "do_connect", _timed_connect(parsed))
         return engine
 
     def task_connect_args(self, extra: dict[str, Any]) -> dict[str, Any]:
@@ -105,13 +101,12 @@ class PostgreSQL(Backend):
         # Without its driver name, SQLAlchemy's URL is a libpq connection URI.
         return psycopg.connect(f"postgresql://{url.split('://', 1)[1]}"), (psycopg.Error,)
 
-    def database_exists(self, url: str) -> bool:
+    def database_exists(self, url: str | URL) -> bool:
         from sqlalchemy import text
-        from sqlalchemy.engine import make_url
 
         from ..admin import maintenance
 
-        parsed = make_url(url)
+        parsed = as_url(url)
         # Reaching the database itself answers the question too.
         with maintenance(parsed, or_target=True) as connection:
             found = connection.execute(
@@ -119,16 +114,15 @@ class PostgreSQL(Backend):
             ).first()
         return found is not None
 
-    def create_database(self, url: str) -> bool:
+    def create_database(self, url: str | URL) -> bool:
         from sqlalchemy import text
-        from sqlalchemy.engine import make_url
         from sqlalchemy.exc import DBAPIError
 
         from ..admin import maintenance
 
-        if self.database_exists(url):
+        parsed = as_url(url)
+        if self.database_exists(parsed):
             return False
-        parsed = make_url(url)
         with maintenance(parsed, autocommit=True) as connection:
             quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
             privileged = connection.execute(
@@ -149,20 +143,18 @@ class PostgreSQL(Backend):
                 raise
         return True
 
-    def drop_database(self, url: str) -> bool:
-        from sqlalchemy.engine import make_url
-
+    def drop_database(self, url: str | URL) -> bool:
         from ..admin import maintenance
 
-        if not self.database_exists(url):
+        parsed = as_url(url)
+        if not self.database_exists(parsed):
             return False
-        parsed = make_url(url)
         with maintenance(parsed, autocommit=True) as connection:
             quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
             connection.exec_driver_sql(f"DROP DATABASE {quoted} WITH (FORCE)")
         return True
 
-    def empty_for_reset(self, settings: Settings, url: str) -> str:
+    def empty_for_reset(self, settings: Settings, url: URL) -> str:
         """The database stays (the login may not be allowed to create one); what the
         application's schema holds is dropped (postgresql_backup.empty_schema)."""
         from .. import migrations
@@ -177,12 +169,12 @@ class PostgreSQL(Backend):
         kept = f", emptied {', '.join(emptied)}" if emptied else ""
         return f"Dropped {len(dropped)} objects of the application's schema{kept}"
 
-    def backup(self, settings: Settings, url: str) -> Path:
+    def backup(self, settings: Settings, url: URL) -> Path:
         from .postgresql_backup import backup
 
         return backup(settings, url)
 
-    def restore(self, settings: Settings, url: str, path: Path, file: str) -> None:
+    def restore(self, settings: Settings, url: URL, path: Path, file: str) -> None:
         from .postgresql_backup import restore
 
         restore(settings, url, path, file)
@@ -191,7 +183,7 @@ class PostgreSQL(Backend):
         self,
         config: Config,
         scripts: ScriptDirectory,
-        url: str,
+        url: URL,
         start: str,
         end: str,
         *,
@@ -206,11 +198,8 @@ class PostgreSQL(Backend):
         return buffer.getvalue()
 
 
-def _timed_connect(url: str | URL) -> Callable[..., Any]:
+def _timed_connect(parsed: URL) -> Callable[..., Any]:
     """A ``do_connect`` hook: a connection that timed out says where and after how long."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
     shown = mask_secrets(
         parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=True)
     )

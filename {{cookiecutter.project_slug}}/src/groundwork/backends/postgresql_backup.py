@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from .. import local
@@ -46,7 +46,7 @@ _TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 # writable by the app).
 
 
-def backup(settings: Settings, url: str) -> Path:
+def backup(settings: Settings, url: URL) -> Path:
     """Write a ``pg_dump`` archive of the application's schema; return its path."""
     login = _owner_login(settings)
     pg_dump = _tool(settings, "pg_dump", login.major)
@@ -71,7 +71,7 @@ def backup(settings: Settings, url: str) -> Path:
     return target
 
 
-def restore(settings: Settings, url: str, path: Path, file: str) -> None:
+def restore(settings: Settings, url: URL, path: Path, file: str) -> None:
     """Replace what the application's schema holds by the archive at ``path``, atomically."""
     login = _owner_login(settings, drops=True)
     major = login.major
@@ -182,7 +182,7 @@ def empty_schema(connection: Connection) -> tuple[list[str], list[str]]:
 class _OwnerLogin:
     """How backups and restores connect: the migrator's URL, the role it sets, what it sees."""
 
-    url: str
+    url: URL
     role: str | None  # the owner under the role model (SET ROLE), else None
     schema: str
     major: int
@@ -301,23 +301,22 @@ def _tool(settings: Settings, name: str, server_major: int) -> Path:
     return usable[0][1]
 
 
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     """libpq keyword parameters without the password, and the environment that carries it.
 
     Never a URI re-rendered by SQLAlchemy: ``URL.set(password=None)`` keeps the password (None
     means "unchanged" there), and ``ps`` shows a child's arguments to every local user.
     """
-    parsed: URL = make_url(url)
     env = dict(os.environ)
     keywords = {
-        "host": parsed.host,
-        "port": str(parsed.port) if parsed.port else None,
-        "dbname": parsed.database,
-        "user": parsed.username,
+        "host": url.host,
+        "port": str(url.port) if url.port else None,
+        "dbname": url.database,
+        "user": url.username,
     }
-    for key, value in parsed.query.items():  # sslmode=require and the like
+    for key, value in url.query.items():  # sslmode=require and the like
         keywords[key] = value[-1] if isinstance(value, tuple) else value
-    password = keywords.pop("password", None) or parsed.password
+    password = keywords.pop("password", None) or url.password
     if password:
         env["PGPASSWORD"] = str(password)
     conninfo = " ".join(
@@ -333,7 +332,7 @@ def _conninfo_value(value: str) -> str:
 
 def _run(
     args: list[str],
-    url: str,
+    url: URL,
     *,
     connect: bool = False,
     stdin: str | None = None,

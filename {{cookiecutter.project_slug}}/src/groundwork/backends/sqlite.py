@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError
+from ..urls import as_url
 from .base import Backend
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class SQLite(Backend):
     has_server = False
     has_roles = False
     foreign_keys_off_in_migrations = True
+    bare_placeholder = "?"
+    bare_table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
 
     def local_module(self) -> ModuleType:
         from .. import local_sqlite
@@ -43,20 +46,17 @@ class SQLite(Backend):
 
         return enums_sqlite
 
-    def label(self, url: str) -> str:
+    def label(self, url: str | URL) -> str:
         """The file name: what the user types to confirm."""
-        return _path_of(url).rsplit("/", 1)[-1]
+        return _path_of(as_url(url)).rsplit("/", 1)[-1]
 
-    def sibling(self, url: str, suffix: str) -> str:
+    def sibling(self, url: str | URL, suffix: str) -> URL:
         """Next to the file, before its extension: ``app_test.sqlite3``."""
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
+        parsed = as_url(url)
         path = Path(parsed.database or "")
-        named = parsed.set(database=str(path.with_name(path.stem + suffix + path.suffix)))
-        return named.render_as_string(hide_password=False)
+        return parsed.set(database=str(path.with_name(path.stem + suffix + path.suffix)))
 
-    def is_local(self, url: str) -> bool:
+    def is_local(self, url: URL) -> bool:
         return True
 
     def with_connect_timeout(self, url: str, seconds: int) -> str:
@@ -75,8 +75,8 @@ class SQLite(Backend):
         from sqlalchemy import create_engine, event
         from sqlalchemy.pool import NullPool
 
-        assert isinstance(url, str)
-        path = _path_of(url)
+        parsed = as_url(url)
+        path = _path_of(parsed)
         if path and path != ":memory:":
             if existing_only and not Path(path).is_file():
                 raise TaskError(
@@ -84,7 +84,7 @@ class SQLite(Backend):
                 )
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("poolclass", NullPool)
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(parsed, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -115,37 +115,38 @@ class SQLite(Backend):
         uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         return sqlite3.connect(uri, uri=True), (sqlite3.Error,)
 
-    def database_exists(self, url: str) -> bool:
-        path = _path_of(url)
+    def database_exists(self, url: str | URL) -> bool:
+        path = _path_of(as_url(url))
         return path in ("", ":memory:") or Path(path).is_file()
 
-    def create_database(self, url: str) -> bool:
-        if self.database_exists(url):
+    def create_database(self, url: str | URL) -> bool:
+        parsed = as_url(url)
+        if self.database_exists(parsed):
             return False
-        path = Path(_path_of(url))
+        path = Path(_path_of(parsed))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
         return True
 
-    def drop_database(self, url: str) -> bool:
-        path = Path(_path_of(url))
+    def drop_database(self, url: str | URL) -> bool:
+        path = Path(_path_of(as_url(url)))
         existed = path.is_file()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return existed
 
-    def empty_for_reset(self, settings: Settings, url: str) -> str:
+    def empty_for_reset(self, settings: Settings, url: URL) -> str:
         """The file is deleted and created again."""
         self.drop_database(url)
         self.create_database(url)
         return f"Deleted and created {self.label(url)}"
 
-    def backup(self, settings: Settings, url: str) -> Path:
+    def backup(self, settings: Settings, url: URL) -> Path:
         from .sqlite_backup import backup
 
         return backup(settings, url)
 
-    def restore(self, settings: Settings, url: str, path: Path, file: str) -> None:
+    def restore(self, settings: Settings, url: URL, path: Path, file: str) -> None:
         from .sqlite_backup import restore
 
         restore(url, path, file)
@@ -154,7 +155,7 @@ class SQLite(Backend):
         self,
         config: Config,
         scripts: ScriptDirectory,
-        url: str,
+        url: URL,
         start: str,
         end: str,
         *,
@@ -184,11 +185,9 @@ class SQLite(Backend):
         return len(found), lines
 
 
-def _path_of(url: str | URL) -> str:
+def _path_of(url: URL) -> str:
     """The file of a SQLite URL ("" or ":memory:" for an in-memory database)."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).database or ""
+    return url.database or ""
 
 
 BACKEND = SQLite()

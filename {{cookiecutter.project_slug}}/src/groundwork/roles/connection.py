@@ -35,48 +35,49 @@ def admin_url(settings: Settings, given: str | None = None) -> URL:
     server, where we are the superuser. A URL object, never a rendered string: SQLAlchemy
     renders a password's space unencoded, which libpq then refuses (and prints).
     """
-    from sqlalchemy.engine import make_url
-
     from ..backends import backend_for
     from ..engine import connect_timeout, database_url, with_connect_timeout
-    from ..urls import normalize
+    from ..urls import as_url, normalize
 
     raw = given or settings.get("ADMIN_DATABASE_URL")
     app_setting = "DATABASE_URL" if settings.database_url else "MIGRATOR_DATABASE_URL"
     app_raw = settings.get(app_setting)
     app = normalize(app_raw, settings.project_root, setting=app_setting) if app_raw else None
+    url: URL | None
     if raw:
-        url = with_connect_timeout(  # DATABASE_CONNECT_TIMEOUT, as every connection has
-            normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL"),
-            connect_timeout(settings),
+        url = as_url(
+            with_connect_timeout(  # DATABASE_CONNECT_TIMEOUT, as every connection has
+                normalize(raw, settings.project_root, setting="ADMIN_DATABASE_URL"),
+                connect_timeout(settings),
+            )
         )
     elif settings.database_url is None:
         url = database_url(settings)  # the project-local server: we are its superuser
     elif not backend_for(settings.database_url).has_roles:
-        url = settings.database_url  # refused just below, for what it is
+        url = None  # DATABASE_URL is SQLite: refused just below, for what it is
     else:
         raise TaskError(
             "db.grant needs an admin connection, never the app's: set ADMIN_DATABASE_URL "
             "(a superuser, or a CREATEROLE CREATEDB admin owning the database) or --admin-url"
         )
-    if not backend_for(url).has_roles or (app and not backend_for(app).has_roles):
+    if url is None or not backend_for(url).has_roles or (app and not backend_for(app).has_roles):
         raise TaskError(
             "roles and grants are a PostgreSQL feature; this database is SQLite "
             "(`invoke db.grant --print` shows the SQL for a PostgreSQL server)"
         )
     if not raw:
-        return make_url(url)
-    database = make_url(app).database if app else None
+        return url
+    database = as_url(app).database if app else None
     if database:
-        return make_url(url).set(database=database)
-    named = make_url(url).database
+        return url.set(database=database)
+    named = url.database
     if not named or named in NOT_THE_APPLICATIONS:
         what = f"the maintenance database {named!r}" if named else "no database"
         raise TaskError(
             f"the admin URL names {what} and DATABASE_URL is unset: name the application's "
             "database in ADMIN_DATABASE_URL (or --admin-url), or set DATABASE_URL"
         )
-    return make_url(url)
+    return url
 
 
 def describe(parsed: URL) -> str:

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from .. import locking
@@ -95,7 +96,7 @@ class BlockedWatch:
     watch is a courtesy: if its own connection fails, the run goes on without it.
     """
 
-    def __init__(self, url: str, connection: Connection, wait: float) -> None:
+    def __init__(self, url: URL, connection: Connection, wait: float) -> None:
         self.url = url
         self.wait = wait
         self.pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()

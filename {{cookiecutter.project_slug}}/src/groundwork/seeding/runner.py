@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     # SQLAlchemy (and with it the declarations, the sources, the ledger) is imported once a
     # run is known to have work to do: a run in which nothing changed ends without it.
     from sqlalchemy import Connection, Table
+    from sqlalchemy.engine import URL
 
     from ..settings import Settings
     from .declare import Seed
@@ -233,7 +234,7 @@ def run(
             ExitStack() as watching,
         ):
             # Whatever APP_ENV says (unset in a shell, say): the database knows what it is.
-            stamped = unchanged.stamp(connection.connection.driver_connection)
+            stamped = unchanged.stamp(backend_for(url), connection.connection.driver_connection)
             initialized = "the database was initialized for production"
             guard_production(
                 declared,
@@ -356,7 +357,7 @@ def _given(source: Source) -> tuple[Table, list[str]]:
     return seed.table, columns
 
 
-def _loader(url: str) -> ModuleType:
+def _loader(url: URL) -> ModuleType:
     """The loading module of the URL's database: ``sqlite.py`` or ``postgresql.py``.
 
     Imported by name, because a project baked for SQLite has no ``postgresql.py`` (nor psycopg).

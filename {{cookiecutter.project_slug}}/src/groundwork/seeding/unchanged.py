@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..backends import backend_for
-from ..engine import database_url
+from ..backends import Backend, backend_for, backend_named
+from ..engine import database_url_text
 from ..quoting import ident
 from .names import ENVIRONMENT_TABLE, KIT_VERSION_KEY, LEDGER_TABLE, RUNS_TABLE
 
@@ -75,14 +75,14 @@ def files_digest(hashes: dict[Path, str]) -> str:
 
 
 def fingerprint(
-    dbapi: Any, key: str, digest: str, names: Sequence[str]
+    backend: Backend, dbapi: Any, key: str, digest: str, names: Sequence[str]
 ) -> tuple[str, dict[str, tuple[str, int]]]:
     """The fingerprint of a run of seeds ``names``, and the ledger it read (name: hash, rows)."""
     # Alembic's own table, read directly: asking Alembic would mean importing it. A project
     # without any revision yet has none (Alembic creates it with the first one).
     heads = (
         sorted(row[0] for row in _query(dbapi, "SELECT version_num FROM alembic_version"))
-        if _table_exists(dbapi, "alembic_version")
+        if _table_exists(backend, dbapi, "alembic_version")
         else []
     )
     recorded = {
@@ -94,57 +94,54 @@ def fingerprint(
     hashes = [(name, recorded.get(name, ("", 0))[0]) for name in names]
     # The stamp, and the kit's tables' version: after a kit of another version touched them, a
     # full run (which checks that version, kit_tables.py) rather than a shortcut.
-    rows = _environment(dbapi)
+    rows = _environment(backend, dbapi)
     stamps = [rows.get("environment"), rows.get(KIT_VERSION_KEY)]
     content = repr([key, digest, heads, stamps, hashes]).encode()
     return hashlib.sha256(content).hexdigest(), recorded
 
 
-def stamp(dbapi: Any) -> str | None:
+def stamp(backend: Backend, dbapi: Any) -> str | None:
     """The environment the database was initialized for (db/protection.py), or None.
 
     Through the bare driver, for the shortcut; the full run reads it the same way, inside its
     transaction. The catalog is asked first: on PostgreSQL a query of a missing table would
     abort the transaction.
     """
-    return _environment(dbapi).get("environment")
+    return _environment(backend, dbapi).get("environment")
 
 
-def _environment(dbapi: Any) -> dict[str, str]:
+def _environment(backend: Backend, dbapi: Any) -> dict[str, str]:
     """The rows of the environment table (the stamp, the kit's tables' version), by key."""
-    if not _table_exists(dbapi, ENVIRONMENT_TABLE):
+    if not _table_exists(backend, dbapi, ENVIRONMENT_TABLE):
         return {}
     return {str(k): str(v) for k, v in _query(dbapi, f"SELECT key, value FROM {ENVIRONMENT_TABLE}")}
 
 
-def _table_exists(dbapi: Any, name: str) -> bool:
+def _table_exists(backend: Backend, dbapi: Any, name: str) -> bool:
     """Whether table ``name`` exists, asked of the catalog (a query of a missing table would
     abort a PostgreSQL transaction)."""
-    if _is_sqlite(dbapi):
-        exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
-    else:
-        exists = "SELECT to_regclass(%s)"
-    found = _query(dbapi, exists, name)
+    found = _query(dbapi, backend.bare_table_exists, name)
     return bool(found) and found[0][0] is not None
 
 
 def unchanged_run(settings: Settings, key: str, digest: str) -> list[tuple[str, int]] | None:
     """The seeds and row counts of the last run with these options, if it would skip them all."""
-    url = database_url(settings)
+    url = database_url_text(settings)  # text: parsing it would import SQLAlchemy
     try:
-        dbapi, errors = _connect(url)
+        backend = backend_for(url)
+        dbapi, errors = backend.bare_connection(url)  # SQLite: read-only
     except Exception:  # whatever it is, the full run reports it in its own words
         return None
     try:
-        return _unchanged(dbapi, key, digest)
+        return _unchanged(backend, dbapi, key, digest)
     except errors:
         return None  # no ledger yet, a table gone, ...: the full run will tell
     finally:
         dbapi.close()
 
 
-def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | None:
-    mark = "?" if _is_sqlite(dbapi) else "%s"
+def _unchanged(backend: Backend, dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | None:
+    mark = backend.bare_placeholder
     remembered = _query(
         dbapi, f"SELECT fingerprint, seeds FROM {RUNS_TABLE} WHERE run_key = {mark}", key
     )
@@ -152,7 +149,7 @@ def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | Non
         return None
     value, seeds_json = remembered[0]
     seeds = [(str(name), schema, str(table)) for name, schema, table in json.loads(seeds_json)]
-    now, recorded = fingerprint(dbapi, key, digest, [name for name, _, _ in seeds])
+    now, recorded = fingerprint(backend, dbapi, key, digest, [name for name, _, _ in seeds])
     if now != value:
         return None
     found = []
@@ -163,15 +160,6 @@ def _unchanged(dbapi: Any, key: str, digest: str) -> list[tuple[str, int]] | Non
             return None
         found.append((name, rows))
     return found
-
-
-def _connect(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
-    """A bare driver connection to ``url`` (SQLite: read-only) and the driver's error types."""
-    return backend_for(url).bare_connection(url)
-
-
-def _is_sqlite(dbapi: Any) -> bool:
-    return type(dbapi).__module__.startswith("sqlite3")
 
 
 def _query(dbapi: Any, sql: str, *params: object) -> list[tuple[Any, ...]]:
@@ -187,6 +175,7 @@ def remember(connection: Connection, key: str, digest: str, seeds: SeedTables) -
     """Record the run that just loaded (or skipped) ``seeds``, in its own transaction."""
     from . import ledger
 
+    backend = backend_named(connection.dialect.name)
     dbapi = connection.connection.driver_connection
-    value, _ = fingerprint(dbapi, key, digest, [name for name, _, _ in seeds])
+    value, _ = fingerprint(backend, dbapi, key, digest, [name for name, _, _ in seeds])
     ledger.record_run(connection, key, value, json.dumps(list(seeds)))
