@@ -132,7 +132,8 @@ def kit_module(kit: Path = KIT) -> Any:
     """The kit's ``kit.py``, loaded on its own (standard library only), without bytecode:
     a ``__pycache__`` in the template's kit would be copied into every bake."""
     spec = importlib.util.spec_from_file_location("groundwork_kit_manifest", kit / "kit.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True

@@ -73,7 +73,9 @@ def test_kits_are_byte_identical(tmp_path: Path) -> None:
     )
     kit = _tree(kit_dir(first))
     assert kit == _tree(kit_dir(second))
-    assert "local_postgresql.py" in kit and "local_sqlite.py" in kit  # both flavours' modules
+    # both flavours' modules
+    assert "local_postgresql.py" in kit
+    assert "local_sqlite.py" in kit
 
 
 def test_unusual_names_are_derived(tmp_path: Path) -> None:

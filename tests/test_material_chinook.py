@@ -102,7 +102,8 @@ def test_migrate_check_and_round_trip(project: Project, pg_url: str) -> None:
     assert chinook.pg_schema(pg_url) == at_head
     assert "OK" in project.invoke("db.check").stdout
     history = project.invoke("db.history").stdout
-    assert "c41200c0ffee" in history and "0d848db94cb2" in history
+    assert "c41200c0ffee" in history
+    assert "0d848db94cb2" in history
 
 
 def test_offline_sql_applied_with_psql_gives_the_same_schema(
@@ -135,12 +136,15 @@ def test_seeds_twice_then_views_and_trigger_work(project: Project, pg_url: str) 
     by_partition = sum(
         query(pg_url, f"SELECT count(*) FROM ONLY {name}")[0][0] for name in chinook.PARTITIONS
     )
-    assert by_partition == 2_240 and query(pg_url, "SELECT count(*) FROM ONLY sales") == [(0,)]
+    assert by_partition == 2_240
+    assert query(pg_url, "SELECT count(*) FROM ONLY sales") == [(0,)]
 
     second = project.invoke("db.seed").stdout
-    assert "No rows written" in second and "0 inserted, 0 updated" in second
+    assert "No rows written" in second
+    assert "0 inserted, 0 updated" in second
     full = project.invoke("db.seed", "--full").stdout
-    assert "Nothing to change" in full and "0 inserted, 0 updated" in full
+    assert "Nothing to change" in full
+    assert "0 inserted, 0 updated" in full
 
     # The data is Chinook's: invoice totals are the sums of their lines.
     assert query(
@@ -179,7 +183,8 @@ def test_the_projects_own_suite_passes(project: Project, pg_url: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
 
 
 # -- under the role model: db.grant, the migrator migrates and seeds, the app writes ------------

@@ -110,9 +110,11 @@ def test_seeds_twice_then_view_and_trigger_work(project: Project, url: str) -> N
     for table, rows in chinook.row_counts(FLAVOUR).items():
         assert query(url, f"SELECT count(*) FROM {table}") == [(rows,)], table
     second = project.invoke("db.seed").stdout
-    assert "No rows written" in second and "0 inserted, 0 updated" in second
+    assert "No rows written" in second
+    assert "0 inserted, 0 updated" in second
     full = project.invoke("db.seed", "--full").stdout
-    assert "Nothing to change" in full and "0 inserted, 0 updated" in full
+    assert "Nothing to change" in full
+    assert "0 inserted, 0 updated" in full
 
     assert query(url, "SELECT count(*) FROM album_lengths") == [(347,)]
     query(url, "UPDATE tracks SET unit_price = 1.29 WHERE id = 1")
@@ -156,4 +158,5 @@ def test_the_projects_own_suite_passes(project: Project, tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout

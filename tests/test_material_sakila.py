@@ -70,7 +70,8 @@ def test_the_tarball_holds_sakila() -> None:
     assert sakila.rows_in_total() == 46_273
     assert len(sakila.columns()) == 16  # film_text too: no rows, the triggers fill it
     picture = sakila.data()["staff"][0]["picture"]
-    assert isinstance(picture, bytes) and picture.startswith(b"\x89PNG\r\n\x1a\n")
+    assert isinstance(picture, bytes)
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n")
     at, chunks = 8, []
     while at < len(picture):
         (length,) = struct.unpack(">I", picture[at : at + 4])
@@ -79,9 +80,12 @@ def test_the_tarball_holds_sakila() -> None:
         assert zlib.crc32(body) == crc, (body[:4], at)
         chunks.append(body[:4])
         at += 12 + length
-    assert chunks[0] == b"IHDR" and chunks[-1] == b"IEND" and at == len(picture)
+    assert chunks[0] == b"IHDR"
+    assert chunks[-1] == b"IEND"
+    assert at == len(picture)
     address = sakila.data()["address"][0]
-    assert address["address2"] is None and address["postal_code"] == ""
+    assert address["address2"] is None
+    assert address["postal_code"] == ""
 
 
 def test_autogenerate_writes_every_feature(prepared: tuple[Project, Path]) -> None:
@@ -171,13 +175,16 @@ def test_seeds_twice_views_functions_and_backup_restore(project: Project, pg_url
     in_partitions = {
         name: query(pg_url, f"SELECT count(*) FROM ONLY {name}")[0][0] for name in sakila.PARTITIONS
     }
-    assert sum(in_partitions.values()) == 16_049 and in_partitions["payment_default"] == 0
+    assert sum(in_partitions.values()) == 16_049
+    assert in_partitions["payment_default"] == 0
     assert query(pg_url, "SELECT count(*) FROM ONLY payment") == [(0,)]
 
     second = project.invoke("db.seed").stdout
-    assert "No rows written" in second and "0 inserted, 0 updated" in second
+    assert "No rows written" in second
+    assert "0 inserted, 0 updated" in second
     full = project.invoke("db.seed", "--full").stdout
-    assert "Nothing to change" in full and "0 inserted, 0 updated" in full
+    assert "Nothing to change" in full
+    assert "0 inserted, 0 updated" in full
 
     # What Sakila's documentation shows of its views and functions.
     assert query(pg_url, "SELECT store, manager, total_sales FROM sales_by_store") == [
@@ -206,19 +213,17 @@ def test_seeds_twice_views_functions_and_backup_restore(project: Project, pg_url
         if {"crocodile", "shark"}
         <= set(re.findall(r"[a-z]+", f"{film['title']} {film['description']}".lower()))
     ]
-    assert (
-        query(
-            pg_url,
-            "SELECT count(*) FROM film_text "
-            "WHERE fulltext @@ to_tsquery('english', 'crocodile & shark')",
-        )
-        == [(len(both),)]
-        and both
-    )
+    assert both
+    assert query(
+        pg_url,
+        "SELECT count(*) FROM film_text "
+        "WHERE fulltext @@ to_tsquery('english', 'crocodile & shark')",
+    ) == [(len(both),)]
 
     # Backup -> restore: the same rows, film_text included (its triggers come after the data).
     before = chinook.checksums(pg_url, sakila.APP_TABLES)
-    assert before["film_actor"][0] == 5_462 and before["film_text"][0] == 1_000
+    assert before["film_actor"][0] == 5_462
+    assert before["film_text"][0] == 1_000
     path = project.invoke("db.backup").stdout.split("Backup written to ")[1].strip()
     query(pg_url, "DELETE FROM payment; UPDATE actor SET first_name = 'x'")
     project.invoke("db.downgrade", "--to", "base")
@@ -260,7 +265,8 @@ def test_the_projects_own_suite_passes(project: Project, pg_url: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    assert " passed" in result.stdout
+    assert " failed" not in result.stdout
 
 
 def test_the_project_stays_lint_and_type_clean(prepared: tuple[Project, Path]) -> None:

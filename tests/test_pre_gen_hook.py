@@ -199,7 +199,8 @@ def assert_one_error_line(line: str | None, field: str, value: str) -> None:
     """The line names the field and the value, and fits on one line."""
     assert line is not None, f"{field}={value!r} was accepted"
     assert line.startswith(f"ERROR: {field} {value!r} "), line
-    assert "\n" not in line and "\r" not in line
+    assert "\n" not in line
+    assert "\r" not in line
 
 
 @pytest.mark.parametrize(("field", "value"), GOOD_VALUES)

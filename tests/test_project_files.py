@@ -308,7 +308,8 @@ def test_compose_wires_the_services(project: Baked) -> None:
     compose = load_yaml(project.path / "compose.yaml")
     services = compose["services"]
     app = services["app"]
-    assert app["build"] == "." and (project.path / "Dockerfile").is_file()
+    assert app["build"] == "."
+    assert (project.path / "Dockerfile").is_file()
     _, stages = parse_dockerfile(project.path / "Dockerfile")
     workdir = only(stages[-1], "WORKDIR").arguments
 
@@ -447,7 +448,8 @@ def settings_for(relative: str, sections: dict[str, dict[str, str]]) -> dict[str
 def test_files_follow_the_editorconfig(project: Baked) -> None:
     sections = editorconfig(project.path)
     assert sections.pop("root") == {"root": "true"}
-    assert sections["*"]["end_of_line"] == "lf" and sections["*"]["indent_style"] == "space"
+    assert sections["*"]["end_of_line"] == "lf"
+    assert sections["*"]["indent_style"] == "space"
     problems = []
     for path in sorted(project.path.rglob("*")):
         relative = path.relative_to(project.path).as_posix()
@@ -604,4 +606,5 @@ def test_entrypoint_stops_when_the_database_never_comes(
     assert result.returncode == 1
     assert not marker.exists(), "the command ran on a database that was never initialized"
     assert result.stderr.startswith("db.init: the server did not accept connections in 1 s")
-    assert "Traceback" not in result.stderr and "secret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secret" not in result.stdout + result.stderr

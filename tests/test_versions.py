@@ -92,9 +92,12 @@ def test_attacks(setup: Granted, record_property: object) -> None:
 
 def test_security_definer_chain(setup: Granted) -> None:
     dropped, checked = definer_escalation(setup, pinned=False)
-    assert dropped and checked.startswith("exit 1") and "is SECURITY DEFINER" in checked, checked
+    assert dropped, checked
+    assert checked.startswith("exit 1"), checked
+    assert "is SECURITY DEFINER" in checked, checked
     dropped, checked = definer_escalation(setup, pinned=True)
-    assert not dropped and "SECURITY DEFINER" not in checked, checked
+    assert not dropped, checked
+    assert "SECURITY DEFINER" not in checked, checked
 
 
 def test_self_grant_chain(setup: Granted) -> None:
