@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ pytestmark = [pytest.mark.material, pytest.mark.postgresql]
 
 
 @pytest.fixture(scope="module")
-def adopted(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def adopted(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     clean = bake_with(cookies_session, examples="no")  # starting clean: no example to collide
     project = Project.copy_of(clean, tmp_path_factory.mktemp("fittrackee") / "p")
     fittrackee.adopt(project)
-    yield project.path
+    return project.path
 
 
 @pytest.fixture
