@@ -80,8 +80,12 @@ def test_the_reader_holding_the_migration_lock_is_named(setup: Granted) -> None:
     with connect(setup.url(r.reader), autocommit=True) as reader:
         ((pid,),) = reader.execute("SELECT pg_backend_pid()").fetchall()
         assert reader.execute("SELECT pg_try_advisory_lock(%s)", (int(key),)).fetchone() == (True,)
-        env = {**setup.env(), "DATABASE_URL": setup.url(r.app),
-               "MIGRATOR_DATABASE_URL": setup.url(r.migrator), "MIGRATION_LOCK_WAIT": "1"}  # fmt: skip
+        env = {
+            **setup.env(),
+            "DATABASE_URL": setup.url(r.app),
+            "MIGRATOR_DATABASE_URL": setup.url(r.migrator),
+            "MIGRATION_LOCK_WAIT": "1",
+        }
         result = setup.project.invoke("db.migrate", env=env, check=False)
     assert result.returncode == 1, result.stdout
     assert f"is held by server pid {pid}" in result.stderr, result.stderr

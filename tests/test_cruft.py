@@ -195,7 +195,8 @@ def bakes(releases: Releases, tmp_path_factory: pytest.TempPathFactory) -> Bakes
 
 
 def create(template: Path, output_dir: Path, checkout: str | None = None, **answers: str) -> Path:
-    """``cruft create`` (default answers but ``answers``); the project, committed in a repository."""
+    """``cruft create`` (default answers but ``answers``); the project, committed in a git
+    repository."""
     output_dir.mkdir(parents=True, exist_ok=True)
     args = ["create", str(template), "--no-input", "--output-dir", str(output_dir)]
     args += ["--extra-context", json.dumps(answers)] if answers else []

@@ -47,7 +47,8 @@ def test_sqlite_flavour_default_is_a_file_under_var(baked: dict[str, Path], tmp_
 def test_installed_wheel_migrates_outside_the_checkout(
     baked: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Migrations ship inside the package: a wheel installed elsewhere can bring a database to head."""
+    """Migrations ship inside the package: a wheel installed elsewhere can bring a database to
+    head."""
     dist = tmp_path / "dist"
     subprocess.run(
         [

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,8 @@ class Baked:
         return self._help[task]
 
     def assert_runs(self, argv: list[str], installed: set[str]) -> None:
-        """``argv`` can run here: its program is one of ``installed``, its task and options exist."""
+        """``argv`` can run here: its program is one of ``installed``, its task and options
+        exist."""
         program, *args = argv
         if program == "python":
             assert args[:3] == ["-m", "pip", "install"], argv
@@ -563,9 +563,9 @@ def image_layout(project: Path, root: Path) -> Image:
 
 
 @pytest.fixture
-def image(baked: dict[str, Path], database: str, tmp_path: Path) -> Iterator[tuple[Image, str]]:
+def image(baked: dict[str, Path], database: str, tmp_path: Path) -> tuple[Image, str]:
     flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
-    yield image_layout(baked[flavour], tmp_path / "image"), database
+    return image_layout(baked[flavour], tmp_path / "image"), database
 
 
 def test_entrypoint_brings_the_database_to_head_then_execs_the_command(

@@ -43,7 +43,7 @@ def _backup(project: KitProject) -> Path:
 def snapshot_or_none(url: str) -> object:
     try:
         return snapshot(url)
-    except Exception as exc:  # noqa: BLE001 - the tables are gone after downgrade to base
+    except Exception as exc:  # the tables are gone after downgrade to base
         return repr(exc)
 
 
