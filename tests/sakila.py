@@ -212,14 +212,15 @@ def _field(column: str, value: Value) -> str | None:
         return None
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    text = str(value)  # the dump's values are read as text; a number would be written as one
     if column in _TIMESTAMPTZ:
-        return f"{value}+00"
+        return f"{text}+00"
     if column in _BOOLEAN:
-        return {"1": "t", "0": "f"}[value]
+        return {"1": "t", "0": "f"}[text]
     if column in _SET:
-        items = [item for item in value.split(",") if item]
+        items = [item for item in text.split(",") if item]
         return "{" + ",".join(f'"{item}"' for item in items) + "}"
-    return value
+    return text
 
 
 def _csv(rows: list[dict[str, Value]]) -> str:

@@ -48,7 +48,8 @@ def rendered(document: str, flavour: str) -> str:
     )
     context["cookiecutter"] = prompt_for_config(context, no_input=True)
     environment = StrictEnvironment(context=context, keep_trailing_newline=True)
-    return environment.from_string((TEMPLATE / document).read_text()).render(**context)
+    rendered: str = environment.from_string((TEMPLATE / document).read_text()).render(**context)
+    return rendered
 
 
 # -- every task documented, every documented task real -------------------------------------

@@ -34,7 +34,7 @@ def _run_matrix(admin_url: str, output: Path, *args: str, timeout: float) -> dic
         check=False,
     )
     assert output.is_file(), result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(output.read_text())
+    report: dict[str, object] = json.loads(output.read_text())
     report["returncode"] = result.returncode
     report["output"] = result.stdout[-4000:]
     return report

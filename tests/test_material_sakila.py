@@ -211,7 +211,7 @@ def test_seeds_twice_views_functions_and_backup_restore(project: Project, pg_url
         film
         for film in sakila.data()["film"]
         if {"crocodile", "shark"}
-        <= set(re.findall(r"[a-z]+", f"{film['title']} {film['description']}".lower()))
+        <= set(re.findall(r"[a-z]+", f"{film['title']!s} {film['description']!s}".lower()))
     ]
     assert both
     assert query(

@@ -409,7 +409,8 @@ def cruft_step(workflow: dict[str, Any]) -> dict[str, Any]:
     """The CI step that runs ``cruft check`` (tests/test_cruft.py runs its script for real)."""
     [job] = workflow["jobs"].values()
     [step] = [step for step in job["steps"] if "cruft check" in step.get("name", "")]
-    return step
+    found: dict[str, Any] = step
+    return found
 
 
 # -- pre-commit and .editorconfig ----------------------------------------------------------

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from groundwork.settings import load_settings  # the template's kit (tests/kit/harness.py)
 
-from tests.kit.harness import KitProject, load_settings
+from tests.kit.harness import KitProject
 from tests.kit.sql import tables, version_rows
 from tests.lifecycle_support import NEW_MODEL, SECRET
 from tests.support import sqlite_url
