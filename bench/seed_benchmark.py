@@ -42,9 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
+# Run as a script: the repository's `tests` package is imported from its folder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support import (
     Project,
     admin_sql,
@@ -426,7 +425,7 @@ def admin_sql_value(url: str, sql: str) -> str:
     import psycopg
 
     with psycopg.connect(url) as connection:
-        row = connection.execute(sql).fetchone()  # type: ignore[arg-type]
+        row = connection.execute(sql).fetchone()
     return str(row[0]) if row else "?"
 
 

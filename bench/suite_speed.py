@@ -19,9 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+# Run as a script: dev.py, the template's test command (its venv and worker count), from the
+# repository's folder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import dev
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import dev  # the template's test command: its virtual environment and worker count
 
 # `git ls-tree --name-only 90701e4 tests/`, test files only; then where their tests went.
 FOUNDATION = [

@@ -101,7 +101,7 @@ def common_attacks(login: str, n: dict[str, str], closed_lo: bool) -> list[Attac
     other = {"app": n["reader"], "reader": n["app"], "migrator": n["app"]}[login]
     me = n[login]
     temp = OK if login == "app" else DENIED  # TEMPORARY is the app's only
-    a = [
+    a: list[tuple[str, Outcome]] = [
         (f"CREATE TABLE {s}.intruder (x int)", DENIED),
         ("CREATE TABLE public.intruder (x int)", DENIED),
         ("CREATE SCHEMA intruder", DENIED),
@@ -252,10 +252,10 @@ def run(url: str, attacks: list[Attack], major: int) -> tuple[int, list[str]]:
                 if attack.transaction:
                     with connection.transaction(force_rollback=True):
                         for statement in attack.statements:
-                            connection.execute(statement)  # type: ignore[arg-type]
+                            connection.execute(statement)
                 else:
                     for statement in attack.statements:
-                        connection.execute(statement)  # type: ignore[arg-type]
+                        connection.execute(statement)
             except psycopg.Error as exc:
                 got = exc.sqlstate or "?"
                 connection.execute("RESET ROLE")

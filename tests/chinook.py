@@ -91,9 +91,7 @@ def _money(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _composers(composer: str | None) -> list[str] | None:
-    if composer is None:
-        return None
+def _composers(composer: str) -> list[str]:
     return [name.strip() for name in re.split(r"[,/&]", composer) if name.strip()]
 
 
@@ -754,7 +752,7 @@ def checksums(url: str, tables: list[str]) -> dict[str, tuple[int, str]]:
             found[table] = (len(rows), hashlib.md5("\n".join(rows).encode()).hexdigest())
         return found
     return {
-        table: tuple(  # type: ignore[misc]
+        table: tuple(
             query(
                 url,
                 f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"

@@ -26,15 +26,31 @@ class Kind:
     superuser_only: bool = False  # reported when a superuser checks (it could have fixed it)
 
 
+def _as_tuple(statements: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (statements,) if isinstance(statements, str) else statements
+
+
 def _k(
     name: str,
     inject: str | tuple[str, ...],
     undo: str | tuple[str, ...],
     *expect: str,
-    **kw: object,
+    as_login: str | None = None,
+    versions: tuple[int, int] = (13, 99),
+    new: bool = False,
+    superuser_only: bool = False,
 ) -> Kind:
-    as_tuple = lambda v: (v,) if isinstance(v, str) else v
-    return Kind(name, as_tuple(inject), as_tuple(undo), expect, **kw)  # type: ignore[arg-type]
+    """A :class:`Kind`, with one statement to inject or undo written without its tuple."""
+    return Kind(
+        name,
+        _as_tuple(inject),
+        _as_tuple(undo),
+        expect,
+        as_login=as_login,
+        versions=versions,
+        new=new,
+        superuser_only=superuser_only,
+    )
 
 
 AS_OWNER = 'SET ROLE "{owner}"'

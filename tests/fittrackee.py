@@ -19,8 +19,8 @@ team to do:
    environment and is skipped without it: it is file-system work, not database work.
 4. Name constraints as the history did: it was written under SQLAlchemy's default naming
    convention (indexes only), so ``Project(naming_convention=...)`` in the project's
-   settings.py gets it, and unnamed constraints get PostgreSQL's names again (revision 19 drops ``sports_img_key``) under
-   ``invoke db.*`` and the plain ``alembic`` command alike.
+   settings.py gets it, and unnamed constraints get PostgreSQL's names again (revision 19 drops
+   ``sports_img_key``) under ``invoke db.*`` and the plain ``alembic`` command alike.
 5. Make every downgrade run (``db.downgrade --to base`` found two that never could): 06 drops
    a unique constraint it created unnamed (``drop_constraint(None, ...)``), given here the name
    PostgreSQL gave it; 03 drops the ``records`` table but leaves its enum type behind, so that
@@ -164,7 +164,8 @@ def as_committed(name: str, text: str) -> str:
         text = text.replace(f"{line}\n", "")
         text = text.replace(
             "    upload_folder = current_app.config['UPLOAD_FOLDER']\n",
-            "    # Was the Flask app's UPLOAD_FOLDER: file-system work, done only where it is set.\n"
+            "    # Was the Flask app's UPLOAD_FOLDER: file-system work,\n"
+            "    # done only where it is set.\n"
             "    upload_folder = os.environ.get('UPLOAD_FOLDER')\n"
             "    if not upload_folder:\n"
             "        return\n",

@@ -90,7 +90,7 @@ class Fresh:
 
     def query(self, statement: str, *params: object) -> list[tuple[object, ...]]:
         with psycopg.connect(_psycopg_url(self.super_db), autocommit=True) as connection:
-            return list(connection.execute(statement, params or None))  # type: ignore[arg-type]
+            return list(connection.execute(statement, params or None))
 
 
 @contextmanager

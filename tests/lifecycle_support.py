@@ -43,8 +43,8 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
-        cursor = connection.execute(sql)  # type: ignore[arg-type]
+    with psycopg.connect(plain, autocommit=True) as server:
+        cursor = server.execute(sql)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 

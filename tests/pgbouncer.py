@@ -4,8 +4,8 @@
 missing (apt, as root), writes a config of its own in a temporary folder, starts it on a free
 127.0.0.1 port as an unprivileged user (``postgres``, or the current user when not root) and
 yields the URL of the server's database through the pooler. When PgBouncer cannot be had
-(no apt, not root, no such package) it raises :class:`Unavailable` with the reason, which the
-tests turn into a skip (``pytest.skip``) -- never a pass.
+(no apt, not root, no such package) it raises :class:`UnavailableError` with the reason, which
+the tests turn into a skip (``pytest.skip``) -- never a pass.
 
 The server must accept the pooler's connections without a password (the local test server:
 trust authentication on 127.0.0.1); PgBouncer itself uses ``auth_type = trust``.
@@ -30,19 +30,25 @@ from sqlalchemy.engine import make_url
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
 
-class Unavailable(RuntimeError):
+class UnavailableError(RuntimeError):
     """PgBouncer cannot be installed or started here; the message says why."""
 
 
+# The name before ruff's N818; tests/test_pooler.py still imports it (drop once it does not).
+Unavailable = UnavailableError
+
+
 def ensure_installed() -> str:
-    """The pgbouncer executable, installed from Debian if missing; :class:`Unavailable` if not."""
+    """The pgbouncer executable, installed from Debian if missing.
+
+    Raises :class:`UnavailableError` when it is missing and cannot be installed."""
     found = shutil.which("pgbouncer") or (PGBOUNCER if Path(PGBOUNCER).exists() else None)
     if found:
         return found
     if os.geteuid() != 0:
-        raise Unavailable("pgbouncer is not installed and installing it needs root (apt-get)")
+        raise UnavailableError("pgbouncer is not installed and installing it needs root (apt-get)")
     if shutil.which("apt-get") is None:
-        raise Unavailable("pgbouncer is not installed and there is no apt-get to install it")
+        raise UnavailableError("pgbouncer is not installed and there is no apt-get to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     result = subprocess.run(
         ["apt-get", "install", "-y", "--no-install-recommends", "pgbouncer"],
@@ -54,9 +60,9 @@ def ensure_installed() -> str:
     )
     if result.returncode != 0:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:]
-        raise Unavailable(f"apt-get install pgbouncer failed: {' '.join(last)}")
+        raise UnavailableError(f"apt-get install pgbouncer failed: {' '.join(last)}")
     if not Path(PGBOUNCER).exists():
-        raise Unavailable("apt-get installed pgbouncer but there is no /usr/sbin/pgbouncer")
+        raise UnavailableError("apt-get installed pgbouncer but there is no /usr/sbin/pgbouncer")
     return PGBOUNCER
 
 
@@ -81,7 +87,9 @@ def _run_as(socket_dir: str | None = None) -> pwd.struct_passwd | None:
         try:
             return pwd.getpwnam("nobody")
         except KeyError as exc:
-            raise Unavailable("running as root and there is no postgres or nobody user") from exc
+            raise UnavailableError(
+                "running as root and there is no postgres or nobody user"
+            ) from exc
 
 
 @contextmanager
@@ -98,7 +106,7 @@ def running_pgbouncer(
     socket_dir = server.query.get("host")  # the embedded server: a Unix socket
     target = str(socket_dir) if socket_dir else server.host or "127.0.0.1"
     if not socket_dir and target not in ("127.0.0.1", "localhost"):
-        raise Unavailable(f"the test server {target} is not on 127.0.0.1")
+        raise UnavailableError(f"the test server {target} is not on 127.0.0.1")
     folder = Path(tempfile.mkdtemp(prefix="gw-pgbouncer-"))
     port = free_port()
     config = folder / "pgbouncer.ini"
@@ -129,7 +137,7 @@ def running_pgbouncer(
         [executable, str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=demote,  # noqa: PLW1509 - no threads started here
+        preexec_fn=demote,  # not thread-safe in general; no threads are started here
         start_new_session=True,
     )
     try:
@@ -137,13 +145,13 @@ def running_pgbouncer(
         while True:
             if process.poll() is not None:
                 error = process.stderr.read().decode() if process.stderr else ""
-                raise Unavailable(f"pgbouncer exited {process.returncode}: {error.strip()}")
+                raise UnavailableError(f"pgbouncer exited {process.returncode}: {error.strip()}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise Unavailable("pgbouncer did not listen within 10 s") from None
+                    raise UnavailableError("pgbouncer did not listen within 10 s") from None
                 time.sleep(0.05)
         through = server.set(host="127.0.0.1", port=port)
         yield through.difference_update_query(["host"]).render_as_string(hide_password=False)

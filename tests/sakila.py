@@ -212,14 +212,15 @@ def _field(column: str, value: Value) -> str | None:
         return None
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    text = str(value)  # the dump's values are read as text; a number would be written as one
     if column in _TIMESTAMPTZ:
-        return f"{value}+00"
+        return f"{text}+00"
     if column in _BOOLEAN:
-        return {"1": "t", "0": "f"}[value]
+        return {"1": "t", "0": "f"}[text]
     if column in _SET:
-        items = [item for item in value.split(",") if item]
+        items = [item for item in text.split(",") if item]
         return "{" + ",".join(f'"{item}"' for item in items) + "}"
-    return value
+    return text
 
 
 def _csv(rows: list[dict[str, Value]]) -> str:
@@ -426,7 +427,9 @@ class City(Base):
     city_id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     city: Mapped[str] = mapped_column(String(50))
     country_id: Mapped[int] = mapped_column(
-        ForeignKey("country.country_id", name="fk_city_country", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "country.country_id", name="fk_city_country", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         index=True,
     )
     last_update: Mapped[dt.datetime] = _updated()
@@ -440,7 +443,8 @@ class Address(Base):
     address2: Mapped[str | None] = mapped_column(String(50))
     district: Mapped[str] = mapped_column(String(20))
     city_id: Mapped[int] = mapped_column(
-        ForeignKey("city.city_id", name="fk_address_city", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey("city.city_id", name="fk_address_city", ondelete="RESTRICT", onupdate="CASCADE"),
+        index=True,
     )
     postal_code: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str] = mapped_column(String(20))
@@ -470,7 +474,10 @@ class Staff(Base):
     first_name: Mapped[str] = mapped_column(String(45))
     last_name: Mapped[str] = mapped_column(String(45))
     address_id: Mapped[int] = mapped_column(
-        ForeignKey("address.address_id", name="fk_staff_address", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "address.address_id", name="fk_staff_address", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
+        index=True,
     )
     picture: Mapped[bytes | None] = mapped_column(LargeBinary)
     email: Mapped[str | None] = mapped_column(String(50))
@@ -484,7 +491,8 @@ class Staff(Base):
             deferrable=True,
             initially="DEFERRED",
             use_alter=True,
-            ondelete="RESTRICT", onupdate="CASCADE",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
         ),
         index=True,
     )
@@ -500,11 +508,16 @@ class Store(Base):
     store_id: Mapped[int] = mapped_column(SmallInteger, Identity(), primary_key=True)
     manager_staff_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("staff.staff_id", name="fk_store_staff", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "staff.staff_id", name="fk_store_staff", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         unique=True,
     )
     address_id: Mapped[int] = mapped_column(
-        ForeignKey("address.address_id", name="fk_store_address", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "address.address_id", name="fk_store_address", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
+        index=True,
     )
     last_update: Mapped[dt.datetime] = _updated()
 
@@ -516,14 +529,22 @@ class Customer(Base):
     customer_id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     store_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("store.store_id", name="fk_customer_store", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "store.store_id", name="fk_customer_store", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         index=True,
     )
     first_name: Mapped[str] = mapped_column(String(45))
     last_name: Mapped[str] = mapped_column(String(45))
     email: Mapped[str | None] = mapped_column(String(50))
     address_id: Mapped[int] = mapped_column(
-        ForeignKey("address.address_id", name="fk_customer_address", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "address.address_id",
+            name="fk_customer_address",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
+        index=True,
     )
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     create_date: Mapped[dt.datetime] = mapped_column(DateTime, server_default=NOW)
@@ -545,20 +566,25 @@ class Film(Base):
     release_year: Mapped[int | None] = mapped_column(SmallInteger)
     language_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("language.language_id", name="fk_film_language", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "language.language_id", name="fk_film_language", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         index=True,
     )
     original_language_id: Mapped[int | None] = mapped_column(
         SmallInteger,
-        ForeignKey("language.language_id", name="fk_film_language_original", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "language.language_id",
+            name="fk_film_language_original",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
         index=True,
     )
     rental_duration: Mapped[int] = mapped_column(SmallInteger, server_default=text("3"))
     rental_rate: Mapped[Decimal] = mapped_column(Numeric(4, 2), server_default=text("4.99"))
     length: Mapped[int | None] = mapped_column(SmallInteger)
-    replacement_cost: Mapped[Decimal] = mapped_column(
-        Numeric(5, 2), server_default=text("19.99")
-    )
+    replacement_cost: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default=text("19.99"))
     rating: Mapped[MpaaRating | None] = mapped_column(
         Enum(
             MpaaRating,
@@ -575,10 +601,15 @@ class FilmActor(Base):
     __tablename__ = "film_actor"
 
     actor_id: Mapped[int] = mapped_column(
-        ForeignKey("actor.actor_id", name="fk_film_actor_actor", ondelete="RESTRICT", onupdate="CASCADE"), primary_key=True
+        ForeignKey(
+            "actor.actor_id", name="fk_film_actor_actor", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
+        primary_key=True,
     )
     film_id: Mapped[int] = mapped_column(
-        ForeignKey("film.film_id", name="fk_film_actor_film", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "film.film_id", name="fk_film_actor_film", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         primary_key=True,
         index=True,
     )
@@ -589,11 +620,19 @@ class FilmCategory(Base):
     __tablename__ = "film_category"
 
     film_id: Mapped[int] = mapped_column(
-        ForeignKey("film.film_id", name="fk_film_category_film", ondelete="RESTRICT", onupdate="CASCADE"), primary_key=True
+        ForeignKey(
+            "film.film_id", name="fk_film_category_film", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
+        primary_key=True,
     )
     category_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("category.category_id", name="fk_film_category_category", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "category.category_id",
+            name="fk_film_category_category",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
         primary_key=True,
     )
     last_update: Mapped[dt.datetime] = _updated()
@@ -625,33 +664,50 @@ class Inventory(Base):
 
     inventory_id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     film_id: Mapped[int] = mapped_column(
-        ForeignKey("film.film_id", name="fk_inventory_film", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "film.film_id", name="fk_inventory_film", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
+        index=True,
     )
     store_id: Mapped[int] = mapped_column(
-        SmallInteger, ForeignKey("store.store_id", name="fk_inventory_store", ondelete="RESTRICT", onupdate="CASCADE")
+        SmallInteger,
+        ForeignKey(
+            "store.store_id", name="fk_inventory_store", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
     )
     last_update: Mapped[dt.datetime] = _updated()
 
 
 class Rental(Base):
     __tablename__ = "rental"
-    __table_args__ = (
-        UniqueConstraint("rental_date", "inventory_id", "customer_id"),
-    )
+    __table_args__ = (UniqueConstraint("rental_date", "inventory_id", "customer_id"),)
 
     rental_id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     rental_date: Mapped[dt.datetime] = mapped_column(DateTime)
     inventory_id: Mapped[int] = mapped_column(
-        ForeignKey("inventory.inventory_id", name="fk_rental_inventory", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "inventory.inventory_id",
+            name="fk_rental_inventory",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
         index=True,
     )
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customer.customer_id", name="fk_rental_customer", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "customer.customer_id",
+            name="fk_rental_customer",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
+        index=True,
     )
     return_date: Mapped[dt.datetime | None] = mapped_column(DateTime)
     staff_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("staff.staff_id", name="fk_rental_staff", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "staff.staff_id", name="fk_rental_staff", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         index=True,
     )
     last_update: Mapped[dt.datetime] = _updated()
@@ -666,11 +722,19 @@ class Payment(Base):
     # A serial: identity columns on partitioned tables need PostgreSQL 17.
     payment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customer.customer_id", name="fk_payment_customer", ondelete="RESTRICT", onupdate="CASCADE"), index=True
+        ForeignKey(
+            "customer.customer_id",
+            name="fk_payment_customer",
+            ondelete="RESTRICT",
+            onupdate="CASCADE",
+        ),
+        index=True,
     )
     staff_id: Mapped[int] = mapped_column(
         SmallInteger,
-        ForeignKey("staff.staff_id", name="fk_payment_staff", ondelete="RESTRICT", onupdate="CASCADE"),
+        ForeignKey(
+            "staff.staff_id", name="fk_payment_staff", ondelete="RESTRICT", onupdate="CASCADE"
+        ),
         index=True,
     )
     rental_id: Mapped[int | None] = mapped_column(

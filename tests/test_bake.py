@@ -73,7 +73,9 @@ def test_kits_are_byte_identical(tmp_path: Path) -> None:
     )
     kit = _tree(kit_dir(first))
     assert kit == _tree(kit_dir(second))
-    assert "local_postgresql.py" in kit and "local_sqlite.py" in kit  # both flavours' modules
+    # both flavours' modules
+    assert "local_postgresql.py" in kit
+    assert "local_sqlite.py" in kit
 
 
 def test_unusual_names_are_derived(tmp_path: Path) -> None:
@@ -175,14 +177,15 @@ def test_the_sqlite_flavour_never_imports_psycopg(cookies_session: Any) -> None:
     importers = []
     for path in project.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            if any(name.split(".")[0] in POSTGRESQL_ONLY_PACKAGES for name in names):
-                if str(path.relative_to(project / "src")) not in skipped:
-                    importers.append(f"{path.relative_to(project)}:{node.lineno}")
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            if (
+                any(name.split(".")[0] in POSTGRESQL_ONLY_PACKAGES for name in names)
+                and str(path.relative_to(project / "src")) not in skipped
+            ):
+                importers.append(f"{path.relative_to(project)}:{node.lineno}")
     assert importers == []

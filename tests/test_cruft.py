@@ -195,7 +195,8 @@ def bakes(releases: Releases, tmp_path_factory: pytest.TempPathFactory) -> Bakes
 
 
 def create(template: Path, output_dir: Path, checkout: str | None = None, **answers: str) -> Path:
-    """``cruft create`` (default answers but ``answers``); the project, committed in a repository."""
+    """``cruft create`` (default answers but ``answers``); the project, committed in a git
+    repository."""
     output_dir.mkdir(parents=True, exist_ok=True)
     args = ["create", str(template), "--no-input", "--output-dir", str(output_dir)]
     args += ["--extra-context", json.dumps(answers)] if answers else []
@@ -328,7 +329,8 @@ def test_an_edited_kit_file_the_release_changed_too_is_a_conflict_named_in_the_r
     )
     # Everything else arrived or stayed: the README merged, the model untouched.
     readme = (project / "README.md").read_text()
-    assert TEAM_README in readme and README_RELEASED in readme
+    assert TEAM_README in readme
+    assert README_RELEASED in readme
     assert own_model.read_text() == OWN_MODEL
     # The project records B already: resolving the conflict and committing finishes the update.
     assert json.loads((project / ".cruft.json").read_text())["commit"] == releases.current
@@ -406,7 +408,8 @@ def test_the_release_before_the_kit_updates_to_the_kit(
     """
     project = create(kit_arrives.repo, tmp_path / "project", checkout=kit_arrives.previous)
     package = package_dir(project)
-    assert (package / "db" / "naming.py").is_file() and not kit_dir(project).exists()
+    assert (package / "db" / "naming.py").is_file()
+    assert not kit_dir(project).exists()
     own_model = package / "models" / "order.py"
     own_model.write_text(OWN_MODEL)
     own_module = package / "db" / "reports.py"

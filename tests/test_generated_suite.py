@@ -87,7 +87,8 @@ def test_baked_suite_without_examples_passes(
 def test_baked_suite_on_the_embedded_default(
     project_copy: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """No TEST_DATABASE_URL and no DATABASE_URL: the project's own PostgreSQL 18, as after a bake."""
+    """No TEST_DATABASE_URL and no DATABASE_URL: the project's own PostgreSQL 18, as after a
+    bake."""
     project: Project = project_copy("postgresql")
     try:
         # Empty is unset for the baked conftest: the template's own TEST_DATABASE_URL stays out.

@@ -32,7 +32,9 @@ def test_a_stale_manifest_names_the_command_to_run(tmp_path: Path) -> None:
     with (kit / "urls.py").open("a") as edited:
         edited.write("# an edit after the manifest was written\n")
     problem = dev.stale_manifest(kit)
-    assert problem is not None and "is stale" in problem and "`python3 dev.py manifest`" in problem
+    assert problem is not None
+    assert "is stale" in problem
+    assert "`python3 dev.py manifest`" in problem
     assert not (TEMPLATE_KIT / "__pycache__").exists()  # loading kit.py wrote no bytecode
 
 
@@ -92,14 +94,16 @@ def test_edited_deleted_and_added_kit_files_are_named(
         "kit: groundwork/mine.py added locally",
         "kit: groundwork/urls.py edited locally",
     ]
-    assert "upgrade with `cruft update`" in listed[3] and "kept_kit_edits" in listed[3]
+    assert "upgrade with `cruft update`" in listed[3]
+    assert "kept_kit_edits" in listed[3]
 
     checked = project.invoke("db.check", check=False)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     failed = [line for line in checked.stdout.splitlines() if line.startswith("FAIL kit: ")]
     assert len(failed) == 2
     assert checked.stderr.startswith("db.check: kit: groundwork/")
-    assert "(and 2 more, above)" in checked.stderr and "Traceback" not in checked.stderr
+    assert "(and 2 more, above)" in checked.stderr
+    assert "Traceback" not in checked.stderr
     named = " ".join(failed) + checked.stderr
     for name in ("local_postgresql.py", "mine.py", "urls.py"):
         assert f"groundwork/{name}" in named

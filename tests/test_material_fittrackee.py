@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ pytestmark = [pytest.mark.material, pytest.mark.postgresql]
 
 
 @pytest.fixture(scope="module")
-def adopted(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def adopted(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     clean = bake_with(cookies_session, examples="no")  # starting clean: no example to collide
     project = Project.copy_of(clean, tmp_path_factory.mktemp("fittrackee") / "p")
     fittrackee.adopt(project)
-    yield project.path
+    return project.path
 
 
 @pytest.fixture
@@ -78,14 +77,16 @@ def test_status_migrate_from_empty_and_history(project: Project, pg_url: str) ->
 
     history = project.invoke("db.history").stdout
     assert sum(" -> " in line for line in history.splitlines()) == 58
-    assert "27425324c9e3" in history and f"{fittrackee.HEAD} (head)" in history
+    assert "27425324c9e3" in history
+    assert f"{fittrackee.HEAD} (head)" in history
 
 
 def test_downgrade_to_base_and_back(project: Project, pg_url: str) -> None:
     project.invoke("db.migrate")
     at_head = chinook.pg_schema(pg_url)
     project.invoke("db.downgrade", "--to", "base")
-    assert tables(pg_url) == set() and enum_types(pg_url) == set()
+    assert tables(pg_url) == set()
+    assert enum_types(pg_url) == set()
     project.invoke("db.migrate")
     assert chinook.pg_schema(pg_url) == at_head
 
@@ -97,7 +98,8 @@ def test_check_reports_the_tables_no_model_declares(project: Project, pg_url: st
     result = project.invoke("db.check", check=False)
     assert result.returncode == 1
     message = result.stderr + result.stdout
-    assert "Traceback" not in message and "unexpected" not in message
+    assert "Traceback" not in message
+    assert "unexpected" not in message
     named = {table for table in fittrackee.TABLES if table in message}
     assert named, message
 
@@ -105,7 +107,8 @@ def test_check_reports_the_tables_no_model_declares(project: Project, pg_url: st
 def test_offline_sql_names_the_revision_that_needs_a_connection(project: Project) -> None:
     result = project.invoke("db.sql", check=False)
     assert result.returncode == 1
-    assert "3243cd25eca7" in result.stderr and "unexpected" not in result.stderr
+    assert "3243cd25eca7" in result.stderr
+    assert "unexpected" not in result.stderr
 
 
 def test_plain_alembic_runs_the_history_as_invoke_does(project: Project, pg_url: str) -> None:

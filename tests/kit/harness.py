@@ -107,7 +107,7 @@ class KitProject:
             fresh_alembic_log_handler()
             try:
                 value = function(*args, settings=self.settings(environ), **options)
-            except Exception as exc:  # noqa: BLE001  (guarded catches every one, too)
+            except Exception as exc:  # guarded catches every one, too
                 error = exc
                 print(f"db.{task}: {describe(exc)}", file=sys.stderr)
         result = Result(1 if error else 0, out.getvalue(), err.getvalue(), value, error)

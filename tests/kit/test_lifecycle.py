@@ -43,7 +43,7 @@ def _backup(project: KitProject) -> Path:
 def snapshot_or_none(url: str) -> object:
     try:
         return snapshot(url)
-    except Exception as exc:  # noqa: BLE001 - the tables are gone after downgrade to base
+    except Exception as exc:  # the tables are gone after downgrade to base
         return repr(exc)
 
 
@@ -100,7 +100,8 @@ def test_backup_change_restore_gives_identical_rows(initialized: KitProject, dat
     _insert_user(database, "someone@example.com")
     before = snapshot(database)
     path = Path(initialized.invoke("backup").stdout.split("Backup written to ")[1].strip())
-    assert path.parent == initialized.path / "backups" and path.is_file()
+    assert path.parent == initialized.path / "backups"
+    assert path.is_file()
 
     query(database, "DELETE FROM users")
     query(database, "UPDATE countries SET name = 'changed'")
@@ -137,7 +138,8 @@ def test_protected_environment_refuses_then_force_yes_passes(
         unconfirmed = initialized.invoke(
             task, *args, environ=production, check=False, force=True, **options
         )
-        assert unconfirmed.returncode == 1 and "--force --yes" in unconfirmed.stderr, task
+        assert unconfirmed.returncode == 1, task
+        assert "--force --yes" in unconfirmed.stderr, task
         assert snapshot(database) == before, task
 
     for task, args, options in destructive:
@@ -208,7 +210,8 @@ def test_failed_migration_leaves_no_trace(initialized: KitProject, database: str
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert "revision dddd00000001 (dddd00000001_test.py) failed" in line
-    assert f"still at {INITIAL}" in line and "boom half-way" in line
+    assert f"still at {INITIAL}" in line
+    assert "boom half-way" in line
     assert "Traceback" not in result.stderr
     assert snapshot(database) == before
     tables = (
@@ -234,7 +237,8 @@ def test_edited_or_deleted_applied_revision(initialized: KitProject) -> None:
 
     initial.unlink()
     gone = initialized.invoke("check", check=False)
-    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert gone.returncode == 1
+    assert "Traceback" not in gone.stderr
     assert INITIAL in gone.stderr
 
 
@@ -259,5 +263,6 @@ def test_failed_backup_leaves_no_file(
         (bin_dir / "pg_dump").chmod(0o755)
         env = {"POSTGRES_BIN_DIR": str(bin_dir)}
     result = initialized.invoke("backup", environ=env, check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     assert list((initialized.path / "backups").iterdir()) == []

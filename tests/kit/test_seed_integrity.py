@@ -156,7 +156,8 @@ def test_the_migrator_moves_sequences_the_app_may_not(kit: KitProject, database:
         refused = project.invoke("seed", environ={"DATABASE_URL": as_app}, check=False)
         assert refused.returncode == 1
         error = refused.stderr.strip().splitlines()[-1]
-        assert "may not move the sequences" in error and "MIGRATOR_DATABASE_URL" in error, error
+        assert "may not move the sequences" in error, error
+        assert "MIGRATOR_DATABASE_URL" in error, error
         assert "public.zones_id_seq" in error, error
         assert count(pg_url, "zones") == 0  # nothing half-applied
 
@@ -428,7 +429,8 @@ def test_a_deferred_key_breaks_a_cycle_of_keys(kit: KitProject, database: str) -
     result = project.invoke("seed")
     order = [line.split()[0] for line in result.stdout.splitlines() if "rows:" in line]
     assert order.index("clerks") < order.index("a_shops"), order
-    assert count(database, "clerks") == 2 and count(database, "shops") == 1
+    assert count(database, "clerks") == 2
+    assert count(database, "shops") == 1
     # The deferred key still holds: a clerk of a shop that does not exist is refused, in one
     # line naming the key, and nothing of the run is kept.
     (data / "clerks.csv").write_text("id,name,shop_id\n1,Ann,1\n2,Bob,1\n3,Cy,9\n")
@@ -436,10 +438,10 @@ def test_a_deferred_key_breaks_a_cycle_of_keys(kit: KitProject, database: str) -
     assert refused.returncode == 1, refused.stdout
     error = refused.stderr.strip().splitlines()
     assert len(error) == 1, refused.stderr
+    assert "seed clerks (" in error[0], error
     assert (
-        "seed clerks (" in error[0]
-        and "clerks.csv line 4): foreign key fk_clerks_shop violated: shop_id=9 is not in shops.id"
-        in (error[0])
+        "clerks.csv line 4): foreign key fk_clerks_shop violated: shop_id=9 is not in shops.id"
+        in error[0]
     ), error
     assert count(database, "clerks") == 2
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from groundwork.settings import load_settings  # the template's kit (tests/kit/harness.py)
 
-from tests.kit.harness import KitProject, load_settings
+from tests.kit.harness import KitProject
 from tests.kit.sql import tables, version_rows
 from tests.lifecycle_support import NEW_MODEL, SECRET
 from tests.support import sqlite_url
@@ -106,13 +107,16 @@ def test_sql_prints_ddl_without_touching_the_database(project: KitProject, datab
 
 def test_check_fails_on_drift_behind_head_and_two_heads(project: KitProject, database: str) -> None:
     behind = project.invoke("check", check=False)
-    assert behind.returncode == 1 and "not at head" in behind.stderr
+    assert behind.returncode == 1
+    assert "not at head" in behind.stderr
     project.invoke("init")
     project.invoke("check")
 
     (project.path / "src" / project.package / "models" / "order.py").write_text(NEW_MODEL)
     drift = project.invoke("check", check=False)
-    assert drift.returncode == 1 and "models differ" in drift.stderr and "orders" in drift.stderr
+    assert drift.returncode == 1
+    assert "models differ" in drift.stderr
+    assert "orders" in drift.stderr
     project.invoke("migrate", "add orders")
     project.invoke("check")
 
@@ -126,9 +130,11 @@ def test_check_fails_on_drift_behind_head_and_two_heads(project: KitProject, dat
     assert parent is not None
     newest.write_text(source.replace(f'= "{parent[1]}"', '= "0d848db94cb2"', 1))
     two = project.invoke("check", check=False)
-    assert two.returncode == 1 and "several heads" in two.stderr
+    assert two.returncode == 1
+    assert "several heads" in two.stderr
     refused = project.invoke("migrate", check=False)
-    assert refused.returncode == 1 and "db.merge" in refused.stderr
+    assert refused.returncode == 1
+    assert "db.merge" in refused.stderr
 
     project.invoke("merge", "join branches")
     project.invoke("migrate")
