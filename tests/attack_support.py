@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.drift_catalogue import Kind
 from tests.grants_support import Fresh, drop_owned, fresh_database, login_url
@@ -27,14 +28,16 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection[tuple[obje
 
     parsed = make_url(_psycopg_url(url))
     # The query's options too: the embedded server is reached by ?host=<socket folder>.
-    params = {
+    params: dict[str, str | int | None] = {
         **{k: v for k, v in parsed.query.items() if isinstance(v, str)},
-        "host": parsed.host or parsed.query.get("host"), "port": parsed.port,
-        "user": parsed.username, "password": parsed.password, "dbname": parsed.database,
+        "port": parsed.port, "user": parsed.username, "password": parsed.password,
+        "dbname": parsed.database,
     }  # fmt: skip
-    return psycopg.connect(
-        autocommit=autocommit, **{k: v for k, v in params.items() if v is not None}
-    )
+    if parsed.host:
+        params["host"] = parsed.host
+    # libpq keywords, as psycopg passes them on: make_conninfo's text, not typed arguments.
+    conninfo = make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    return psycopg.connect(conninfo, autocommit=autocommit)
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Granted:
         url = self.fresh.super_db if login is None else with_database(self.url(login), "postgres")
         with connect(url, autocommit=True) as connection:
             for statement in statements:
-                connection.execute(statement.format_map(self.names()))  # type: ignore[arg-type]
+                connection.execute(statement.format_map(self.names()))
 
     def check_kind(self, kind: Kind) -> str | None:
         """None when --check exits 1 naming every expected line; else what went wrong."""
@@ -212,7 +215,7 @@ def definer_escalation(setup: Granted, pinned: bool) -> tuple[bool, str]:
     setup.run_as(r.migrator, ())  # the migrator's password works (special characters)
     with connect(setup.url(r.migrator), autocommit=True) as connection:
         for statement in migrator:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
     try:
         env = {**setup.env(), "DATABASE_URL": setup.url(r.app),
                "MIGRATOR_DATABASE_URL": setup.url(r.migrator)}  # fmt: skip
@@ -221,7 +224,7 @@ def definer_escalation(setup: Granted, pinned: bool) -> tuple[bool, str]:
         with connect(setup.url(r.app)) as connection:
             try:
                 for statement in SHADOW:
-                    connection.execute(statement.format(s=f'"{r.schema}"'))  # type: ignore[arg-type]
+                    connection.execute(statement.format(s=f'"{r.schema}"'))
                 ((gone,),) = connection.execute(
                     "SELECT to_regclass(%s) IS NULL", (f'"{r.schema}".countries',)
                 )
@@ -244,15 +247,15 @@ def self_grant_escalation(setup: Granted) -> tuple[str, str]:
     r = setup.fresh.roles
     try:
         with connect(setup.url(r.migrator), autocommit=True) as connection:
-            connection.execute(f'GRANT "{r.migrator}" TO "{r.app}"')  # type: ignore[arg-type]
+            connection.execute(f'GRANT "{r.migrator}" TO "{r.app}"')
     except psycopg.Error as exc:
         return f"grant refused {exc.sqlstate}", ""
     try:
         _, checked = setup.grant("--check", check=False)
         with connect(setup.url(r.app)) as connection:
             try:
-                connection.execute(f'SET ROLE "{r.owner}"')  # type: ignore[arg-type]
-                connection.execute(f'DROP TABLE "{r.schema}".countries CASCADE')  # type: ignore[arg-type]
+                connection.execute(f'SET ROLE "{r.owner}"')
+                connection.execute(f'DROP TABLE "{r.schema}".countries CASCADE')
                 return "app dropped a table as the owner", checked
             except psycopg.Error as exc:
                 return f"granted, then refused {exc.sqlstate}", checked

@@ -34,10 +34,6 @@ class UnavailableError(RuntimeError):
     """PgBouncer cannot be installed or started here; the message says why."""
 
 
-# The name before ruff's N818; tests/test_pooler.py still imports it (drop once it does not).
-Unavailable = UnavailableError
-
-
 def ensure_installed() -> str:
     """The pgbouncer executable, installed from Debian if missing.
 

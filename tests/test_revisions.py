@@ -257,7 +257,7 @@ def apply_sql(database: str, sql: str) -> None:
     import psycopg
 
     with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute(sql)  # type: ignore[arg-type]  # several statements, no parameters
+        connection.execute(sql)  # several statements, no parameters
 
 
 def sqlite_schema(path: Path) -> dict[str, object]:

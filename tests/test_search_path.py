@@ -71,7 +71,7 @@ def _planted(admin_url: str, kind: str) -> Iterator[Fresh]:
             with psycopg.connect(
                 _psycopg_url(login_url(fresh.super_db, planter)), autocommit=True
             ) as connection:
-                connection.execute(PLANTED)  # type: ignore[arg-type]
+                connection.execute(PLANTED)
             yield fresh
         finally:
             fresh.sql("DROP TABLE IF EXISTS public.gw_calls CASCADE")

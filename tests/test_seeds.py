@@ -45,7 +45,7 @@ def _database_is_busy(url: str, path: Path) -> bool:
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'COPY%'",
     )
-    return rows[0][0] > 0
+    return bool(rows[0][0] > 0)
 
 
 def test_sigkill_in_the_middle_then_rerun(project: Project, database: str, tmp_path: Path) -> None:

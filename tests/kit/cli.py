@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from invoke import Program
 from invoke import __version__ as invoke_version
+from invoke.program import Program
 
 from tests.kit.harness import forget_modules, fresh_alembic_log_handler
 
@@ -128,19 +128,20 @@ def _bytecode_as_the_flag_says(environ: dict[str, str]) -> Iterator[None]:
     ``__pycache__`` into the project, and a revision rewritten within the second at the same
     size (a parent id) would be read back from its stale ``.pyc``.
     """
+    from groundwork import cli as kit_cli
     from groundwork import tasks as kit_tasks  # the template's kit (harness put it first)
 
-    original = kit_tasks.prepare_task_process
+    original = kit_cli.prepare_task_process  # tasks.py calls it by the name it imported
 
     def prepare_task_process() -> None:
         original()
         sys.dont_write_bytecode |= bool(environ.get("PYTHONDONTWRITEBYTECODE"))
 
-    kit_tasks.prepare_task_process = prepare_task_process
+    setattr(kit_tasks, "prepare_task_process", prepare_task_process)  # noqa: B010  (not exported)
     try:
         yield
     finally:
-        kit_tasks.prepare_task_process = original
+        setattr(kit_tasks, "prepare_task_process", original)  # noqa: B010
 
 
 @contextlib.contextmanager
