@@ -185,14 +185,16 @@ def check(settings: Settings | None = None) -> None:
     _kit_notes(state)
     # An edited kit fails the check: CI is where an edit nobody declared gets noticed, before
     # the next upgrade conflicts with it or carries it over unseen (docs/database.md, "The kit").
-    problems = migrations.check(settings) + [edit.describe(state.version) for edit in state.unkept]
+    scripts = migrations.script_directory(settings)  # read once, for the check and the summary
+    problems = migrations.check(settings, scripts)
+    problems += [edit.describe(state.version) for edit in state.unkept]
     for problem in problems[1:]:
         print(f"FAIL {problem}")
     if problems:
         raise TaskError(
             problems[0] + (f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else "")
         )
-    if not migrations.script_directory(settings).get_heads():
+    if not scripts.get_heads():
         print(f"OK: no revision yet, no model either; {state.summary()}")
         return
     verified = "one head, the database is at head, the models match the migrations"

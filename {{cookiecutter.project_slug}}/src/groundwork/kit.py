@@ -10,7 +10,6 @@ write the manifest, without the kit's dependencies.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from collections.abc import Collection, Iterator
@@ -127,6 +126,8 @@ def manifest_text(folder: Path) -> str:
 
 def declared_version(folder: Path) -> str:
     """``__version__`` of the kit's ``__init__.py``, read without importing the kit."""
+    import ast  # here: only the manifest's writer needs it, not every db.check (5 ms)
+
     tree = ast.parse((folder / "__init__.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if (

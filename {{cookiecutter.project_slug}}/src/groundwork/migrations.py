@@ -580,12 +580,15 @@ def _below(scripts: ScriptDirectory, name: str) -> frozenset[str]:
     )
 
 
-def check(settings: Settings) -> list[str]:
-    """Every reason the schema is not what the code expects; empty when all is well."""
+def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[str]:
+    """Every reason the schema is not what the code expects; empty when all is well.
+
+    ``scripts``: the revision files, when the caller read them already (1 ms a file).
+    """
     from .roles.blind_spots import unpinned_definer_problems
 
     problems: list[str] = []
-    scripts = script_directory(settings)
+    scripts = script_directory(settings) if scripts is None else scripts
     heads = scripts.get_heads()
     if len(heads) > 1:
         problems.append(f"several heads ({', '.join(sorted(heads))}): run `invoke db.merge`")
