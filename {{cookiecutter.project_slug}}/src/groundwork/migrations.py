@@ -48,7 +48,9 @@ def alembic_config(settings: Settings) -> Config:
     pyproject.toml and needs only the script location, which is set here in any case.
     """
     pyproject = settings.project_root / "pyproject.toml"
-    config = Config(toml_file=pyproject) if pyproject.is_file() else Config()
+    # stdout as it is now: Alembic's default is the one of the moment it was imported, which
+    # output redirected since (an application's, a test's) would not reach.
+    config = Config(toml_file=pyproject if pyproject.is_file() else None, stdout=sys.stdout)
     config.set_main_option("script_location", current_project().migrations)
     return config
 
