@@ -10,6 +10,7 @@ the adapter for the connect timeout, and an unchanged ``db.seed`` finishes witho
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,13 +45,16 @@ class Backend(ABC):
     bare_placeholder: ClassVar[str]
     bare_table_exists: ClassVar[str]
 
-    @abstractmethod
     def local_module(self) -> ModuleType:
-        """The project-local default database of this flavour (local.py): ``local_<name>.py``."""
+        """The project-local default database of this flavour (local.py): ``local_<name>.py``.
 
-    @abstractmethod
+        Imported when first asked for: a SQLite project never imports the PostgreSQL one.
+        """
+        return import_module(f"..local_{self.name}", __package__)
+
     def enums_module(self) -> ModuleType:
         """How enum types are compared and described (enums.py): ``enums_<name>.py``."""
+        return import_module(f"..enums_{self.name}", __package__)
 
     # A URL is a parsed ``sqlalchemy.engine.URL`` (engine.database_url), except where noted:
     # the methods a project's own tests call (its conftest.py) take its text as well, and two

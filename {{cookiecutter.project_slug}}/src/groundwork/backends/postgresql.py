@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError, add_detail, mask_secrets
@@ -42,16 +41,6 @@ class PostgreSQL(Backend):
     foreign_keys_off_in_migrations = False
     bare_placeholder = "%s"
     bare_table_exists = "SELECT to_regclass(%s)"
-
-    def local_module(self) -> ModuleType:
-        from .. import local_postgresql
-
-        return local_postgresql
-
-    def enums_module(self) -> ModuleType:
-        from .. import enums_postgresql
-
-        return enums_postgresql
 
     def label(self, url: str | URL) -> str:
         return as_url(url).database or ""

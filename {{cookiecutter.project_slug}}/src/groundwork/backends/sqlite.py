@@ -7,7 +7,6 @@ are copies made with SQLite's online backup API (sqlite_backup.py).
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskError
@@ -35,16 +34,6 @@ class SQLite(Backend):
     foreign_keys_off_in_migrations = True
     bare_placeholder = "?"
     bare_table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
-
-    def local_module(self) -> ModuleType:
-        from .. import local_sqlite
-
-        return local_sqlite
-
-    def enums_module(self) -> ModuleType:
-        from .. import enums_sqlite
-
-        return enums_sqlite
 
     def label(self, url: str | URL) -> str:
         """The file name: what the user types to confirm."""
