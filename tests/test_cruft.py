@@ -159,7 +159,11 @@ def kit_arrives(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     try:
         git(REPO, "cat-file", "-e", f"{BEFORE_THE_KIT}^{{commit}}")
     except subprocess.CalledProcessError:
-        pytest.skip(f"this clone lacks the template's history ({BEFORE_THE_KIT}): a shallow clone?")
+        # A failure, not a skip: a skipped update test would pass CI having tested nothing.
+        pytest.fail(
+            f"this clone lacks the template's history ({BEFORE_THE_KIT}), which the update from"
+            " the previous release is tested from: run `git fetch --unshallow`"
+        )
     repo = tmp_path_factory.mktemp("template-before-the-kit") / "groundwork"
     repo.mkdir()
     archive = subprocess.run(
