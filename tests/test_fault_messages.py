@@ -280,18 +280,57 @@ _GERMAN = {
 }
 
 
+# The severities a server with lc_messages = 'de_DE' sends in an ErrorResponse's or
+# NoticeResponse's S field (psql prints that one; the V field stays English).
+_GERMAN_SEVERITY = {
+    b"ERROR": b"FEHLER",
+    b"FATAL": b"SCHWERWIEGEND",
+    b"WARNING": b"WARNUNG",
+    b"NOTICE": b"HINWEIS",
+}
+
+
+def _pump_in_german(source: socket.socket, sink: socket.socket) -> None:
+    """Relay a server's messages, the severity of its errors and notices in German."""
+    buffer = b""
+    try:
+        while data := source.recv(65536):
+            buffer += data
+            out = b""
+            while len(buffer) >= 5 and len(buffer) >= 1 + int.from_bytes(buffer[1:5], "big"):
+                end = 1 + int.from_bytes(buffer[1:5], "big")
+                kind, body, buffer = buffer[:1], buffer[5:end], buffer[end:]
+                if kind in (b"E", b"N"):
+                    fields = [
+                        b"S" + _GERMAN_SEVERITY.get(field[1:], field[1:])
+                        if field[:1] == b"S"
+                        else field
+                        for field in body.split(b"\0")
+                    ]
+                    body = b"\0".join(fields)
+                out += kind + (len(body) + 4).to_bytes(4, "big") + body
+            sink.sendall(out)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
 @contextmanager
 def german_front(
     url: str,
-    refuse: Callable[[dict[str, str]], str | None],
+    refuse: Callable[[dict[str, str]], str | None] = lambda parameters: None,
     tls: tuple[Path, Path] | None = None,
 ) -> Iterator[int]:
     """A port in front of the PostgreSQL server of ``url``, speaking its wire protocol.
 
     A connection whose startup parameters (user, database; ``_tls`` when encrypted) ``refuse``
     gives a SQLSTATE for is answered with that ErrorResponse, in German, and closed; every other
-    one is relayed to the server. SSL requests are accepted with ``tls`` (certificate, key) and
-    declined ('N') without it, as GSS ones always are.
+    one is relayed to the server, the severities of its errors and notices in German. SSL
+    requests are accepted with ``tls`` (certificate, key) and declined ('N') without it, as GSS
+    ones always are.
     """
     import ssl
 
@@ -346,8 +385,11 @@ def german_front(
                 return
             upstream = connect_to_server(url)
             upstream.sendall(startup)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            for source, sink, pump in (
+                (client, upstream, _pump),
+                (upstream, client, _pump_in_german),
+            ):
+                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
 
     def accept() -> None:
         while not stop.is_set():
@@ -457,6 +499,36 @@ def test_the_second_answer_is_asked_over_tls_as_the_connection_was(
         line = one_line(project.invoke("db.status", check=False), "db.status")
     assert "Datenbank »gw_fehlt« existiert nicht: run `invoke db.init` to create it" in line, line
     assert "refused this login" not in line
+
+
+@pytest.mark.postgresql
+def test_a_restore_failing_in_german_names_the_error_not_the_warnings_before_it(
+    project_copy: Callable[..., Project], pg_url: str
+) -> None:
+    """psql's output was searched for the word ERROR; from a German server (FEHLER) the first
+    line was shown instead: here a warning of the rows restored before the one that failed."""
+    with german_front(pg_url) as port:
+        project = project_copy("postgresql", through(pg_url, "127.0.0.1", port), in_process=True)
+        project.invoke("db.init")
+        # A CHECK that warns for every row, and refuses one when the database says so: the
+        # restore's COPY warns twice, then fails (the setting is made after the backup).
+        for statement in (
+            "CREATE FUNCTION checked(v int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE WARNING 'row % checked', v;"
+            " IF v = 3 AND current_setting('gw.refuse', true) = 'on' THEN"
+            " RAISE EXCEPTION 'row 3 refused'; END IF; RETURN true; END $$",
+            "CREATE TABLE audited (v int CHECK (checked(v)))",
+            "INSERT INTO audited VALUES (1), (2), (3)",
+        ):
+            query(pg_url, statement)
+        project.invoke("db.backup")
+        name = query(pg_url, "SELECT current_database()")[0][0]
+        query(pg_url, f'ALTER DATABASE "{name}" SET gw.refuse = on')
+        result = project.invoke("db.restore", "latest", check=False)
+    line = one_line(result, "db.restore")
+    assert line.endswith("failed: psql: row 3 refused"), line
+    assert "(nothing was changed)" in line, line
+    assert query(pg_url, "SELECT count(*) FROM audited") == [(3,)]
 
 
 @contextmanager

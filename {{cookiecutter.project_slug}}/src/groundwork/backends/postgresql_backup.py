@@ -308,6 +308,10 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     means "unchanged" there), and ``ps`` shows a child's arguments to every local user.
     """
     env = dict(os.environ)
+    # The programs' own words in English, whatever the user's locale: _failure_line finds the
+    # line that says why by them. The server's words stay in the server's language.
+    env.pop("LC_ALL", None)
+    env["LC_MESSAGES"] = "C"
     keywords = {
         "host": url.host,
         "port": str(url.port) if url.port else None,
@@ -348,12 +352,27 @@ def _run(
     except OSError as exc:
         raise TaskError(f"cannot run {args[0]}: {exc.strerror}") from exc
     if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if "ERROR" in line or "error:" in line or "FATAL" in line]
-        detail = (errors or lines or [f"exit status {result.returncode}"])[0]
         name = Path(args[0]).name
-        detail = re.sub(
-            r"^(pg_dump|pg_restore|psql)(:<stdin>:\d+)?: (error: )?(ERROR: +)?", "", detail
-        )
+        detail = _failure_line(name, result.stderr) or f"exit status {result.returncode}"
         raise TaskError(mask_secrets(f"{what or name} failed: {name}: {detail}"))
     return result.stdout
+
+
+def _failure_line(program: str, stderr: str) -> str | None:
+    """The line of ``stderr`` that says why ``program`` failed, without its prefix.
+
+    Chosen by where the programs put it, not by words a server translates (``ERROR`` is
+    ``FEHLER`` under ``lc_messages = 'de_DE'``): the program's own ``error:`` line (its words
+    are English, _run sets LC_MESSAGES=C), else the last statement-located line of psql
+    (``psql:<stdin>:12:``; with ON_ERROR_STOP nothing follows the error but its DETAIL, HINT and
+    LINE, which carry no location; the notices and warnings before it do).
+    """
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    own = [line for line in lines if line.startswith(f"{program}: error: ")]
+    located = [line for line in lines if re.match(rf"{program}:<stdin>:\d+: ", line)]
+    chosen = own[:1] or located[-1:] or lines[:1]
+    if not chosen:
+        return None
+    detail = re.sub(rf"^{program}(:<stdin>:\d+)?: (error: )?", "", chosen[0])
+    # The server's severity word, in whatever language: "ERROR:  ", "FEHLER:  ".
+    return re.sub(r"^[^\s:]+: {2}", "", detail)
