@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
 # The examples (countries and users): the files the option examples=no leaves out, relative to
 # the project root. The revision is named, not found: whatever else lies in versions/ stays.
+# A file missing already (the web layer's, without one) is fine.
 EXAMPLES = [
     "src/{package}/models/country.py",
     "src/{package}/models/user.py",
@@ -19,26 +21,73 @@ EXAMPLES = [
     "src/{package}/seeds/countries.py",
     "src/{package}/seeds/demo_users.py",
     "src/{package}/seeds/data/countries.csv",
+    "src/{package}/web/users.py",
+    "tests/test_web_users.py",
 ]
-# A file that names the examples has a twin without them, <stem>.no-examples<suffix>, next to it:
-# examples=no puts the twin in its place, examples=yes removes the twins.
-NO_EXAMPLES = ".no-examples"
+# The web layer (web=fastapi): left out whole with web=none.
+WEB = ["src/{package}/web", "tests/test_web.py", "tests/test_web_users.py"]
+
+# Files shaped by an option have twins next to them, named <stem>.<tags><suffix>, the tags of
+# the answers they are for joined by "+" (``base.sqlmodel.py``, ``conftest.async.py``,
+# ``__init__.sqlmodel+no-examples.py``). The twin whose tags the answers all have, the most
+# specific, takes the file's place (a twin of no file adds one); the other twins go.
 TWINS_UNDER = ("src", "tests")
 
 
-def without_examples(project: Path, package: str, examples: str) -> None:
-    """With ``examples`` "no", remove the example files and pick the files that do without."""
-    twins = sorted(
-        twin for folder in TWINS_UNDER for twin in (project / folder).rglob(f"*{NO_EXAMPLES}.*")
+def tags_of(answers: dict[str, str]) -> frozenset[str]:
+    """The twin tags the answers have."""
+    tags = {
+        "no-examples": answers.get("examples") == "no",
+        "sqlmodel": answers.get("models") == "sqlmodel",
+        "async": answers.get("engine") == "async",
+    }
+    return frozenset(tag for tag, chosen in tags.items() if chosen)
+
+
+TAGS = frozenset(["no-examples", "sqlmodel", "async"])
+
+
+def _twin_of(path: Path) -> tuple[Path, frozenset[str]] | None:
+    """The file ``path`` is a twin of and its tags, or None when it is no twin."""
+    parts = path.name.split(".")
+    tags = frozenset(parts[-2].split("+")) if len(parts) >= 3 else frozenset()
+    if not tags or not tags <= TAGS:
+        return None
+    return path.with_name(".".join([*parts[:-2], parts[-1]])), tags
+
+
+def pick_twins(project: Path, tags: frozenset[str]) -> None:
+    """Put in each file's place the twin for ``tags``; remove every other twin."""
+    groups: dict[Path, list[tuple[frozenset[str], Path]]] = {}
+    for folder in TWINS_UNDER:
+        for path in sorted((project / folder).rglob("*.*.*")):
+            twin = _twin_of(path)
+            if twin is not None and path.is_file():
+                groups.setdefault(twin[0], []).append((twin[1], path))
+    for target, twins in groups.items():
+        fitting = sorted((twin for twin in twins if twin[0] <= tags), key=lambda t: -len(t[0]))
+        if len(fitting) > 1 and len(fitting[0][0]) == len(fitting[1][0]):
+            names = ", ".join(path.name for _, path in fitting[:2])
+            raise SystemExit(f"template error: {names} both fit {sorted(tags)}: add their twin")
+        for _, path in twins:
+            if not fitting or path != fitting[0][1]:
+                path.unlink()
+        if fitting:
+            fitting[0][1].replace(target)
+
+
+def shape(project: Path, package: str, answers: dict[str, str]) -> None:
+    """Leave out what the answers do not ask for, then pick the twins for them."""
+    removed = (WEB if answers.get("web") == "none" else []) + (
+        EXAMPLES if answers.get("examples") == "no" else []
     )
-    if examples != "no":
-        for twin in twins:
-            twin.unlink()
-        return
-    for relative in EXAMPLES:
-        (project / relative.format(package=package)).unlink()
-    for twin in twins:
-        twin.replace(twin.with_name(twin.name.replace(NO_EXAMPLES, "", 1)))
+    for relative in removed:
+        path = project / relative.format(package=package)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    pick_twins(project, tags_of(answers))
 
 
 # The SQL a DBA reviews, in the repository: what `invoke db.grant --print` prints.
@@ -91,7 +140,7 @@ def next_steps(slug: str) -> str:
 
 
 def main(answers: dict[str, str]) -> None:
-    without_examples(Path.cwd(), answers["package_name"], answers["examples"])
+    shape(Path.cwd(), answers["package_name"], answers)
     write_roles_sql(Path.cwd(), answers["package_name"], answers["role_prefix"])
     print(next_steps(answers["project_slug"]))
 
