@@ -22,6 +22,7 @@ EXAMPLES = [
     "src/{package}/seeds/demo_users.py",
     "src/{package}/seeds/data/countries.csv",
     "src/{package}/web/users.py",
+    "src/{package}/web/schemas.py",
     "tests/test_web_users.py",
 ]
 # The web layer (web=fastapi): left out whole with web=none.

@@ -74,7 +74,7 @@ class ReadinessCheck:
             with self._engine.connect() as connection:
                 heads = migrations.applied_heads(connection)
             problem = migrations.status_of(self._scripts, heads).problem()
-        except Exception as exc:  # noqa: BLE001 - any failure is an answer: not ready, and why
+        except Exception as exc:  # any failure is an answer: not ready, and why
             return Readiness(False, describe(exc))
         return Readiness(problem is None, problem)
 
