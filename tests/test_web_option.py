@@ -31,7 +31,7 @@ def image_command(project: Path) -> list[str]:
     return command
 
 
-def get(url: str) -> tuple[int, dict[str, Any]]:
+def get(url: str) -> tuple[int, Any]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.load(response)
