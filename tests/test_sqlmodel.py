@@ -21,6 +21,7 @@ import pytest
 from tests.grants_support import Fresh, fresh_database, login_url
 from tests.lifecycle_support import query
 from tests.support import FLAVOURS, Project, bake_with, flavour_of
+from tests.test_no_examples import _without_examples
 
 # A table model of the kinds of field SQLModel maps to its own types: ``str`` (AutoString, with
 # and without max_length) and ``datetime`` (UTCDateTime); plus a relationship.
@@ -206,3 +207,21 @@ def test_the_app_login_writes_sqlmodel_tables_under_the_role_model(
         r.schema,
     )
     assert (owner, count) == (r.owner, 1)
+
+
+def test_examples_no_leaves_the_sqlmodel_examples_out(
+    cookies_session: Any, sqlmodel_bakes: dict[str, Path]
+) -> None:
+    """The examples' twins go with them (a twin of a removed file would bring it back), and
+    the two models/__init__.py twins differ by the examples alone."""
+    project = bake_with(cookies_session, models="sqlmodel", examples="no")
+    package = project / "src" / "my_service"
+    assert sorted(p.name for p in (package / "models").glob("*.py")) == ["__init__.py", "base.py"]
+    assert [p.name for p in (package / "seeds").rglob("*") if p.is_file()] == ["__init__.py"]
+    assert list(project.rglob("*.sqlmodel*")) == []
+    without = (package / "models" / "__init__.py").read_text()
+    assert '__all__ = ["SQLModel"]' in without
+    relative = "src/my_service/models/__init__.py"
+    shared = _without_examples((sqlmodel_bakes["postgresql"] / relative).read_text())
+    assert any("load_all_models" in statement for statement in shared)
+    assert _without_examples(without) == shared
