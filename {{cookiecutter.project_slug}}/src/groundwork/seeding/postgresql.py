@@ -27,7 +27,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import JSON, Column, Connection, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..errors import TaskError
@@ -284,8 +284,6 @@ def _missing_key(connection: Connection, source: Source, prefix: str = "") -> st
     return " OR ".join(conditions)
 
 
-
-
 def _check_references(connection: Connection, source: Source, stage: str) -> None:
     seed = source.seed
     quote = connection.dialect.identifier_preparer.quote
@@ -471,8 +469,6 @@ def advance_sequences(
             behind.append((sequence, int(highest)))
     if behind:
         _advance_as_migrator(behind, settings)
-
-
 
 
 def _may(connection: Connection, sequence: str, privilege: str) -> bool:

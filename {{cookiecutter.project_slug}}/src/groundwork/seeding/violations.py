@@ -225,15 +225,15 @@ def _pair(table: Table, column: str, value: Any) -> str:
         shown = "NULL"
     elif isinstance(value, dt.date | dt.time):
         shown = value.isoformat()
-    elif isinstance(value, str) and not (column in table.c and is_python_type(table.c[column], str)):
+    elif isinstance(value, str) and not (
+        column in table.c and is_python_type(table.c[column], str)
+    ):
         shown = value  # a number or a flag as the file gives it
     elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         shown = str(value)
     else:
         shown = repr(value)
     return f"{column}={shown}"
-
-
 
 
 def _fails(

@@ -6,7 +6,7 @@ the annotation itself, and a string (``"Country | None"``) is no class SQLAlchem
 
 from datetime import datetime
 
-from sqlalchemy import Identity, false, func
+from sqlalchemy import DateTime, Identity, false, func
 from sqlmodel import Field, Relationship
 
 from .base import SQLModel
@@ -25,11 +25,13 @@ class User(SQLModel, table=True):
     country_id: int | None = Field(
         default=None, foreign_key="countries.id", ondelete="RESTRICT", index=True
     )
-    # An aware datetime, TIMESTAMP WITH TIME ZONE; CURRENT_TIMESTAMP rather than now(): SQLite
-    # has no now() function. None until the row is flushed and read back.
+    # TIMESTAMP WITH TIME ZONE said explicitly: SQLModel's type for a datetime changed between
+    # versions. CURRENT_TIMESTAMP rather than now(): SQLite has no now() function. None until
+    # the row is flushed and read back.
     created_at: datetime | None = Field(
         default=None,
         nullable=False,
+        sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.current_timestamp()},
     )
 
