@@ -225,3 +225,6 @@ def test_examples_no_leaves_the_sqlmodel_examples_out(
     shared = _without_examples((sqlmodel_bakes["postgresql"] / relative).read_text())
     assert any("load_all_models" in statement for statement in shared)
     assert _without_examples(without) == shared
+    # The answers a replay or `cruft update` bakes again with: still SQLModel.
+    answers = json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]
+    assert (answers["models"], answers["examples"]) == ("sqlmodel", "no")
