@@ -88,6 +88,10 @@ def shape(project: Path, package: str, answers: dict[str, str]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+            # Its twins go with it: a twin of a missing file would add it back.
+            for sibling in path.parent.glob(f"{path.stem}.*{path.suffix}"):
+                if (_twin_of(sibling) or (None,))[0] == path:
+                    sibling.unlink()
     pick_twins(project, tags_of(answers))
 
 

@@ -86,6 +86,27 @@ def test_baked_suite_without_examples_passes(
     record(request, f"{flavour} without examples, one process", figures)
 
 
+@pytest.mark.parametrize("examples", ["yes", "no"])
+def test_baked_suite_with_sqlmodel_passes(
+    cookies_session: Any,
+    database: str,
+    examples: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A bake with models=sqlmodel: the same tests, on SQLModel table models, all green."""
+    flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
+    baked = bake_with(cookies_session, models="sqlmodel", examples=examples, **FLAVOURS[flavour])
+    project = Project.copy_of(baked, tmp_path / "project")
+    tests = TESTS_OF_THE_BAKED_SUITE if examples == "yes" else TESTS_WITHOUT_EXAMPLES
+    env = {"TEST_DATABASE_URL": database}
+    figures = run_suite(project, env, tmp_path, workers=0, tests=tests)
+    if flavour == "postgresql":
+        _drop_databases_of_the_run(request, database)
+    label = f"{flavour}, sqlmodel{'' if examples == 'yes' else ' without examples'}, one process"
+    record(request, label, figures)
+
+
 @pytest.mark.embedded
 def test_baked_suite_on_the_embedded_default(
     project_copy: Any, tmp_path: Path, request: pytest.FixtureRequest
