@@ -35,7 +35,7 @@ def run(context: Any, project: Project) -> None:
     enums.register()
     _configure_logging()
     config: Config = context.config
-    options = _Options(config, _models(config, project))
+    options = _Options(config, _models(config, project), project.safe_migrations)
     if context.is_offline_mode():
         _run_offline(context, config, options)
     else:
@@ -81,9 +81,10 @@ def _configure_logging() -> None:
 class _Options:
     """What ``context.configure`` is given besides the connection or URL."""
 
-    def __init__(self, config: Config, target_metadata: MetaData) -> None:
+    def __init__(self, config: Config, target_metadata: MetaData, safe: bool = True) -> None:
         self.config = config
         self.target_metadata = target_metadata
+        self.safe = safe  # Project.safe_migrations
 
     def for_url(self, url: str | URL) -> dict[str, Any]:
         return {
@@ -107,6 +108,13 @@ class _Options:
             directives[:] = []
             config.attributes["empty_revision_skipped"] = True
             print("No changes in the models: no revision written.")
+            return
+        # Changes to existing tables in their safe forms (safe.py), on PostgreSQL.
+        if autogenerate and migration_context.dialect.name == "postgresql" and self.safe:
+            from .safe_rewrite import rewrite
+
+            for script in directives:
+                rewrite(script)
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -158,11 +166,15 @@ def _run_online(context: Any, config: Config, options: _Options) -> None:
     try:
         # One transaction for the whole run: a failure leaves the previous revision in place.
         # The SET ROLE of the migrator happens inside it, so it is committed with it.
-        with engine.begin() as own_connection:
+        # connection.commit() commits the transaction open at the end: an autocommit block
+        # (safe.py) may have committed the first one and begun another.
+        with engine.connect() as own_connection:
+            own_connection.begin()
             assume_migration_role(own_connection, settings)
             before = MigrationContext.configure(own_connection).get_current_heads()
             _run_on(context, own_connection, options)
             # SQLite, foreign keys off while migrating: no dangling reference gets committed.
             refuse_broken_foreign_keys(own_connection, before)
+            own_connection.commit()
     finally:
         engine.dispose()

@@ -242,8 +242,9 @@ def _identity(connection: Connection, settings: Settings) -> tuple[str, int]:
     return str(database), lock_key(database, schema or "public")
 
 
-def apply_timeouts(settings: Settings, connection: Connection) -> None:
-    """``lock_timeout``/``statement_timeout`` for this migration transaction (PostgreSQL).
+def apply_timeouts(settings: Settings, connection: Connection, *, local: bool = True) -> None:
+    """``lock_timeout``/``statement_timeout`` for this migration transaction (PostgreSQL);
+    for the session when not ``local`` (a revision's autocommit block, safe.py).
 
     A migration queued behind a long transaction on a busy table holds its ACCESS EXCLUSIVE
     request and blocks every later query on that table; failing after a few seconds is kinder
@@ -258,8 +259,8 @@ def apply_timeouts(settings: Settings, connection: Connection) -> None:
         value = settings.get(name, default) or default
         try:
             connection.execute(
-                text("SELECT set_config(:setting, :value, true)"),
-                {"setting": setting, "value": value},
+                text("SELECT set_config(:setting, :value, :local)"),
+                {"setting": setting, "value": value, "local": local},
             )
         except DBAPIError as exc:
             raise TaskError(f"{name}={value!r} is not a valid {setting} (e.g. 5s, 2min)") from exc

@@ -21,9 +21,9 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
-from . import blockers, kit_tables, ledger, locking, revision_files
+from . import blockers, kit_tables, ledger, locking, revision_files, safe
 from .backends import backend_for, backend_named
 from .engine import database_url, make_engine, offline_url
 from .errors import (
@@ -82,12 +82,17 @@ def connected(
             connect_args=locking.task_connect_args(url),
         )
         try:
-            with engine.begin() as connection:
+            with engine.connect() as connection:
+                # Committed at the end by connection.commit(), whichever transaction is open
+                # then: a revision's autocommit block (safe.py) commits this one and begins
+                # another. An exception closes the connection, which rolls back the open one.
+                connection.begin()
                 assume_migration_role(connection, settings)
                 if exclusive:
                     locking.apply_timeouts(settings, connection)
                 config.attributes["connection"] = connection
                 yield config, connection
+                connection.commit()
         finally:
             engine.dispose()
 
@@ -128,6 +133,11 @@ def changing_schema(
             # The kit's own tables first, in this transaction, under the lock: the ledger
             # below, and the seeds after, find them at the layout this kit writes.
             upgraded = kit_tables.upgrade(connection)
+            point = safe.CommitPoint(
+                before=lambda c: ledger.record(c, scripts),
+                timeouts=lambda c, local: locking.apply_timeouts(settings, c, local=local),
+            )
+            connection.info[safe.COMMIT_POINT] = point
             try:
                 action(config, connection)
             except TaskError:
@@ -137,7 +147,16 @@ def changing_schema(
                 failed = _failed_revision(exc, scripts)
                 if failed is None:
                     raise
-                if connection_lost(exc):
+                if point.committed is not None:
+                    # An autocommit block (safe.py) committed what ran before it.
+                    at = ", ".join(point.committed) or "base"
+                    reported = TaskError(
+                        f"revision {failed} failed after an autocommit block committed the "
+                        f"revisions before it: the database is at {at}, with what the revision did "
+                        "before its block (the safe helpers skip it when run again): "
+                        f"{describe(exc)}; fix it and run `invoke db.migrate` again"
+                    )
+                elif connection_lost(exc):
                     reported = TaskError(
                         f"revision {failed} failed: the connection to the database was lost "
                         f"({mask_secrets(database_words(exc))}); nothing of it was committed, "
@@ -276,9 +295,14 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
         command.upgrade(config, target)  # the public path: loads the revision files again
         return
 
-    def steps(rev: str, context: MigrationContext) -> list[RevisionStep]:
+    def steps(rev: str, context: MigrationContext) -> Iterator[RevisionStep]:
         found: list[RevisionStep] = upgrade_steps(scripts, target, rev)
-        return found
+        for step in found:
+            # Alembic takes the steps one by one: this runs after the version table got the
+            # previous one. A revision with autocommit blocks starts on what is committed.
+            if connection is not None and safe.uses_autocommit(step.revision.module):
+                safe.commit_point(connection)
+            yield step
 
     with EnvironmentContext(config, scripts, fn=steps, destination_rev=target):
         scripts.run_env()
@@ -611,6 +635,7 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
                 f"broken foreign keys: {broken - len(violations)} more rows point nowhere "
                 "(PRAGMA foreign_key_check lists them)"
             )
+        problems.extend(invalid_indexes(connection))
         # A SECURITY DEFINER function without a pinned search_path (docs/database.md).
         if backend_named(connection.dialect.name).has_roles:
             problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
@@ -621,6 +646,30 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
         else:
             problems.extend(_drift(connection))
     return problems
+
+
+def invalid_indexes(connection: Connection) -> list[str]:
+    """The INVALID indexes a failed or killed ``CREATE INDEX CONCURRENTLY`` left (PostgreSQL).
+
+    Such an index is not used by queries but is kept up to date by every write, and a rerun of
+    the build stops on its name; the safe helper (safe.py) drops it when it can, a kill -9 or a
+    plain ``CREATE INDEX CONCURRENTLY`` in a revision leaves it.
+    """
+    if connection.dialect.name != "postgresql":
+        return []
+    found = connection.execute(
+        text(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT i.indisvalid AND n.nspname = ANY (current_schemas(false)) ORDER BY 1"
+        )
+    )
+    return [
+        f"index {name} is INVALID (a concurrent build failed): run "
+        f"`DROP INDEX CONCURRENTLY {name};` then `invoke db.migrate` again"
+        for (name,) in found
+    ]
 
 
 def _drift(connection: Connection) -> list[str]:

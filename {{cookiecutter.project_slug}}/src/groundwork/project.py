@@ -52,6 +52,9 @@ class Project:
     # Kit files edited on purpose ("groundwork/urls.py"): db.check lists them without failing
     # (docs/database.md, "The kit"); an upgrade of the kit still merges into them.
     kept_kit_edits: tuple[str, ...] = ()
+    # Autogenerate writes changes to existing PostgreSQL tables in their safe forms (safe.py;
+    # docs/database.md, "Big, busy tables: safe migrations"); False: the plain operations.
+    safe_migrations: bool = True
 
     def __post_init__(self) -> None:
         defaults = {

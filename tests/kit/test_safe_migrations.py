@@ -1,0 +1,296 @@
+"""The safe forms of migrations on big, busy tables (groundwork/safe.py, safe_rewrite.py).
+
+On a real PostgreSQL: each helper gives the schema the naive operation gives; autogenerate on an
+existing table writes them and they apply; a failed concurrent build leaves no INVALID index;
+the version table and the ledger after a failure that follows an autocommit block; an ordinary
+failing revision is still all-or-nothing. On SQLite, the helpers' plain fallbacks. In-process
+(tests/kit/harness.py); the backfill killed half-way runs in processes of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kit.harness import KitProject
+from tests.lifecycle_support import INITIAL, add_revision, query
+from tests.support import create_pg_database, drop_pg_database
+
+# One revision of every helper, and the same change written the naive way.
+SAFE = """
+from groundwork import safe
+safe.create_index_concurrently("ix_users_display_name", "users", ["display_name"])
+safe.add_unique_using_index("uq_users_display_name", "users", ["display_name"])
+op.add_column("users", sa.Column("nickname", sa.String(50)))
+op.add_column("users", sa.Column("home_id", sa.Integer()))
+safe.backfill("users", set_="nickname = display_name, home_id = country_id", where="nickname IS NULL", batch_size=2)
+safe.set_not_null_safely("users", "nickname", existing_type=sa.String(50))
+safe.add_foreign_key_not_valid("fk_users_home_id_countries", "users", "countries", ["home_id"], ["id"], ondelete="RESTRICT")
+safe.validate_constraint("fk_users_home_id_countries", "users")
+safe.add_check_not_valid("ck_users_nickname_length", "users", "length(nickname) > 0")
+safe.validate_constraint("ck_users_nickname_length", "users")
+safe.drop_index_concurrently("ix_users_country_id", "users")
+"""
+NAIVE = """
+op.create_index("ix_users_display_name", "users", ["display_name"])
+op.create_unique_constraint(op.f("uq_users_display_name"), "users", ["display_name"])
+op.add_column("users", sa.Column("nickname", sa.String(50)))
+op.add_column("users", sa.Column("home_id", sa.Integer()))
+op.execute("UPDATE users SET nickname = display_name, home_id = country_id WHERE nickname IS NULL")
+op.alter_column("users", "nickname", nullable=False, existing_type=sa.String(50))
+op.create_foreign_key(op.f("fk_users_home_id_countries"), "users", "countries", ["home_id"], ["id"], ondelete="RESTRICT")
+op.create_check_constraint(op.f("ck_users_nickname_length"), "users", "length(nickname) > 0")
+op.drop_index("ix_users_country_id", table_name="users")
+"""
+
+SCHEMA = """
+SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT 'constraint', conname, pg_get_constraintdef(oid) || ' valid=' || convalidated
+FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'column', table_name || '.' || column_name, is_nullable || ' ' || data_type
+FROM information_schema.columns WHERE table_schema = 'public'
+ORDER BY 1, 2
+"""
+
+INVALID = "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid"
+
+
+@pytest.fixture
+def other_pg(admin_url: str) -> Iterator[str]:
+    url = create_pg_database(admin_url)
+    yield url
+    drop_pg_database(admin_url, url)
+
+
+@pytest.fixture
+def pg(kit_project: Callable[[str, str], KitProject], pg_url: str) -> KitProject:
+    return kit_project("postgresql", pg_url)
+
+
+def _users(url: str, count: int = 5) -> None:
+    query(url, "INSERT INTO countries (code, alpha3, name) VALUES ('FR', 'FRA', 'France')")
+    query(
+        url,
+        "INSERT INTO users (email, display_name, country_id) SELECT 'u' || n || '@x.org', "
+        f"'user ' || n, (SELECT min(id) FROM countries) FROM generate_series(1, {count}) n",
+    )
+
+
+def _ledger(url: str) -> list[str]:
+    return [row[0] for row in query(url, "SELECT revision FROM migration_ledger ORDER BY 1")]
+
+
+def _version(url: str) -> list[str]:
+    return [row[0] for row in query(url, "SELECT version_num FROM alembic_version")]
+
+
+def test_each_helper_gives_the_naive_schema(pg: KitProject, pg_url: str, other_pg: str) -> None:
+    for url, body in ((other_pg, NAIVE), (pg_url, SAFE)):
+        environ = {"DATABASE_URL": url}
+        pg.invoke("upgrade", INITIAL, environ=environ)
+        _users(url)
+        add_revision(pg, "5afe00000001", INITIAL, body)
+        pg.invoke("migrate", environ=environ)
+    assert query(pg_url, SCHEMA) == query(other_pg, SCHEMA)
+    assert ("constraint", "ck_users_nickname_length", "CHECK ((length((nickname)::text) > 0)) valid=true") in query(pg_url, SCHEMA)
+    assert query(pg_url, INVALID) == []
+    assert query(pg_url, "SELECT count(*) FROM users WHERE nickname = display_name") == [(5,)]
+    assert _ledger(pg_url) == sorted([INITIAL, "5afe00000001"])
+    # The same revision again from its start (as after an interrupted run): each step skipped.
+    query(pg_url, "UPDATE alembic_version SET version_num = '0d848db94cb2'")
+    query(pg_url, "ALTER TABLE users DROP COLUMN nickname, DROP COLUMN home_id")
+    pg.invoke("migrate")
+    assert query(pg_url, SCHEMA) == query(other_pg, SCHEMA)
+
+
+def test_a_failed_concurrent_build_leaves_no_invalid_index(pg: KitProject, pg_url: str) -> None:
+    pg.invoke("upgrade", INITIAL)
+    _users(pg_url)
+    query(pg_url, "UPDATE users SET display_name = 'same'")
+    add_revision(pg, "5afe00000001", INITIAL, "op.execute('CREATE TABLE before_block (id int)')")
+    add_revision(
+        pg,
+        "5afe00000002",
+        "5afe00000001",
+        """
+from groundwork import safe
+op.execute("CREATE TABLE in_revision (id int)")
+safe.create_index_concurrently("ix_users_display_name", "users", ["display_name"], unique=True)
+""",
+    )
+    result = pg.invoke("migrate", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert "revision 5afe00000002 (5afe00000002_test.py) failed" in line, line
+    assert 'could not create unique index "ix_users_display_name"' in line, line
+    assert "the database is at 5afe00000001" in line, line
+    assert query(pg_url, INVALID) == []
+    # Committed at the block: the revision before it, recorded in the version table and the
+    # ledger, and the revision's own statement before its block; not the failed revision.
+    assert _version(pg_url) == ["5afe00000001"]
+    assert _ledger(pg_url) == sorted([INITIAL, "5afe00000001"])
+    assert query(pg_url, "SELECT to_regclass('in_revision') IS NOT NULL") == [(True,)]
+    assert pg.invoke("check", check=False).returncode == 1  # not at head
+
+
+def test_db_check_reports_an_invalid_index(pg: KitProject, pg_url: str) -> None:
+    pg.invoke("migrate")
+    _users(pg_url)
+    query(pg_url, "UPDATE users SET display_name = 'same'")
+    with pytest.raises(Exception, match="could not create unique index"):
+        query(pg_url, "CREATE UNIQUE INDEX CONCURRENTLY ix_dupe ON users (display_name)")
+    result = pg.invoke("check", check=False)
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() + result.stderr.splitlines() if "INVALID" in line]
+    assert len(lines) == 1, result.stdout + result.stderr
+    assert "DROP INDEX CONCURRENTLY public.ix_dupe;" in lines[0], lines[0]
+
+
+def test_an_ordinary_failing_revision_is_still_all_or_nothing(pg: KitProject, pg_url: str) -> None:
+    add_revision(pg, "5afe00000001", INITIAL, "op.execute('CREATE TABLE first_one (id int)')")
+    add_revision(pg, "5afe00000002", "5afe00000001", "op.execute('SELECT 1/0')")
+    result = pg.invoke("migrate", check=False)
+    assert result.returncode == 1
+    assert "nothing was applied, the database is still at base" in result.stderr, result.stderr
+    assert query(pg_url, "SELECT to_regclass('first_one') IS NULL, to_regclass('users') IS NULL") == [(True, True)]
+
+
+def _model_changes(project: KitProject) -> None:
+    """Models changed on the existing table users: an index, a UNIQUE, a FK, a NOT NULL."""
+    user = project.path / "src" / project.package / "models" / "user.py"
+    source = user.read_text()
+    for old, new in (
+        ("display_name: Mapped[str] = mapped_column(String(100))",
+         "display_name: Mapped[str] = mapped_column(String(100), index=True)\n"
+         "    code: Mapped[str | None] = mapped_column(String(10), unique=True)\n"
+         "    home_id: Mapped[int | None] = mapped_column(ForeignKey(\"countries.id\"))"),
+        ("country_id: Mapped[int | None] = mapped_column(", "country_id: Mapped[int] = mapped_column("),
+    ):
+        assert old in source
+        source = source.replace(old, new)
+    user.write_text(source.replace("country: Mapped[Country | None]", "country: Mapped[Country]"))
+
+
+def test_autogenerate_writes_the_safe_forms(pg: KitProject, pg_url: str) -> None:
+    pg.invoke("migrate")
+    _users(pg_url)
+    _model_changes(pg)
+    written = pg.invoke("revision", "users changed").value
+    source = Path(written).read_text()
+    for call in (
+        "from groundwork import safe",
+        'safe.create_index_concurrently("ix_users_display_name", "users", ["display_name"])',
+        'safe.add_unique_using_index("uq_users_code", "users", ["code"])',
+        'safe.add_foreign_key_not_valid(\n        "fk_users_home_id_countries", "users", "countries", ["home_id"], ["id"]\n    )',
+        'safe.validate_constraint("fk_users_home_id_countries", "users")',
+        'safe.set_not_null_safely("users", "country_id")',
+        'safe.drop_index_concurrently("ix_users_display_name", "users")',
+    ):
+        assert call in source, source
+    pg.invoke("migrate")
+    assert pg.invoke("check").returncode == 0
+    pg.invoke("downgrade")
+    assert query(pg_url, INVALID) == []
+
+
+def test_autogenerate_keeps_plain_forms_when_turned_off(pg: KitProject, pg_url: str) -> None:
+    pg.invoke("migrate")
+    settings = pg.path / "src" / pg.package / "settings.py"
+    text = settings.read_text()
+    settings.write_text(text.replace("Project(\n", "Project(\n        safe_migrations=False,\n", 1))
+    assert "safe_migrations=False" in settings.read_text()
+    _model_changes(pg)
+    source = Path(pg.invoke("revision", "users changed").value).read_text()
+    assert "safe." not in source and "op.create_index(" in source, source
+
+
+def test_offline_sql_of_a_safe_revision_runs_in_psql(pg: KitProject, pg_url: str, other_pg: str) -> None:
+    add_revision(pg, "5afe00000001", INITIAL, SAFE)
+    sql = pg.invoke("sql").stdout
+    assert "CREATE INDEX CONCURRENTLY" in sql and "COMMIT;" in sql, sql
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("no psql on this machine")
+    script = pg.path / "all.sql"
+    script.write_text(sql)
+    done = subprocess.run(
+        [psql, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script), other_pg.replace("+psycopg", "")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert query(other_pg, SCHEMA) != [] and _version(other_pg) == ["5afe00000001"]
+    assert query(other_pg, INVALID) == []
+
+
+# The schema change in one revision, the data migration in the next (docs/database.md): the
+# backfill's revision starts on the committed column, and a rerun runs the backfill alone.
+NICKNAME = """
+op.add_column("users", sa.Column("nickname", sa.String(120)))
+op.execute("CREATE FUNCTION slow_copy(v text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM pg_sleep(0.002) $$")
+"""
+KILLED_BACKFILL = """
+from groundwork import safe
+safe.backfill("users", set_="nickname = slow_copy(display_name)", where="nickname IS NULL", batch_size=50)
+"""
+
+
+def test_a_killed_backfill_resumes(pg: KitProject, pg_url: str) -> None:
+    pg.invoke("migrate")
+    _users(pg_url, count=2000)
+    add_revision(pg, "5afe00000001", INITIAL, NICKNAME)
+    add_revision(pg, "5afe00000002", "5afe00000001", KILLED_BACKFILL)
+    process = pg.process()
+    command = [sys.executable, "-m", "invoke", "db.migrate"]
+    running = subprocess.Popen(
+        command, cwd=pg.path, env=process.environ(), stdout=subprocess.PIPE, text=True
+    )
+    assert running.stdout is not None
+    for line in running.stdout:
+        if "backfill users: 500 rows" in line:
+            break
+    os.kill(running.pid, signal.SIGKILL)
+    running.wait()
+    done = query(pg_url, "SELECT count(*) FROM users WHERE nickname IS NOT NULL")[0][0]
+    assert 500 <= done < 2000, done
+    assert _version(pg_url) == ["5afe00000001"]  # committed before the backfill's revision
+    time.sleep(0.5)  # the server notices the dropped connection and frees the migration lock
+    rerun = subprocess.run(command, cwd=pg.path, env=process.environ(), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"backfill users: done, {2000 - done} rows updated" in rerun.stdout, rerun.stdout
+    assert query(pg_url, "SELECT count(*) FROM users WHERE nickname = display_name") == [(2000,)]
+    assert _version(pg_url) == ["5afe00000002"]
+    assert _ledger(pg_url) == sorted([INITIAL, "5afe00000001", "5afe00000002"])
+
+
+def test_sqlite_helpers_are_the_plain_operations(
+    kit_project: Callable[[str, str], KitProject], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'safe.sqlite3'}"
+    project = kit_project("sqlite", url)
+    project.invoke("migrate")
+    _sqlite_users(url)
+    add_revision(project, "5afe00000001", INITIAL, SAFE)
+    project.invoke("migrate")
+    indexes = {row[0] for row in query(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_users_display_name"} <= indexes and "ix_users_country_id" not in indexes
+    table = query(url, "SELECT sql FROM sqlite_master WHERE name = 'users'")[0][0]
+    assert "ck_users_nickname_length" in table and "uq_users_display_name" in table, table
+    assert "nickname VARCHAR(50) NOT NULL" in table, table
+    assert query(url, "SELECT count(*) FROM users WHERE nickname = display_name") == [(3,)]
+
+
+def _sqlite_users(url: str) -> None:
+    query(url, "INSERT INTO countries (code, alpha3, name) VALUES ('FR', 'FRA', 'France')")
+    for n in range(3):
+        query(url, f"INSERT INTO users (email, display_name, country_id) VALUES ('u{n}@x', 'u{n}', 1)")
