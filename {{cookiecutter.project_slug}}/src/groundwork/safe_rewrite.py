@@ -58,11 +58,12 @@ def rewrite(script: ops.MigrationScript) -> None:
             for op in _flat(rewritten):
                 if isinstance(op, ops.CreateTableOp | ops.CreateIndexOp | ops.AddColumnOp):
                     op.if_not_exists = True
-                elif isinstance(op, ops.DropTableOp | ops.DropIndexOp | ops.DropColumnOp):
-                    op.if_exists = True
-                elif isinstance(op, ops.DropConstraintOp):
+                elif isinstance(op, _DROPS):
                     op.if_exists = True
         container.ops = rewritten
+
+
+_DROPS = (ops.DropTableOp, ops.DropIndexOp, ops.DropColumnOp, ops.DropConstraintOp)
 
 
 def _flat(operations: list[Any]) -> Iterator[Any]:
@@ -109,9 +110,7 @@ def _safe_form(op: ops.MigrateOperation) -> list[Any] | None:
             )
         ]
     if isinstance(op, ops.DropIndexOp):  # its options (USING, WHERE) do not matter to a drop
-        return [
-            SafeCall("drop_index_concurrently", op.index_name, op.table_name, schema=op.schema)
-        ]
+        return [SafeCall("drop_index_concurrently", op.index_name, op.table_name, schema=op.schema)]
     if isinstance(op, ops.CreateForeignKeyOp):
         options = {key: op.kw.get(key) for key in ("ondelete", "onupdate", "deferrable")}
         if set(op.kw) - set(options) - {"source_schema", "referent_schema"}:
@@ -151,7 +150,11 @@ def _safe_form(op: ops.MigrateOperation) -> list[Any] | None:
             return None
         return [
             SafeCall(
-                "add_check_not_valid", op.constraint_name, op.table_name, condition, schema=op.schema
+                "add_check_not_valid",
+                op.constraint_name,
+                op.table_name,
+                condition,
+                schema=op.schema,
             ),
             SafeCall("validate_constraint", op.constraint_name, op.table_name, schema=op.schema),
         ]
