@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.kit.harness import KitProject
-from tests.lifecycle_support import INITIAL, add_revision, query
+from tests.lifecycle_support import INITIAL, NEW_MODEL, add_revision, query
 from tests.support import create_pg_database, drop_pg_database
 
 # One revision of every helper, and the same change written the naive way.
@@ -215,6 +215,12 @@ def test_autogenerate_writes_the_safe_forms(pg: KitProject, pg_url: str) -> None
     pg.invoke("migrate")
     _users(pg_url)
     _model_changes(pg)
+    # A new table (orders: a UNIQUE, a foreign key to users): its operations stay plain.
+    models = pg.path / "src" / pg.package / "models"
+    indexed = 'mapped_column(ForeignKey("users.id"), index=True)'
+    (models / "order.py").write_text(
+        NEW_MODEL.replace('mapped_column(ForeignKey("users.id"))', indexed)
+    )
     written = pg.invoke("revision", "users changed").value
     source = Path(written).read_text()
     for call in (
@@ -228,6 +234,8 @@ def test_autogenerate_writes_the_safe_forms(pg: KitProject, pg_url: str) -> None
         'safe.drop_index_concurrently("ix_users_display_name", "users")',
     ):
         assert call in source, source
+    assert 'op.create_table(\n        "orders"' in source, source
+    assert 'op.f("ix_orders_user_id"), "orders", ["user_id"], unique=False' in source, source
     pg.invoke("migrate")
     assert pg.invoke("check").returncode == 0
     pg.invoke("downgrade")
@@ -359,3 +367,57 @@ def _sqlite_users(url: str) -> None:
         query(
             url, f"INSERT INTO users (email, display_name, country_id) VALUES ('u{n}@x', 'u{n}', 1)"
         )
+
+
+SLOW_INDEX = """
+from groundwork import safe
+op.execute(
+    "CREATE FUNCTION slow_key(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE "
+    "AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN v; END $$"
+)
+safe.create_index_concurrently("ix_users_slow", "users", [sa.text("slow_key(display_name)")])
+"""
+
+
+def test_statement_timeout_spares_the_concurrent_build_only(pg: KitProject, pg_url: str) -> None:
+    """A build of 10 x 50 ms under a 100 ms statement_timeout: done; a plain 300 ms statement
+    after it, in the same run: cancelled (57014), the timeout back in force."""
+    pg.invoke("upgrade", INITIAL)
+    _users(pg_url, count=10)
+    add_revision(pg, "5afe00000001", INITIAL, SLOW_INDEX)
+    slow = {"MIGRATION_STATEMENT_TIMEOUT": "100ms"}
+    pg.invoke("migrate", environ=slow)
+    assert query(
+        pg_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_users_slow'::regclass"
+    ) == [(True,)]
+    add_revision(pg, "5afe00000002", "5afe00000001", "op.execute('SELECT pg_sleep(0.3)')")
+    result = pg.invoke("migrate", environ=slow, check=False)
+    assert result.returncode == 1
+    assert "statement_timeout is MIGRATION_STATEMENT_TIMEOUT=100ms" in result.stderr, result.stderr
+    assert _version(pg_url) == ["5afe00000001"]
+
+
+def test_plain_alembic_runs_a_safe_revision(pg: KitProject, pg_url: str) -> None:
+    """The plain ``alembic`` command (environment.py's own connection) runs the blocks too."""
+    add_revision(pg, "5afe00000001", INITIAL, SAFE)
+    project = pg.process()
+    project.run(sys.executable, "-m", "alembic", "upgrade", INITIAL)
+    _users(pg_url)
+    project.run(sys.executable, "-m", "alembic", "upgrade", "head")
+    assert _version(pg_url) == ["5afe00000001"]
+    assert query(pg_url, INVALID) == []
+    assert ("column", "users.nickname", "NO text") in query(pg_url, SCHEMA)
+
+
+def test_autogenerate_on_sqlite_writes_the_plain_forms(
+    kit_project: Callable[[str, str], KitProject], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
+    project = kit_project("sqlite", url)
+    project.invoke("migrate")
+    _model_changes(project)
+    source = Path(project.invoke("revision", "users changed").value).read_text()
+    assert "safe." not in source, source
+    assert "batch_op.create_index(" in source, source
+    project.invoke("migrate")
+    assert project.invoke("check").returncode == 0
