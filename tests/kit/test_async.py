@@ -60,14 +60,27 @@ def test_the_async_url_keeps_the_driver_asked_for_and_its_timeout(
 ) -> None:
     project = kit_project("postgresql", pg_url)
     rest = pg_url.split("://", 1)[1]
-    asyncpg = async_database_url(project.settings({"DATABASE_URL": f"postgresql+asyncpg://{rest}"}))
+    written = f"postgresql+asyncpg://{rest}?sslmode=disable"  # written for libpq, as the tasks
+    asyncpg = async_database_url(project.settings({"DATABASE_URL": written}))
     assert asyncpg.drivername == "postgresql+asyncpg"
-    # libpq's connect_timeout (DATABASE_CONNECT_TIMEOUT) as asyncpg's timeout, not both.
-    assert asyncpg.query.get("timeout") == "10"
-    assert "connect_timeout" not in asyncpg.query
+    # libpq's connect_timeout (DATABASE_CONNECT_TIMEOUT) and sslmode, in asyncpg's names only.
+    assert (asyncpg.query.get("timeout"), asyncpg.query.get("ssl")) == ("10", "disable")
+    assert not {"connect_timeout", "sslmode"} & set(asyncpg.query)
+    assert asyncio.run(_select_one(make_async_engine(asyncpg))) == 1
+    # The tasks read the same URL with psycopg: connected, it finds the revision pending.
+    status = project.invoke("status", environ={"DATABASE_URL": written}, check=False)
+    assert "1 of 1 revisions pending" in status.stderr, status.stdout + status.stderr
     psycopg = async_database_url(project.settings({"DATABASE_URL": pg_url}))
     assert psycopg.drivername == "postgresql+psycopg"
     assert psycopg.query.get("connect_timeout") == "10"
+
+
+async def _select_one(engine: AsyncEngine) -> int | None:
+    try:
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SELECT 1"))
+    finally:
+        await engine.dispose()
 
 
 async def _isolated_insert(engine: AsyncEngine) -> tuple[int, int]:

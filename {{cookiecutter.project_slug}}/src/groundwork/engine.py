@@ -154,8 +154,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def async_database_url(settings: Settings) -> URL:
     """The application's async URL of the database :func:`database_url` names.
 
-    asyncpg when ``DATABASE_URL`` names it (``postgresql+asyncpg://``), its connect ``timeout``
-    taken from libpq's ``connect_timeout``; otherwise ``postgresql+psycopg``, which
+    asyncpg when ``DATABASE_URL`` names it (``postgresql+asyncpg://``), libpq's
+    ``connect_timeout`` and ``sslmode`` given as asyncpg's ``timeout`` and ``ssl``; otherwise ``postgresql+psycopg``, which
     ``create_async_engine`` runs on psycopg's async connection; ``sqlite+aiosqlite`` on SQLite.
     """
     url = database_url(settings)
@@ -163,11 +163,17 @@ def async_database_url(settings: Settings) -> URL:
         return url.set(drivername="sqlite+aiosqlite")
     if not names_asyncpg(settings.get("DATABASE_URL") or ""):
         return url
+    # The URL is written for libpq (the tasks read it with psycopg): asyncpg names two of its
+    # options otherwise.
     query = dict(url.query)
-    timeout = query.pop("connect_timeout", None)
-    if timeout is not None:
-        query.setdefault("timeout", timeout)
+    for libpq, asyncpg in _ASYNCPG_NAMES.items():
+        value = query.pop(libpq, None)
+        if value is not None:
+            query.setdefault(asyncpg, value)
     return url.set(drivername="postgresql+asyncpg", query=query)
+
+
+_ASYNCPG_NAMES = {"connect_timeout": "timeout", "sslmode": "ssl"}
 
 
 def make_async_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
