@@ -75,10 +75,10 @@ def test_the_async_url_keeps_the_driver_asked_for_and_its_timeout(
     assert psycopg.query.get("connect_timeout") == "10"
 
 
-async def _select_one(engine: AsyncEngine) -> int | None:
+async def _select_one(engine: AsyncEngine) -> int:
     try:
         async with engine.connect() as connection:
-            return await connection.scalar(text("SELECT 1"))
+            return int((await connection.execute(text("SELECT 1"))).scalar_one())
     finally:
         await engine.dispose()
 
