@@ -50,7 +50,7 @@ ASYNC_FORMS = {
 }
 
 
-WIDTH = 84  # the figure's label
+WIDTH = 92  # the figure's label
 
 
 def bake(backend: str) -> Path:

@@ -155,8 +155,9 @@ def async_database_url(settings: Settings) -> URL:
     """The application's async URL of the database :func:`database_url` names.
 
     asyncpg when ``DATABASE_URL`` names it (``postgresql+asyncpg://``), libpq's
-    ``connect_timeout`` and ``sslmode`` given as asyncpg's ``timeout`` and ``ssl``; otherwise ``postgresql+psycopg``, which
-    ``create_async_engine`` runs on psycopg's async connection; ``sqlite+aiosqlite`` on SQLite.
+    ``connect_timeout`` and ``sslmode`` given as asyncpg's ``timeout`` and ``ssl``; otherwise
+    ``postgresql+psycopg``, which ``create_async_engine`` runs on psycopg's async connection;
+    ``sqlite+aiosqlite`` on SQLite.
     """
     url = database_url(settings)
     if url.get_backend_name() == "sqlite":
