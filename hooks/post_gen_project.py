@@ -13,7 +13,6 @@ from pathlib import Path
 
 # The examples (countries and users): the files the option examples=no leaves out, relative to
 # the project root. The revision is named, not found: whatever else lies in versions/ stays.
-# A file missing already (the web layer's, without one) is fine.
 EXAMPLES = [
     "src/{package}/models/country.py",
     "src/{package}/models/user.py",
@@ -21,11 +20,15 @@ EXAMPLES = [
     "src/{package}/seeds/countries.py",
     "src/{package}/seeds/demo_users.py",
     "src/{package}/seeds/data/countries.csv",
+]
+# The web layer (web=fastapi): left out whole with web=none; its example resource with
+# examples=no.
+WEB = ["src/{package}/web", "tests/test_web.py", "tests/test_web_users.py"]
+WEB_EXAMPLES = [
     "src/{package}/web/users.py",
+    "src/{package}/web/schemas.py",
     "tests/test_web_users.py",
 ]
-# The web layer (web=fastapi): left out whole with web=none.
-WEB = ["src/{package}/web", "tests/test_web.py", "tests/test_web_users.py"]
 
 # Files shaped by an option have twins next to them, named <stem>.<tags><suffix>, the tags of
 # the answers they are for joined by "+" (``base.sqlmodel.py``, ``conftest.async.py``,
@@ -79,7 +82,7 @@ def pick_twins(project: Path, tags: frozenset[str]) -> None:
 def shape(project: Path, package: str, answers: dict[str, str]) -> None:
     """Leave out what the answers do not ask for, then pick the twins for them."""
     removed = (WEB if answers.get("web") == "none" else []) + (
-        EXAMPLES if answers.get("examples") == "no" else []
+        EXAMPLES + WEB_EXAMPLES if answers.get("examples") == "no" else []
     )
     for relative in removed:
         path = project / relative.format(package=package)
@@ -87,6 +90,10 @@ def shape(project: Path, package: str, answers: dict[str, str]) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+            # Its twins go with it: a twin of a missing file would add it back.
+            for sibling in path.parent.glob(f"{path.stem}.*{path.suffix}"):
+                if (_twin_of(sibling) or (None,))[0] == path:
+                    sibling.unlink()
     pick_twins(project, tags_of(answers))
 
 

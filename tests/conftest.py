@@ -48,6 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "matrix: every combination of the template's options baked, linted and type-checked"
+        " (tests/test_options.py)",
+    )
+    config.addinivalue_line(
+        "markers",
         "material: real public material (Chinook, Sakila, FitTrackee) fetched from PyPI and Debian"
         " into .cache/material/ (tests/material.py);"
         " left out of `python3 dev.py test` unless asked for with -m",

@@ -298,8 +298,8 @@ def _pump_in_german(source: socket.socket, sink: socket.socket) -> None:
             buffer += data
             out = b""
             while len(buffer) >= 5 and len(buffer) >= 1 + int.from_bytes(buffer[1:5], "big"):
-                end = 1 + int.from_bytes(buffer[1:5], "big")
-                kind, body, buffer = buffer[:1], buffer[5:end], buffer[end:]
+                size = 1 + int.from_bytes(buffer[1:5], "big")
+                kind, body, buffer = buffer[:1], buffer[5:size], buffer[size:]
                 if kind in (b"E", b"N"):
                     fields = [
                         b"S" + _GERMAN_SEVERITY.get(field[1:], field[1:])

@@ -55,6 +55,9 @@ def run_invoke(
         sys.dont_write_bytecode = True  # PYTHONDONTWRITEBYTECODE=1, as Project.run sets
         forget_modules(package)
         forget_modules("tasks")
+        # SQLModel keeps every table class in one process-wide MetaData and registry: the
+        # package imported afresh would define its tables there a second time.
+        forget_modules("sqlmodel")
         fresh_alembic_log_handler()
         program = Program(
             name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=invoke_version
@@ -78,6 +81,7 @@ def run_invoke(
         fresh_alembic_log_handler()
         forget_modules(package)
         forget_modules("tasks")
+        forget_modules("sqlmodel")
         sys.dont_write_bytecode = saved_bytecode
         sys.path[:] = saved_path
         os.chdir(saved_cwd)

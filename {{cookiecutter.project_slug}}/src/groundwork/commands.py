@@ -210,6 +210,14 @@ def kit() -> None:
     _kit_notes(state)
 
 
+def settings_report(settings: Settings | None = None) -> None:
+    """Print the effective settings, where each came from, secrets masked (db.settings)."""
+    from .settings_report import report
+
+    for line in report(_settings(settings)):
+        print(line)
+
+
 def _kit_state() -> KitState:
     from .kit import examine
     from .project import current

@@ -8,12 +8,13 @@ plain ``alembic`` command (which gets its URL from the settings, never from a co
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.operations.ops import MigrationScript
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, TypeDecorator
 from sqlalchemy.engine import URL
 
 from . import drift, enums
@@ -92,6 +93,7 @@ class _Options:
             # own tables): the same options as `invoke db.check` (drift.py).
             **drift.comparison_options(backend_for(url)),
             "process_revision_directives": self.drop_empty_revision,
+            "render_item": render_item,
         }
 
     def drop_empty_revision(
@@ -106,6 +108,26 @@ class _Options:
             directives[:] = []
             config.attributes["empty_revision_skipped"] = True
             print("No changes in the models: no revision written.")
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Alembic's ``render_item`` hook: a SQLModel column type written as what it stores.
+
+    SQLModel gives ``str`` fields its ``AutoString`` and aware datetimes its ``UTCDateTime``,
+    type decorators of its own package. Alembic would write them into the revision by their
+    module path (``sqlmodel.sql.sqltypes.AutoString(length=320)``) without importing it: a
+    revision that fails to run, and that would depend on the models' library forever. They are
+    written as the SQLAlchemy type they decorate (``sa.String(length=320)``), which is what the
+    database holds and what the drift check compares. Anything else: Alembic's own rendering.
+    """
+    if (
+        type_ == "type"
+        and isinstance(obj, TypeDecorator)
+        and type(obj).__module__.partition(".")[0] == "sqlmodel"
+    ):
+        prefix = autogen_context.opts.get("sqlalchemy_module_prefix") or "sa."
+        return f"{prefix}{obj.impl_instance!r}"
+    return False
 
 
 def _run_offline(context: Any, config: Config, options: _Options) -> None:

@@ -187,6 +187,27 @@ def sqlstate_of(exc: BaseException) -> str | None:
 
 
 _SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The kind of constraint a database error says a row broke (``"unique"``, ``"foreign
+    key"``, ``"CHECK"``, ``"NOT NULL"``), by its code on every driver; None when it is not a
+    constraint's. For an application's ``except IntegrityError``: 409 for ``"unique"`` only.
+    """
+    from .seeding.violations import SQLITE_CODES, SQLSTATES
+
+    code = sqlstate_of(exc)
+    if code is not None:
+        return SQLSTATES.get(code)
+    # sqlite3's extended result code, on its error or on the one an async adapter wrapped.
+    original = getattr(exc, "orig", None) or exc
+    for error in (original, original.__cause__):
+        name = getattr(error, "sqlite_errorname", None)
+        if isinstance(name, str):
+            return SQLITE_CODES.get(name)
+    return None
+
+
 _ANSWER_NOTE = "groundwork: asked the server again, it answered: "
 
 

@@ -493,6 +493,11 @@ def status(settings: Settings) -> Status:
     scripts = script_directory(settings)
     with connected(settings) as (_, connection):
         heads = applied_heads(connection)
+    return status_of(scripts, heads)
+
+
+def status_of(scripts: ScriptDirectory, heads: tuple[str, ...]) -> Status:
+    """The status of a database at ``heads`` (its applied heads) against ``scripts``."""
     applied = (
         {script.revision for script in scripts.iterate_revisions(heads, "base") if script}
         if heads

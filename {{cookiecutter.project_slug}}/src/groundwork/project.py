@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,29 @@ class Project:
         module, _, function = self.models.partition(":")
         loader = getattr(importlib.import_module(module), function or "load_all_models")
         metadata: MetaData = loader()
+        self._refuse_tables_elsewhere(metadata)
         return metadata
+
+    def _refuse_tables_elsewhere(self, metadata: MetaData) -> None:
+        """Fail when SQLModel tables were defined but are not in the models' ``MetaData``.
+
+        SQLModel puts every ``table=True`` class in ``SQLModel.metadata``; a loader that
+        returns another ``MetaData`` (a declarative ``Base``'s) hides them from autogenerate
+        and the drift check, which would then see nothing to create (or, once a revision made
+        them by hand, tables to drop). Only an imported ``sqlmodel`` can hold such tables.
+        """
+        sqlmodel = sys.modules.get("sqlmodel")
+        elsewhere: MetaData | None = getattr(getattr(sqlmodel, "SQLModel", None), "metadata", None)
+        if elsewhere is None or elsewhere is metadata:
+            return
+        missing = sorted(name for name in elsewhere.tables if name not in metadata.tables)
+        if missing:
+            raise TaskError(
+                f"the SQLModel tables {', '.join(missing)} are not in the MetaData that "
+                f"{self.models} returns, so migrations would not see them: return "
+                "SQLModel.metadata there and define every table on it (docs/database.md, "
+                '"SQLModel")'
+            )
 
     def seeds_module(self) -> ModuleType:
         return importlib.import_module(self.seeds)

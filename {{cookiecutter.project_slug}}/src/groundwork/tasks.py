@@ -300,6 +300,13 @@ def up(c: Context) -> None:
     commands.up()
 
 
+@task(name="settings")
+@guarded
+def settings_(c: Context) -> None:
+    """Show the effective settings and where each came from (secrets masked)."""
+    commands.settings_report()
+
+
 @task
 @guarded
 def down(c: Context) -> None:
@@ -320,6 +327,7 @@ _TASKS = (
     sql,
     check,
     kit,
+    settings_,
     stamp,
     merge,
     up,

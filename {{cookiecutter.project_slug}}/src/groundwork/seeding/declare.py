@@ -14,7 +14,7 @@ from ..errors import TaskError
 if TYPE_CHECKING:
     # The seed modules import the ORM anyway (their models); the runner itself must not, so
     # that an unchanged run finishes without it (unchanged.py).
-    from sqlalchemy.orm import QueryableAttribute
+    from sqlalchemy.orm import Mapped, QueryableAttribute
 
 # The environments value of reference data: every APP_ENV, production included.
 EVERY_ENVIRONMENT = ("*",)
@@ -28,15 +28,25 @@ class Ref:
 
     ``references={"country": Ref("country_id", Country.code)}`` lets a row say
     ``"country": "FR"`` and fills ``country_id`` with the id of the country whose code is FR.
+    With SQLModel, whose fields type-check as their values, ``Ref("country_id",
+    col(Country.code))``: ``sqlmodel.col`` gives the same attribute, typed ``Mapped``.
     """
 
     column: str
-    to: QueryableAttribute[Any]
+    to: QueryableAttribute[Any] | Mapped[Any]
 
     @property
     def target_column(self) -> Column[Any]:
         """The natural-key column looked up (``countries.code``)."""
-        column = inspect(self.to.class_).columns[self.to.key]
+        from sqlalchemy.orm import QueryableAttribute  # the ORM: the seed modules imported it
+
+        to = self.to
+        if not isinstance(to, QueryableAttribute):
+            raise TaskError(
+                f"Ref({self.column!r}, {to!r}): name a model's attribute (Country.code), "
+                "not a value or a table's column"
+            )
+        column = inspect(to.class_).columns[to.key]
         assert isinstance(column, Column)
         return column
 

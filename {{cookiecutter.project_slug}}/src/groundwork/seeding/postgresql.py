@@ -27,7 +27,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import JSON, Column, Connection, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..errors import TaskError
@@ -279,16 +279,9 @@ def _missing_key(connection: Connection, source: Source, prefix: str = "") -> st
         column = seed.table.c[name]
         if column.nullable:
             conditions.append(f"{prefix}{quote(name)} IS NULL")
-        if _is_text(column):
+        if values.is_python_type(column, str):
             conditions.append(f"{prefix}{quote(name)} = ''")
     return " OR ".join(conditions)
-
-
-def _is_text(column: Column[Any]) -> bool:
-    try:
-        return column.type.python_type is str
-    except NotImplementedError:
-        return False
 
 
 def _check_references(connection: Connection, source: Source, stage: str) -> None:
@@ -344,8 +337,8 @@ def _upsert(connection: Connection, source: Source, stage: str, *, keep: bool) -
         as_jsonb = {
             name
             for name in updates
-            if isinstance(seed.table.c[name].type, JSON)
-            and not isinstance(seed.table.c[name].type, JSONB)
+            if isinstance(values.stored_type(seed.table.c[name]), JSON)
+            and not isinstance(values.stored_type(seed.table.c[name]), JSONB)
         }
 
         def comparable(name: str, sql: str) -> str:
@@ -449,7 +442,7 @@ def advance_sequences(
     quote = connection.dialect.identifier_preparer.quote
     for table, columns in given:
         for name in columns:
-            if name not in table.c or not _is_integer(table.c[name]):
+            if name not in table.c or not values.is_python_type(table.c[name], int):
                 continue
             sequence = connection.exec_driver_sql(
                 "SELECT pg_get_serial_sequence(%s, %s)", (format_table(table), name)
@@ -476,13 +469,6 @@ def advance_sequences(
             behind.append((sequence, int(highest)))
     if behind:
         _advance_as_migrator(behind, settings)
-
-
-def _is_integer(column: Column[Any]) -> bool:
-    try:
-        return column.type.python_type is int
-    except NotImplementedError:
-        return False
 
 
 def _may(connection: Connection, sequence: str, privilege: str) -> bool:

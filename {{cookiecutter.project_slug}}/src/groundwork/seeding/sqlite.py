@@ -82,7 +82,7 @@ def load(connection: Connection, source: Source, *, keep: bool, progress: Progre
     json_nulls = [
         index + 1
         for index, name in enumerate(fields)
-        if name not in seed.references and isinstance(table.c[name].type, JSON)
+        if name not in seed.references and isinstance(values.stored_type(table.c[name]), JSON)
     ]
     keys = _Keys(connection, source)
     before = ledger.table_rows(connection, table)

@@ -27,7 +27,9 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    TypeDecorator,
 )
+from sqlalchemy.types import TypeEngine
 
 _TRUE = {"true", "t", "1", "yes", "y", "on"}
 _FALSE = {"false", "f", "0", "no", "n", "off"}
@@ -43,9 +45,27 @@ class BadValueError(ValueError):
         self.kind = kind
 
 
+def stored_type(column: Column[Any]) -> TypeEngine[Any]:
+    """The column's type as the database stores it: a ``TypeDecorator``'s decorated type.
+
+    SQLModel declares ``str`` fields as its ``AutoString`` (a ``String``) and datetimes as its
+    ``UTCDateTime`` (a ``DateTime``): their values are checked and parsed as those types'.
+    """
+    column_type = column.type
+    return column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
+
+
+def is_python_type(column: Column[Any], python_type: type) -> bool:
+    """Whether the column's stored type holds ``python_type`` values (str: a text column)."""
+    try:
+        return stored_type(column).python_type is python_type
+    except NotImplementedError:
+        return False
+
+
 def type_name(column: Column[Any]) -> str:
     """The column's type as the model declares it, the same words on every database."""
-    column_type = column.type
+    column_type = stored_type(column)
     if isinstance(column_type, Enum):
         return f"enum {column_type.name or column.name} ({', '.join(column_type.enums)})"
     if isinstance(column_type, Numeric) and column_type.precision is not None:
@@ -63,7 +83,7 @@ def bad_value(column: Column[Any], value: Any, kind: str = "invalid") -> str:
     ``range`` (out of the type's range), anything else: not a valid value of the type.
     """
     shown = repr(value)
-    column_type = column.type
+    column_type = stored_type(column)
     if kind == "length" and isinstance(column_type, String) and column_type.length:
         reason = f"is longer than the {column_type.length} characters of {type_name(column)}"
     elif kind == "enum" or isinstance(column_type, Enum):
@@ -159,7 +179,7 @@ def converter(column: Column[Any], textual: bool = False) -> Callable[[Any], Any
     """How a seed's value (text from CSV when ``textual``, or a Python value) becomes this
     column's, refusing what PostgreSQL would (:class:`BadValueError`); None when every value
     goes in as it is."""
-    column_type = column.type
+    column_type = stored_type(column)
     if isinstance(column_type, JSON):
         # A CSV field '["a"]' is the array, as PostgreSQL's COPY reads it; a string in a JSON
         # file or in rows=... is a JSON string, as on PostgreSQL.

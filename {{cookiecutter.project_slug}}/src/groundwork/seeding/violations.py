@@ -33,6 +33,8 @@ from sqlalchemy import (
     select,
 )
 
+from .values import is_python_type
+
 FOREIGN_KEY = "foreign key"
 UNIQUE = "unique"
 CHECK = "CHECK"
@@ -223,20 +225,15 @@ def _pair(table: Table, column: str, value: Any) -> str:
         shown = "NULL"
     elif isinstance(value, dt.date | dt.time):
         shown = value.isoformat()
-    elif isinstance(value, str) and not (column in table.c and _is_text(table.c[column])):
+    elif isinstance(value, str) and not (
+        column in table.c and is_python_type(table.c[column], str)
+    ):
         shown = value  # a number or a flag as the file gives it
     elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         shown = str(value)
     else:
         shown = repr(value)
     return f"{column}={shown}"
-
-
-def _is_text(column: Column[Any]) -> bool:
-    try:
-        return column.type.python_type is str
-    except NotImplementedError:
-        return False
 
 
 def _fails(
