@@ -190,3 +190,23 @@ def test_env_py_takes_the_connection_of_run_sync_and_refuses_an_async_one(
 
     asyncio.run(run())
     assert {"countries", "users"} <= tables(database)
+
+
+def test_a_sync_project_never_imports_the_asyncio_extension(
+    kit_project: Callable[[str, str], KitProject], database: str
+) -> None:
+    """engine=sync: the kit's modules, the project's database module, a db.init and a session
+    never load sqlalchemy.ext.asyncio: only the kit's async functions import it."""
+    project = kit_project(flavour_of(database), database).process()
+    code = (
+        "import sys\n"
+        "from groundwork import commands, engine, environment, testing\n"
+        f"from {project.package}.database import create_engine, session_factory\n"
+        f"from {project.package}.settings import load_settings\n"
+        "commands.init(settings=load_settings())\n"
+        "with session_factory(create_engine())() as session:\n"
+        "    session.connection()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.ext.asyncio')))\n"
+    )
+    done = project.python(code)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
