@@ -162,6 +162,36 @@ safe.create_index_concurrently("ix_users_display_name", "users", ["display_name"
     assert pg.invoke("check", check=False).returncode == 1  # not at head
 
 
+def test_a_failure_after_a_safe_revision_leaves_it_applied(pg: KitProject, pg_url: str) -> None:
+    """The safe revision is committed when done; the next one fails alone, and one that uses
+    the helpers but fails before its first block leaves nothing of itself."""
+    add_revision(pg, "5afe00000001", INITIAL, SAFE)
+    add_revision(pg, "5afe00000002", "5afe00000001", "op.execute('SELECT 1/0')")
+    pg.invoke("upgrade", INITIAL)
+    _users(pg_url)
+    result = pg.invoke("migrate", check=False)
+    line = result.stderr.strip().splitlines()[-1]
+    assert "revision 5afe00000002 (5afe00000002_test.py) failed, nothing of it was applied" in line
+    assert "the revisions before it were committed, the database is at 5afe00000001" in line
+    assert _version(pg_url) == ["5afe00000001"]
+    assert _ledger(pg_url) == sorted([INITIAL, "5afe00000001"])
+    add_revision(
+        pg,
+        "5afe00000002",
+        "5afe00000001",
+        """
+from groundwork import safe
+op.execute("CREATE TABLE never_kept (id int)")
+op.execute("SELECT 1/0")
+safe.create_index_concurrently("ix_never", "never_kept", ["id"])
+""",
+    )
+    result = pg.invoke("migrate", check=False)
+    assert "5afe00000002 (5afe00000002_test.py) failed, nothing of it was applied" in result.stderr
+    assert query(pg_url, "SELECT to_regclass('never_kept') IS NULL") == [(True,)]
+    assert _version(pg_url) == ["5afe00000001"]
+
+
 def test_db_check_reports_an_invalid_index(pg: KitProject, pg_url: str) -> None:
     pg.invoke("migrate")
     _users(pg_url)

@@ -147,9 +147,15 @@ def changing_schema(
                 failed = _failed_revision(exc, scripts)
                 if failed is None:
                     raise
-                if point.committed is not None:
+                at = ", ".join(point.committed or ()) or "base"
+                if point.committed is not None and not point.partial:
+                    # Committed before the revision began (it uses safe.py): it left nothing.
+                    reported = TaskError(
+                        f"revision {failed} failed, nothing of it was applied; the revisions "
+                        f"before it were committed, the database is at {at}: {describe(exc)}"
+                    )
+                elif point.committed is not None:
                     # An autocommit block (safe.py) committed what ran before it.
-                    at = ", ".join(point.committed) or "base"
                     reported = TaskError(
                         f"revision {failed} failed after an autocommit block committed the "
                         f"revisions before it: the database is at {at}, with what the revision did "
@@ -297,11 +303,15 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
 
     def steps(rev: str, context: MigrationContext) -> Iterator[RevisionStep]:
         found: list[RevisionStep] = upgrade_steps(scripts, target, rev)
+        previous = False
         for step in found:
             # Alembic takes the steps one by one: this runs after the version table got the
-            # previous one. A revision with autocommit blocks starts on what is committed.
-            if connection is not None and safe.uses_autocommit(step.revision.module):
+            # previous one. A revision with autocommit blocks starts on what is committed, and
+            # is committed once done: a later failure leaves it applied, not half of it.
+            uses = safe.uses_autocommit(step.revision.module)
+            if connection is not None and (uses or previous):
                 safe.commit_point(connection)
+            previous = uses
             yield step
 
     with EnvironmentContext(config, scripts, fn=steps, destination_rev=target):

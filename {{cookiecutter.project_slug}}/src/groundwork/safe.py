@@ -39,12 +39,14 @@ class CommitPoint:
     ``before``: bring the ledger in line (the revisions applied so far get committed);
     ``timeouts(connection, local)``: the migration lock_timeout/statement_timeout, for the
     transaction (``local``) or for the session (inside an autocommit block). ``committed``: the
-    applied heads at the last commit, for the message when a later revision fails.
+    applied heads at the last commit, and ``partial``: whether the revision running has
+    committed statements of its own since, for the message when it fails.
     """
 
     before: Callable[[Connection], None]
     timeouts: Callable[[Connection, bool], None]
     committed: tuple[str, ...] | None = None
+    partial: bool = False
 
 
 def _bind() -> Connection:
@@ -67,6 +69,14 @@ def _commit(connection: Connection, point: CommitPoint | None) -> None:
     connection.commit()
 
 
+def _restart(connection: Connection, point: CommitPoint | None) -> None:
+    """Commit, and go on in a new transaction under the migration timeouts."""
+    _commit(connection, point)
+    connection.begin()
+    if point is not None:
+        point.timeouts(connection, True)
+
+
 def uses_autocommit(module: ModuleType) -> bool:
     """Whether a revision (its module) calls these helpers or has an autocommit block."""
     ours = sys.modules[__name__]
@@ -76,8 +86,13 @@ def uses_autocommit(module: ModuleType) -> bool:
         for value in vars(module).values()
     ):
         return True
+    # Imported inside upgrade(), or Alembic's block used directly: the file says so.
     path = getattr(module, "__file__", None)
-    return path is not None and "autocommit_block(" in Path(path).read_text(encoding="utf-8")
+    source = Path(path).read_text(encoding="utf-8") if path is not None else ""
+    return any(mark in source for mark in _MARKS)
+
+
+_MARKS = ("groundwork import safe", "groundwork.safe", "autocommit_block(")
 
 
 def commit_point(connection: Connection) -> None:
@@ -89,9 +104,8 @@ def commit_point(connection: Connection) -> None:
     point: CommitPoint | None = connection.info.get(COMMIT_POINT)
     if point is None or connection.dialect.name != "postgresql":
         return
-    _commit(connection, point)
-    connection.begin()
-    point.timeouts(connection, True)
+    _restart(connection, point)
+    point.partial = False
 
 
 @contextmanager
@@ -114,16 +128,13 @@ def _separate_transaction() -> Iterator[None]:
             yield
         return
     connection = _bind()
-    if connection.info.get(COMMIT_POINT) is None:
-        connection.commit()  # the plain `alembic` command (environment.py): no ledger, timeouts
-        connection.begin()
-        yield
-        connection.commit()
-        connection.begin()
-        return
-    commit_point(connection)
+    # None under the plain `alembic` command (environment.py): no ledger, no kit timeouts.
+    point: CommitPoint | None = connection.info.get(COMMIT_POINT)
+    _restart(connection, point)
+    if point is not None:
+        point.partial = True
     yield
-    commit_point(connection)
+    _restart(connection, point)
 
 
 @contextmanager
@@ -151,15 +162,14 @@ def autocommit_block() -> Iterator[None]:
     point: CommitPoint | None = connection.info.get(COMMIT_POINT)
     if connection.in_transaction():
         _commit(connection, point)
+    if point is not None:
+        point.partial = True
     level = connection.get_isolation_level()
     connection.execution_options(isolation_level="AUTOCOMMIT")
     # SQLAlchemy begins a transaction object on the next statement anyway: hold it, as Alembic.
     autocommitting = connection.begin()
-    try:
-        if point is not None:
-            point.timeouts(connection, False)
-        yield
-    finally:
+
+    def leave() -> None:
         if point is not None:
             connection.exec_driver_sql("RESET lock_timeout")
             connection.exec_driver_sql("RESET statement_timeout")
@@ -168,6 +178,17 @@ def autocommit_block() -> Iterator[None]:
         connection.begin()
         if point is not None:
             point.timeouts(connection, True)
+
+    try:
+        if point is not None:
+            point.timeouts(connection, False)
+        yield
+    except BaseException:
+        # A connection that died with the block has nothing to restore: its error is the one.
+        if not (connection.invalidated or connection.closed):
+            leave()
+        raise
+    leave()
 
 
 @contextmanager
