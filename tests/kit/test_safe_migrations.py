@@ -451,3 +451,29 @@ def test_autogenerate_on_sqlite_writes_the_plain_forms(
     assert "batch_op.create_index(" in source, source
     project.invoke("migrate")
     assert project.invoke("check").returncode == 0
+
+
+def test_lock_timeout_bounds_the_concurrent_build(pg: KitProject, pg_url: str) -> None:
+    """Inside the autocommit block the migration's lock_timeout still holds: a build queued
+    behind a session that holds the table gives up after it, leaving no INVALID index."""
+    import psycopg
+
+    pg.invoke("upgrade", INITIAL)
+    _users(pg_url)
+    add_revision(
+        pg,
+        "5afe00000001",
+        INITIAL,
+        'from groundwork import safe\nsafe.create_index_concurrently("ix_users_dn", "users", '
+        '["display_name"])',
+    )
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as holder:
+        holder.execute("LOCK TABLE users IN SHARE UPDATE EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = pg.invoke("migrate", environ={"MIGRATION_LOCK_TIMEOUT": "300ms"}, check=False)
+        waited = time.monotonic() - started
+    assert result.returncode == 1
+    assert "lock_timeout is MIGRATION_LOCK_TIMEOUT=300ms" in result.stderr, result.stderr
+    assert waited < 5, waited
+    assert query(pg_url, INVALID) == []
+    assert _version(pg_url) == [INITIAL]

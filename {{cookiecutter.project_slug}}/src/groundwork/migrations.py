@@ -298,7 +298,9 @@ def _upgrade(config: Config, scripts: ScriptDirectory, target: str) -> None:
         ScriptDirectory, "_upgrade_revs", ["self", "destination", "current_rev"]
     )
     if upgrade_steps is None:
-        command.upgrade(config, target)  # the public path: loads the revision files again
+        # The public path: loads the revision files again, and has no step hook below (a
+        # revision's autocommit blocks still commit what came before them; safe.py).
+        command.upgrade(config, target)
         return
 
     def steps(rev: str, context: MigrationContext) -> Iterator[RevisionStep]:
