@@ -358,10 +358,16 @@ def test_a_killed_backfill_resumes(pg: KitProject, pg_url: str) -> None:
             break
     os.kill(running.pid, signal.SIGKILL)
     running.wait()
+    # The killed process's sessions end when the server notices (a batch in flight may still
+    # commit): count once they are gone, which also frees the migration lock.
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    others += "AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + 10
+    while query(pg_url, others) != [(0,)] and time.monotonic() < deadline:
+        time.sleep(0.05)
     done = query(pg_url, "SELECT count(*) FROM users WHERE nickname IS NOT NULL")[0][0]
     assert 500 <= done < 2000, done
     assert _version(pg_url) == ["5afe00000001"]  # committed before the backfill's revision
-    time.sleep(0.5)  # the server notices the dropped connection and frees the migration lock
     rerun = subprocess.run(
         command, cwd=pg.path, env=process.environ(), capture_output=True, text=True
     )

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, TypeDecorator
 from sqlalchemy.engine import URL
 
-from . import drift, enums
+from . import drift, enums, safe
 from .backends import backend_for
 from .engine import database_url, ensure_local_server, make_engine, offline_url
 from .errors import TaskError
@@ -185,6 +185,8 @@ def _run_online(context: Any, config: Config, options: _Options) -> None:
         # (safe.py) may have committed the first one and begun another.
         with engine.connect() as own_connection:
             own_connection.begin()
+            # Ours to commit in the middle too (safe.py): no ledger, no timeouts here.
+            own_connection.info[safe.COMMIT_POINT] = safe.CommitPoint()
             assume_migration_role(own_connection, settings)
             before = MigrationContext.configure(own_connection).get_current_heads()
             _run_on(context, own_connection, options)

@@ -34,8 +34,10 @@ COMMIT_POINT = "groundwork.commit_point"
 
 @dataclass
 class CommitPoint:
-    """What the kit does around a commit in the middle of its migration transaction.
+    """What the migration's runner does around a commit in the middle of its transaction.
 
+    The kit (migrations.py) and the plain ``alembic`` command (environment.py) leave one in
+    ``connection.info``: a connection without one is in a transaction this code cannot end.
     ``before``: bring the ledger in line (the revisions applied so far get committed);
     ``timeouts(connection, local)``: the migration lock_timeout/statement_timeout, for the
     transaction (``local``) or for the session (inside an autocommit block). ``committed``: the
@@ -43,8 +45,8 @@ class CommitPoint:
     committed statements of its own since, for the message when it fails.
     """
 
-    before: Callable[[Connection], None]
-    timeouts: Callable[[Connection, bool], None]
+    before: Callable[[Connection], None] = lambda _: None
+    timeouts: Callable[[Connection, bool], None] = lambda _, __: None
     committed: tuple[str, ...] | None = None
     partial: bool = False
 
@@ -61,20 +63,29 @@ def _postgresql() -> bool:
     return op.get_context().dialect.name == "postgresql"
 
 
-def _commit(connection: Connection, point: CommitPoint | None) -> None:
+def _point(connection: Connection) -> CommitPoint:
+    point: CommitPoint | None = connection.info.get(COMMIT_POINT)
+    if point is None:
+        raise RuntimeError(
+            "this revision commits in the middle of the migration (an autocommit block, "
+            "groundwork.safe), and the connection it runs on is in a transaction its caller "
+            "began: run it with `invoke db.migrate` or the plain `alembic` command"
+        )
+    return point
+
+
+def _commit(connection: Connection, point: CommitPoint) -> None:
     """Commit the run so far, the ledger brought in line first (the kit's ``before``)."""
-    if point is not None:
-        point.before(connection)
-        point.committed = tuple(MigrationContext.configure(connection).get_current_heads())
+    point.before(connection)
+    point.committed = tuple(MigrationContext.configure(connection).get_current_heads())
     connection.commit()
 
 
-def _restart(connection: Connection, point: CommitPoint | None) -> None:
+def _restart(connection: Connection, point: CommitPoint) -> None:
     """Commit, and go on in a new transaction under the migration timeouts."""
     _commit(connection, point)
     connection.begin()
-    if point is not None:
-        point.timeouts(connection, True)
+    point.timeouts(connection, True)
 
 
 def uses_autocommit(module: ModuleType) -> bool:
@@ -98,8 +109,9 @@ _MARKS = ("groundwork import safe", "groundwork.safe", "autocommit_block(")
 def commit_point(connection: Connection) -> None:
     """Commit the revisions applied so far and go on in a new transaction (PostgreSQL).
 
-    The kit calls it before a revision that :func:`uses_autocommit`: the revisions before it
-    stay applied, recorded in the version table and the ledger, whatever happens to it.
+    The kit calls it before and after a revision that :func:`uses_autocommit`: the revisions
+    before it stay applied, recorded in the version table and the ledger, whatever happens to
+    it, and it stays applied whatever happens to the ones after it.
     """
     point: CommitPoint | None = connection.info.get(COMMIT_POINT)
     if point is None or connection.dialect.name != "postgresql":
@@ -128,11 +140,9 @@ def _separate_transaction() -> Iterator[None]:
             yield
         return
     connection = _bind()
-    # None under the plain `alembic` command (environment.py): no ledger, no kit timeouts.
-    point: CommitPoint | None = connection.info.get(COMMIT_POINT)
+    point = _point(connection)
     _restart(connection, point)
-    if point is not None:
-        point.partial = True
+    point.partial = True
     yield
     _restart(connection, point)
 
@@ -145,9 +155,9 @@ def autocommit_block() -> Iterator[None]:
     transaction; the kit begins one transaction for the whole run (migrations.py). This one
     commits the kit's transaction (the revisions applied so far, recorded in the ledger, and the
     statements of this revision before the block), runs the block in autocommit under the
-    migration lock_timeout (statement_timeout as configured; the index and VALIDATE helpers lift
-    it), then begins a new transaction for the rest of the run. Offline (``db.sql``), Alembic's
-    own block: ``COMMIT;`` before, ``BEGIN;`` after. On SQLite, the block runs in the transaction.
+    migration lock_timeout and statement_timeout (the index helpers lift the latter), then
+    begins a new transaction for the rest of the run. Offline (``db.sql``), Alembic's own block:
+    ``COMMIT;`` before, ``BEGIN;`` after. On SQLite, the block runs in the transaction.
     """
     context = op.get_context()
     if context.as_sql or getattr(context, "_transaction", None) is not None:
@@ -159,29 +169,25 @@ def autocommit_block() -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
-    point: CommitPoint | None = connection.info.get(COMMIT_POINT)
+    point = _point(connection)
     if connection.in_transaction():
         _commit(connection, point)
-    if point is not None:
-        point.partial = True
+    point.partial = True
     level = connection.get_isolation_level()
     connection.execution_options(isolation_level="AUTOCOMMIT")
     # SQLAlchemy begins a transaction object on the next statement anyway: hold it, as Alembic.
     autocommitting = connection.begin()
 
     def leave() -> None:
-        if point is not None:
-            connection.exec_driver_sql("RESET lock_timeout")
-            connection.exec_driver_sql("RESET statement_timeout")
+        connection.exec_driver_sql("RESET lock_timeout")
+        connection.exec_driver_sql("RESET statement_timeout")
         autocommitting.commit()
         connection.execution_options(isolation_level=level)
         connection.begin()
-        if point is not None:
-            point.timeouts(connection, True)
+        point.timeouts(connection, True)
 
     try:
-        if point is not None:
-            point.timeouts(connection, False)
+        point.timeouts(connection, False)
         yield
     except BaseException:
         # A connection that died with the block has nothing to restore: its error is the one.
