@@ -411,13 +411,6 @@ def _path_of(written: Script | list[Script | None] | None) -> Path | None:
     return paths[0] if paths else None
 
 
-def migrate(settings: Settings, message: str | None = None) -> Path | None:
-    """Apply pending migrations; with a message, autogenerate a revision first."""
-    written = revision(settings, message) if message is not None else None
-    upgrade(settings, "head")
-    return written
-
-
 @dataclass(frozen=True)
 class RevisionStatus:
     """One revision as db.current, db.heads and db.status show it."""

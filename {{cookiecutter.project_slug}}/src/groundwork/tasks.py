@@ -136,8 +136,16 @@ def sql(c: Context, revisions: str | None = None) -> None:
 @task
 @guarded
 def check(c: Context) -> None:
-    """Fail on model drift, several heads, a database behind head, or an edited kit."""
+    """Fail on model drift, several heads, a database behind head (its revisions linted), or an
+    edited kit."""
     commands.check()
+
+
+@task(help={"all": "lint every revision, not only the pending ones (needs no database)"})
+@guarded
+def lint(c: Context, all: bool = False) -> None:
+    """Lint the SQL of pending revisions for locks with squawk; exit 1 on unacknowledged ones."""
+    commands.lint(everything=all)
 
 
 @task
@@ -325,6 +333,7 @@ _TASKS = (
     heads,
     status,
     sql,
+    lint,
     check,
     kit,
     settings_,
