@@ -64,6 +64,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     lines = [
         f"{figures['label']:<40} {figures['tests']} tests in {figures['wall']:.1f} s, "
         f"rolled-back transaction {figures['isolation_per_test'] * 1000:.1f} ms per test"
+        + (
+            f" (async {figures['async_isolation_per_test'] * 1000:.1f} ms)"
+            if figures.get("async_isolation_per_test") is not None
+            else ""
+        )
         for report in terminalreporter.stats.get("passed", [])
         for name, figures in getattr(report, "user_properties", [])
         if name == "baked_suite"

@@ -3,7 +3,8 @@ bench/run.py), and ``summary()``, which reads what it wrote.
 
 Writes one JSON line per test phase to $SUITE_TIMING: the test, the phase, its seconds at full
 precision (``--durations`` rounds to 10 ms, coarser than a rollback), whether the test uses the
-rolled-back ``connection`` (``session`` builds on it), the seconds of session-scoped fixtures
+rolled-back ``connection`` (``session`` builds on it; "sync") or ``async_connection`` ("async"), the
+seconds of session-scoped fixtures
 set up within that phase (the one-off build of the test database, migrations and seeds, lands in
 the setup of whichever test first needs it) and the xdist worker.
 """
@@ -53,7 +54,16 @@ def pytest_runtest_makereport(
     report = yield
     target = os.environ.get("SUITE_TIMING")
     if target:
-        isolated = "connection" in getattr(item, "fixturenames", ())
+        fixtures = getattr(item, "fixturenames", ())
+        # engine=async bakes: async tests get their rolled-back transaction from
+        # async_connection (async_session builds on it), counted apart from the sync ones.
+        isolated = (
+            "async"
+            if "async_connection" in fixtures
+            else "sync"
+            if "connection" in fixtures
+            else ""
+        )
         built, _built[0] = _built[0], 0.0
         with open(target, "a", encoding="utf-8") as out:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -67,22 +77,29 @@ def summary(timing: Path) -> dict[str, Any]:
 
     ``isolation_per_test``: the median setup + teardown of the tests that use ``connection``,
     with the one-off build taken out: what each such test pays for its rolled-back transaction.
+    ``async_isolation_per_test``: the same for the tests on ``async_connection`` (engine=async).
     ``database_build``: the one-off build, once per process (per xdist worker), the median.
     """
     phases: dict[str, dict[str, float]] = {}
-    isolated: set[str] = set()
+    isolated: dict[str, set[str]] = {"sync": set(), "async": set()}
     builds: dict[str, float] = {}
     for line in timing.read_text().splitlines():
         test, phase, seconds, uses_connection, built, worker = json.loads(line)
         phases.setdefault(test, {})[phase] = seconds - built
         builds[worker] = builds.get(worker, 0.0) + built
         if uses_connection:
-            isolated.add(test)
-    per_test = [phases[t].get("setup", 0.0) + phases[t].get("teardown", 0.0) for t in isolated]
+            isolated["async" if uses_connection == "async" else "sync"].add(test)
+
+    def median_isolation(tests: set[str]) -> float | None:
+        per_test = [phases[t].get("setup", 0.0) + phases[t].get("teardown", 0.0) for t in tests]
+        return statistics.median(per_test) if per_test else None
+
     return {
         "tests": len(phases),
-        "isolated_tests": len(isolated),
-        "isolation_per_test": statistics.median(per_test) if per_test else None,
+        "isolated_tests": len(isolated["sync"]),
+        "isolation_per_test": median_isolation(isolated["sync"]),
+        "async_isolated_tests": len(isolated["async"]),
+        "async_isolation_per_test": median_isolation(isolated["async"]),
         "database_build": statistics.median(builds.values()) if builds else None,
         "call_per_test": sum(p.get("call", 0.0) for p in phases.values()) / max(len(phases), 1),
     }

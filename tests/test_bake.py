@@ -36,6 +36,11 @@ OPTION_SETS = {
     # Without the example models, revision and seeds (tests/test_no_examples.py).
     "no-examples": {"examples": "no"},
     "sqlite-no-examples": {"database": "sqlite", "examples": "no"},
+    # engine=async: the async database module, fixtures and example tests (docs/database.md).
+    "async": {"engine": "async"},
+    "sqlite-async": {"database": "sqlite", "engine": "async"},
+    "async-no-examples": {"engine": "async", "examples": "no"},
+    "sqlite-async-no-examples": {"database": "sqlite", "engine": "async", "examples": "no"},
 }
 
 

@@ -20,6 +20,8 @@ from tests.support import FLAVOURS, Project, admin_sql, bake_with, with_database
 
 TESTS_OF_THE_BAKED_SUITE = 14
 TESTS_WITHOUT_EXAMPLES = 9  # a bake with examples=no
+# engine=async: tests/test_async_session.py besides, on the async fixtures.
+TESTS_OF_AN_ASYNC_BAKE = {"yes": TESTS_OF_THE_BAKED_SUITE + 3, "no": TESTS_WITHOUT_EXAMPLES + 2}
 
 
 def run_suite(
@@ -102,8 +104,30 @@ def test_baked_suite_with_sqlmodel_passes(
     env = {"TEST_DATABASE_URL": database}
     figures = run_suite(project, env, tmp_path, workers=0, tests=tests)
     if flavour == "postgresql":
-        _drop_databases_of_the_run(request, database)
+        drop_databases_of_the_run(request, database)
     label = f"{flavour}, sqlmodel{'' if examples == 'yes' else ' without examples'}, one process"
+    record(request, label, figures)
+
+
+@pytest.mark.parametrize("examples", ["yes", "no"])
+def test_async_bake_suite_passes(
+    cookies_session: Any,
+    database: str,
+    examples: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """engine=async: the sync tests and the async ones (async_session, rolled back per test)
+    pass; the async driver is the one the test database's URL implies."""
+    flavour = "sqlite" if database.startswith("sqlite") else "postgresql"
+    baked = bake_with(cookies_session, engine="async", examples=examples, **FLAVOURS[flavour])
+    project = Project.copy_of(baked, tmp_path / "project")
+    tests = TESTS_OF_AN_ASYNC_BAKE[examples]
+    figures = run_suite(project, {"TEST_DATABASE_URL": database}, tmp_path, workers=0, tests=tests)
+    assert figures["async_isolated_tests"] >= 2, figures
+    if flavour == "postgresql":
+        drop_databases_of_the_run(request, database)
+    label = f"{flavour}, engine=async{'' if examples == 'yes' else ' without examples'}"
     record(request, label, figures)
 
 

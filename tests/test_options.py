@@ -7,7 +7,8 @@ hooks/post_gen_project.py), so a combination's suite can only fail where two opt
 meet. They meet in ``database.py`` and the tests' fixtures (models x engine) and in the web
 layer (engine x web, and models x web through the example resource): the suites below run each
 option value alone, each pair that shares files, and all three new options together, with and
-without the examples.
+without the examples (each new value alone, with and without the examples:
+tests/test_generated_suite.py).
 """
 
 from __future__ import annotations
@@ -136,9 +137,8 @@ def test_every_combination_bakes_lints_and_type_checks(
         assert result.returncode == 0, f"{' '.join(tool)}:\n{result.stdout}{result.stderr}"
 
 
+# models=sqlmodel and engine=async alone, with and without the examples: test_generated_suite.
 SUITES = {
-    "sqlmodel": {"models": "sqlmodel"},
-    "async": {"engine": "async"},
     "fastapi": {"web": "fastapi"},
     "sqlmodel-async": {"models": "sqlmodel", "engine": "async"},
     "fastapi-async": {"web": "fastapi", "engine": "async"},
@@ -165,6 +165,8 @@ def test_the_generated_suite_passes(
     baked = bake_with(cookies_session, **FLAVOURS[flavour], **SUITES[options])
     project = Project.copy_of(baked, tmp_path / "project")
     figures = run_suite(project, {"TEST_DATABASE_URL": database}, tmp_path, workers=0, tests=None)
+    if SUITES[options].get("engine") == "async":
+        assert figures["async_isolated_tests"] >= 2, figures  # the async fixtures are used
     if flavour == "postgresql":
         drop_databases_of_the_run(request, database)
     record(request, f"{flavour}, {options}, one process", figures)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -96,8 +97,10 @@ def test_the_image_command_serves_and_is_ready_once_migrated(
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
-    # A clean stop: the lifespan closed the engine and the probe's connection.
-    assert server.returncode == 0, stderr[-3000:]
+    # A clean stop: the lifespan closed the engine and the probe's connection (uvicorn ends by
+    # re-raising the SIGTERM it handled, so its status is that signal's).
+    assert server.returncode in (0, -signal.SIGTERM), stderr[-3000:]
+    assert "Application shutdown complete." in stderr, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
 
 

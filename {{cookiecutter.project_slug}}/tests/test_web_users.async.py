@@ -17,7 +17,9 @@ from {{ cookiecutter.package_name }}.web.sessions import get_session
 
 
 @pytest.fixture
-async def client(test_settings: Settings, async_session: AsyncSession) -> AsyncIterator[AsyncClient]:
+async def client(
+    test_settings: Settings, async_session: AsyncSession
+) -> AsyncIterator[AsyncClient]:
     app = create_app(test_settings)
     app.dependency_overrides[get_session] = lambda: async_session
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:

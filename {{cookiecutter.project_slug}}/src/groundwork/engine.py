@@ -14,7 +14,7 @@ from . import local
 from .backends import backend_for
 from .errors import TaskError
 from .settings import Settings
-from .urls import as_url, normalize
+from .urls import as_url, names_asyncpg, normalize
 
 if TYPE_CHECKING:
     # SQLAlchemy is imported by the functions that use it: an unchanged `db.seed` asks
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # of a second more; the migration tasks never need it.
     from sqlalchemy import Engine
     from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -143,3 +144,49 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     from sqlalchemy.orm import sessionmaker
 
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# The application's async engine (engine=async). Only the application's code and tests are
+# async: the kit's tasks, env.py, backups and grants stay on the sync drivers (urls.py says why).
+# sqlalchemy.ext.asyncio is imported by these functions alone, so a sync project never loads it.
+
+
+def async_database_url(settings: Settings) -> URL:
+    """The application's async URL of the database :func:`database_url` names.
+
+    asyncpg when ``DATABASE_URL`` names it (``postgresql+asyncpg://``), libpq's
+    ``connect_timeout`` and ``sslmode`` given as asyncpg's ``timeout`` and ``ssl``; otherwise
+    ``postgresql+psycopg``, which ``create_async_engine`` runs on psycopg's async connection;
+    ``sqlite+aiosqlite`` on SQLite.
+    """
+    url = database_url(settings)
+    if url.get_backend_name() == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if not names_asyncpg(settings.get("DATABASE_URL") or ""):
+        return url
+    # The URL is written for libpq (the tasks read it with psycopg): asyncpg names two of its
+    # options otherwise.
+    query = dict(url.query)
+    for libpq, asyncpg in _ASYNCPG_NAMES.items():
+        value = query.pop(libpq, None)
+        if value is not None:
+            query.setdefault(asyncpg, value)
+    return url.set(drivername="postgresql+asyncpg", query=query)
+
+
+_ASYNCPG_NAMES = {"connect_timeout": "timeout", "sslmode": "ssl"}
+
+
+def make_async_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url`` (:func:`async_database_url`); on SQLite with the real
+    transactions and foreign keys of :func:`make_engine`, so SAVEPOINTs work as in sync."""
+    return backend_for(url).make_async_engine(as_url(url), **kwargs)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Async sessions bound to ``engine``. Objects stay loaded after commit: with
+    ``expire_on_commit=True`` reading an attribute afterwards would be a lazy load, which
+    under asyncio raises MissingGreenlet instead of running a query."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    return async_sessionmaker(engine, expire_on_commit=False)

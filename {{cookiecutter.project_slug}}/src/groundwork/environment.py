@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL
 from . import drift, enums
 from .backends import backend_for
 from .engine import database_url, ensure_local_server, make_engine, offline_url
+from .errors import TaskError
 from .migrations import refuse_broken_foreign_keys
 from .naming import empty_metadata
 from .project import Project, configure
@@ -145,11 +146,25 @@ def _run_on(context: Any, connection: Connection, options: _Options) -> None:
         context.run_migrations()
 
 
+def _sync_connection(given: object) -> Connection:
+    """The connection handed over in ``config.attributes``; an AsyncConnection is refused with
+    what to do instead: Alembic migrates synchronously (its async recipe runs it in run_sync)."""
+    if isinstance(given, Connection):
+        return given
+    raise TaskError(
+        f"config.attributes['connection'] is a {type(given).__name__}, not a sqlalchemy "
+        "Connection: Alembic runs migrations synchronously. From async code, call "
+        "`await async_connection.run_sync(migrate)` with a function migrate(connection) that "
+        "sets config.attributes['connection'] = connection and runs alembic.command.upgrade "
+        "(Alembic's cookbook: 'Programmatic API use (connection sharing) With Asyncio')"
+    )
+
+
 def _run_online(context: Any, config: Config, options: _Options) -> None:
     """Run the migrations on the tasks' connection, or on one made from the settings."""
-    connection: Connection | None = config.attributes.get("connection")
-    if connection is not None:
-        _run_on(context, connection, options)
+    given = config.attributes.get("connection")
+    if given is not None:
+        _run_on(context, _sync_connection(given), options)
         return
     settings = load_settings()
     ensure_local_server(settings)  # the plain `alembic` command, with DATABASE_URL unset

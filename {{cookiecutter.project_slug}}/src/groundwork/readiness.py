@@ -48,6 +48,7 @@ class ReadinessCheck:
         self._max_age = max_age
         self._lock = threading.Lock()
         self._scripts: ScriptDirectory | None = None
+        self._heads: frozenset[str] | None = None
         self._engine: Engine | None = None
         self._answer = Readiness(False, "not checked yet")
         self._answered_at = float("-inf")
@@ -73,7 +74,12 @@ class ReadinessCheck:
                 )
             with self._engine.connect() as connection:
                 heads = migrations.applied_heads(connection)
-            problem = migrations.status_of(self._scripts, heads).problem()
+            if self._heads is None:
+                self._heads = frozenset(self._scripts.get_heads())
+            # At the one head: ready, without walking the history. Otherwise db.status's reason,
+            # which walks it once to count what is pending.
+            at_head = len(self._heads) <= 1 and frozenset(heads) == self._heads
+            problem = None if at_head else migrations.status_of(self._scripts, heads).problem()
         except Exception as exc:  # any failure is an answer: not ready, and why
             return Readiness(False, describe(exc))
         return Readiness(problem is None, problem)

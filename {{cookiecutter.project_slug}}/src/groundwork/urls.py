@@ -32,6 +32,12 @@ _SCHEME_ALIASES = {
     "postgresql+psycopg": "postgresql+psycopg",
     "sqlite": "sqlite",
     "sqlite+pysqlite": "sqlite",
+    # The application's async drivers (engine.async_database_url). The kit's own work (the
+    # db.* tasks, Alembic, backups, grants) runs on the sync driver of the same database:
+    # Alembic migrates synchronously anyway, and one code path keeps db.migrate as fast.
+    "postgresql+asyncpg": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "sqlite+aiosqlite": "sqlite",
 }
 
 
@@ -77,6 +83,12 @@ def normalize(url: str, project_root: Path, *, setting: str = "DATABASE_URL") ->
             f"{setting} {mask_secrets(raw)!r} has a port that is not a number: {URL_HELP}"
         ) from None
     return f"{target}://{rest}"
+
+
+def names_asyncpg(url: str) -> bool:
+    """Whether ``url``'s text asks for asyncpg (``postgresql+asyncpg://``), which the async
+    engine then uses; every other PostgreSQL form gets psycopg's async connection."""
+    return url.strip().split("://", 1)[0].lower() == "postgresql+asyncpg"
 
 
 def _absolute_sqlite_path(rest: str, project_root: Path) -> str:

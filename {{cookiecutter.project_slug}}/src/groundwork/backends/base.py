@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from ..settings import Settings
 
@@ -88,6 +89,12 @@ class Backend(ABC):
         **kwargs: Any,
     ) -> Engine:
         """An engine for ``url`` (engine.make_engine says what the options mean)."""
+
+    def make_async_engine(self, url: URL, **kwargs: Any) -> AsyncEngine:
+        """The application's async engine for ``url`` (engine.make_async_engine)."""
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        return create_async_engine(url, **kwargs)
 
     def task_connect_args(self, extra: dict[str, Any]) -> dict[str, Any]:
         """The driver's connect arguments of a task's connection (locking.task_connect_args)."""

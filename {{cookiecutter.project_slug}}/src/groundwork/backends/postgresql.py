@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy import Engine
     from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from ..settings import Settings
 
@@ -78,6 +79,15 @@ class PostgreSQL(Backend):
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "do_connect", _timed_connect(parsed))
         return engine
+
+    def make_async_engine(self, url: URL, **kwargs: Any) -> AsyncEngine:
+        """asyncpg takes its connect ``timeout`` as a number: from the URL's text it would get
+        a string, so it is passed as an argument (psycopg reads ``connect_timeout`` itself)."""
+        timeout = url.query.get("timeout")
+        if url.get_driver_name() == "asyncpg" and isinstance(timeout, str):
+            url = url.difference_update_query(["timeout"])
+            kwargs["connect_args"] = {"timeout": float(timeout), **kwargs.get("connect_args", {})}
+        return super().make_async_engine(url, **kwargs)
 
     def task_connect_args(self, extra: dict[str, Any]) -> dict[str, Any]:
         """No automatic prepared statements (locking.task_connect_args says why)."""

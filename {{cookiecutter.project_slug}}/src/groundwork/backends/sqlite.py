@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from ..settings import Settings
 
@@ -61,37 +62,24 @@ class SQLite(Backend):
         **kwargs: Any,
     ) -> Engine:
         """Real transactions and foreign keys enforced (engine.make_engine says why)."""
-        from sqlalchemy import create_engine, event
+        from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
         parsed = as_url(url)
-        path = _path_of(parsed)
-        if path and path != ":memory:":
-            if existing_only and not Path(path).is_file():
-                raise TaskError(
-                    f"database {path} does not exist: run `invoke db.init` to create it"
-                )
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _prepare_file(parsed, existing_only=existing_only)
         kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(parsed, **kwargs)
+        _take_transactions(engine, path, enforce_foreign_keys, write_lock_wait)
+        return engine
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA foreign_keys = {'ON' if enforce_foreign_keys else 'OFF'}")
-            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            if write_lock_wait is None:
-                connection.exec_driver_sql("BEGIN")
-                return
-            from ..locking import sqlite_begin_immediate
-
-            sqlite_begin_immediate(connection, path, write_lock_wait)
-
+    def make_async_engine(self, url: URL, **kwargs: Any) -> AsyncEngine:
+        """aiosqlite's engine, with the sync engine's transactions and foreign keys: the
+        recipe acts on the DB-API connection, which aiosqlite's adapter makes look sync."""
+        path = _prepare_file(url, existing_only=False)
+        engine = super().make_async_engine(url, **kwargs)
+        _take_transactions(
+            engine.sync_engine, path, enforce_foreign_keys=True, write_lock_wait=None
+        )
         return engine
 
     def bare_connection(self, url: str) -> tuple[Any, tuple[type[Exception], ...]]:
@@ -177,6 +165,40 @@ class SQLite(Backend):
 def _path_of(url: URL) -> str:
     """The file of a SQLite URL ("" or ":memory:" for an in-memory database)."""
     return url.database or ""
+
+
+def _prepare_file(url: URL, *, existing_only: bool) -> str:
+    """The database file's path, its folder made; a missing file reported if ``existing_only``."""
+    path = _path_of(url)
+    if path and path != ":memory:":
+        if existing_only and not Path(path).is_file():
+            raise TaskError(f"database {path} does not exist: run `invoke db.init` to create it")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _take_transactions(
+    engine: Engine, path: str, enforce_foreign_keys: bool, write_lock_wait: float | None
+) -> None:
+    """BEGIN in our hands and foreign keys on (engine.make_engine says why): SQLAlchemy's recipe."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if enforce_foreign_keys else 'OFF'}")
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if write_lock_wait is None:
+            connection.exec_driver_sql("BEGIN")
+            return
+        from ..locking import sqlite_begin_immediate
+
+        sqlite_begin_immediate(connection, path, write_lock_wait)
 
 
 BACKEND = SQLite()

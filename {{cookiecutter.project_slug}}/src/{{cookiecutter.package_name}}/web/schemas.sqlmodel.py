@@ -17,9 +17,10 @@ from ..models import User
 class UserIn(SQLModel):
     """A new user, as a client sends it."""
 
-    email: str = Field(max_length=320, regex=r"^[^@\s]+@[^@\s]+$")
+    # A pattern goes in schema_extra: SQLModel's own ``regex=`` is not checked under Pydantic 2.
+    email: str = Field(max_length=320, schema_extra={"pattern": r"^[^@\s]+@[^@\s]+$"})
     display_name: str = Field(min_length=1, max_length=100)
-    country_code: str | None = Field(default=None, regex=r"^[A-Za-z]{2}$")
+    country_code: str | None = Field(default=None, schema_extra={"pattern": r"^[A-Za-z]{2}$"})
 
 
 class UserOut(SQLModel):

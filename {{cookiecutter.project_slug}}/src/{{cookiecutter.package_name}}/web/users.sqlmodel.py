@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, status
 from groundwork.errors import violated_constraint
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import col, select
@@ -14,6 +15,10 @@ from .sessions import SessionDep
 
 router = APIRouter(prefix="/users", tags=["users"])
 
+# The relationship as a mapped attribute, for loader options: SQLModel types ``User.country``
+# as the Country it holds, which selectinload() does not take.
+USER_COUNTRY = inspect(User).relationships["country"].class_attribute
+
 
 @router.get("")
 def list_users(
@@ -22,13 +27,13 @@ def list_users(
     offset: int = Query(default=0, ge=0),
 ) -> list[UserOut]:
     """Users by id, a page at a time."""
-    query = select(User).options(selectinload(col(User.country))).order_by(col(User.id))
+    query = select(User).options(selectinload(USER_COUNTRY)).order_by(col(User.id))
     return [user_out(user) for user in session.exec(query.limit(limit).offset(offset))]
 
 
 @router.get("/{user_id}", responses={404: {"description": "no such user"}})
 def get_user(user_id: int, session: SessionDep) -> UserOut:
-    user = session.get(User, user_id, options=[selectinload(col(User.country))])
+    user = session.get(User, user_id, options=[selectinload(USER_COUNTRY)])
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
     return user_out(user)
