@@ -222,7 +222,7 @@ def lint(settings: Settings | None = None, *, everything: bool = False) -> None:
     scripts = migrations.script_directory(settings)
     revisions = _pending_scripts(settings, scripts) if not everything else _all_scripts(scripts)
     if not revisions:
-        print("OK: no pending revision to lint (--all lints every revision)")
+        print("OK: no revision yet" if everything else "OK: no pending revision to lint")
         return
     report = linting.lint(settings, scripts, revisions, everything=everything)
     for line in report.acknowledged_lines():
@@ -261,13 +261,17 @@ def _pending_scripts(settings: Settings, scripts: ScriptDirectory) -> list[Scrip
 def _lint_problems(settings: Settings, scripts: ScriptDirectory) -> list[str]:
     """db.check's part of the lint: the pending revisions' unacknowledged findings."""
     from . import lint
+    from .errors import TaskError
 
     if not lint.applies(settings):
         return []
     revisions = _pending_scripts(settings, scripts)
     if not revisions:
         return []
-    report = lint.lint(settings, scripts, revisions, everything=False)
+    try:
+        report = lint.lint(settings, scripts, revisions, everything=False)
+    except TaskError as exc:  # squawk missing, a bad configuration: one more problem, not the only
+        return [f"lint: {exc}"]
     for note in report.notes:
         print(f"note: {note}")
     return [f"lint: {finding.line()}" for finding in report.failing]

@@ -229,29 +229,36 @@ class Report:
         ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Revision:
+    """A revision's SQL as squawk reads it: its statements, in the kit's transaction."""
+
     script: Script
-    sql: str
-    statements: list[tuple[int, str]] = field(default_factory=list)  # (first line, text)
+    text: str
+    statements: list[tuple[int, str]]  # (the line of text it starts on, from 0; the statement)
+
+    @classmethod
+    def of(cls, script: Script, sql: str) -> _Revision:
+        """``sql`` without the version table's rows, between the BEGIN and COMMIT it runs in.
+
+        An ``autocommit_block`` is Alembic's COMMIT ... BEGIN: it stays, so squawk sees which
+        statements run outside the transaction.
+        """
+        lines, statements = ["BEGIN;"], []
+        body = [s for s in _statements(sql) if not _VERSION_ROW.match(s)]
+        for statement in body:
+            statements.append((len(lines), statement))
+            lines.extend(f"{statement};".splitlines())
+        if not body or not re.match(r"^\s*COMMIT\b", body[-1], re.IGNORECASE):
+            lines.append("COMMIT;")
+        return cls(script, "\n".join(lines) + "\n", statements)
 
     @property
     def path(self) -> Path:
         return Path(self.script.path)
 
-    def text(self) -> str:
-        """The file squawk reads: the revision's statements in the kit's transaction."""
-        lines = ["BEGIN;"]
-        body = [s for s in _statements(self.sql) if not _VERSION_ROW.match(s)]
-        for statement in body:
-            self.statements.append((len(lines), statement))
-            lines.extend(f"{statement};".splitlines())
-        if not body or not re.match(r"^\s*COMMIT\b", body[-1], re.IGNORECASE):
-            lines.append("COMMIT;")  # the revision's transaction ends after it (autocommit: BEGIN)
-        return "\n".join(lines) + "\n"
-
-    def operation(self, text: str, result: dict[str, Any]) -> str:
-        """The statement squawk flags in ``text`` (one line), and the part it points at.
+    def operation(self, result: dict[str, Any]) -> str:
+        """The statement squawk flags (on one line), and the part it points at.
 
         squawk's JSON counts lines and columns from 0, the end column excluded.
         """
@@ -262,7 +269,7 @@ class _Revision:
                 break
             current = statement
         words = _short(current, 80)
-        lines = text.splitlines()
+        lines = self.text.splitlines()
         if end_line >= len(lines):
             return words
         if end_line == line:
@@ -320,18 +327,19 @@ def lint(
     _refuse_unknown_rules(squawk, config, revisions, acknowledged)
     sqls = _render(settings, scripts, revisions, everything=everything, notes=report.notes)
     linted = [
-        _Revision(script, sqls[script.revision]) for script in revisions if script.revision in sqls
+        _Revision.of(script, sqls[script.revision])
+        for script in revisions
+        if script.revision in sqls
     ]
     report.linted = len(linted)
     if not linted:
         return report
     with tempfile.TemporaryDirectory(prefix="groundwork-lint-") as folder:
         by_file: dict[str, _Revision] = {}
-        texts: dict[str, str] = {}
         for revision in linted:
+            # Named after the revision file: squawk's findings name the file they are in.
             target = Path(folder) / f"{revision.path.stem}.sql"
-            texts[str(target)] = revision.text()
-            target.write_text(texts[str(target)], encoding="utf-8")
+            target.write_text(revision.text, encoding="utf-8")
             by_file[str(target)] = revision
         done = _run_squawk(squawk, ["--reporter", "json", *config.options(), *by_file])
         if done.returncode not in (0, 1):
@@ -342,8 +350,7 @@ def lint(
         results: list[dict[str, Any]] = json.loads(done.stdout or "[]")
         seen: dict[str, set[str]] = {}
         for result in results:
-            file = str(Path(result["file"]))
-            revision = by_file[file]
+            revision = by_file[str(Path(result["file"]))]
             rule = str(result["rule_name"])
             seen.setdefault(revision.script.revision, set()).add(rule)
             reason = acknowledged[revision.script.revision].get(rule)
@@ -352,7 +359,7 @@ def lint(
                 Finding(
                     shown(revision.path),
                     rule,
-                    revision.operation(texts[file], result),
+                    revision.operation(result),
                     str(result["message"]),
                     str(help_text),
                     reason,
