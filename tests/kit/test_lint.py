@@ -183,6 +183,29 @@ def test_db_check_fails_on_a_pending_unacknowledged_finding(project: KitProject)
     assert "OK: " in project.invoke("check").stdout
 
 
+def test_acknowledging_an_applied_revision_is_no_edit_of_it(project: KitProject) -> None:
+    """The ledger's checksum leaves the acknowledgement out: CI's `db.lint --all` may ask for one
+    in a revision every database applied long ago."""
+    check = (
+        "op.execute(\"ALTER TABLE users ADD CONSTRAINT ck_users_email_set CHECK (email <> '')\")"
+    )
+    path = add_revision(project, "gggg00000001", INITIAL, check)
+    project.invoke("migrate")
+    original = path.read_text()
+    after_identifiers = original.replace(
+        "depends_on = None\n",
+        'depends_on = None\n\nsquawk_acknowledged = {\n    # reviewed\n    "constraint-missing-not-'
+        'valid": "users holds 12 rows",\n}\n',
+    )
+    for acknowledged in (after_identifiers, f"{original}\n\nsquawk_acknowledged = {{}}\n"):
+        path.write_text(acknowledged)
+        result = project.invoke("check", check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    path.write_text(after_identifiers.replace("<> ''", "<> 'x'"))  # what runs: an edit
+    result = project.invoke("check", check=False)
+    assert "applied revision gggg00000001" in result.stderr, result.stderr
+
+
 def test_a_revision_just_written_is_linted_with_a_warning(project: KitProject) -> None:
     # A team's revision template that starts every revision with a naive index.
     mako = project.path / "src" / project.package / "migrations" / "script.py.mako"

@@ -177,6 +177,31 @@ def acknowledgements(path: Path) -> dict[str, str]:
     return found
 
 
+def without_acknowledgement(source: bytes) -> bytes:
+    """``source`` without its ``squawk_acknowledged`` statement and the blank lines before it.
+
+    What the file was before the acknowledgement was added (after the revision identifiers, or
+    at the end): the ledger's checksum (ledger.checksum) stays the one taken when it was applied.
+    A comment about it goes inside its braces, where it is left out with it.
+    """
+    if ACKNOWLEDGED.encode() not in source:  # every other file: no parsing
+        return source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # Alembic says what is wrong with it
+        return source
+    lines = source.splitlines(keepends=True)
+    dropped: set[int] = set()
+    for node in tree.body:
+        if _assignment(node)[0] != ACKNOWLEDGED or node.end_lineno is None:
+            continue
+        first = node.lineno - 1
+        while first > 0 and not lines[first - 1].strip():
+            first -= 1
+        dropped.update(range(first, node.end_lineno))
+    return b"".join(line for number, line in enumerate(lines) if number not in dropped)
+
+
 def _assignment(node: ast.stmt) -> tuple[str | None, ast.expr | None]:
     if isinstance(node, ast.Assign) and len(node.targets) == 1:
         target = node.targets[0]

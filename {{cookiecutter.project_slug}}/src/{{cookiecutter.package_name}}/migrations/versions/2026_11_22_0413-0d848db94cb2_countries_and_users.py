@@ -16,10 +16,10 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# What `invoke db.lint` (squawk) finds here, accepted with a reason (docs/database.md, "Linting
-# migrations for locks"). The index on users locks nothing anyone waits for: squawk knows that
-# the table is created in the same transaction.
 squawk_acknowledged = {
+    # What `invoke db.lint` (squawk) finds here, accepted with a reason (docs/database.md,
+    # "Linting migrations for locks"). The index on users locks nothing anyone waits for: squawk
+    # knows that the table is created in the same transaction.
     "prefer-text-field": "bounded codes and names on new tables; widening a VARCHAR later "
     "rewrites nothing, its brief ACCESS EXCLUSIVE lock waits under lock_timeout",
     "prefer-bigint-over-int": "countries holds about 250 rows; users is the example's table: "
