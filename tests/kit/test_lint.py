@@ -8,7 +8,6 @@ missing. In-process on a real PostgreSQL (tests/kit/harness.py).
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +16,6 @@ import pytest
 
 from tests.kit.harness import KitProject
 from tests.lifecycle_support import INITIAL, add_revision
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("squawk") is None and not (Path(sys.executable).parent / "squawk").is_file(),
-    reason="squawk-cli is not installed (requirements-dev.txt)",
-)
 
 NAIVE = {
     "require-concurrent-index-creation": (
@@ -148,6 +142,25 @@ def test_an_acknowledgement_silences_its_rule_in_its_revision_only(project: KitP
     assert [f for f in fails if first.name in f and "(adding-foreign-key-constraint)" in f], fails
     assert [f for f in fails if second.name in f and "(require-concurrent-index" in f], fails
     assert f"acknowledged src/my_service/migrations/versions/{first.name}: " in result.stdout
+
+
+def test_a_revision_that_reads_the_database_is_named_the_others_linted(
+    project: KitProject,
+) -> None:
+    add_revision(project, "hhhh00000001", INITIAL, NAIVE["require-concurrent-index-creation"][0])
+    reads = add_revision(
+        project,
+        "hhhh00000002",
+        "hhhh00000001",
+        'op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()',
+    )
+    add_revision(project, "hhhh00000003", "hhhh00000002", NAIVE["disallowed-unique-constraint"][0])
+    result = project.invoke("lint", everything=True, check=False)
+    assert f"note: {reads.relative_to(project.path)} not linted: revision hhhh00000002" in (
+        result.stdout
+    ), result.stdout
+    assert "hhhh00000001_test.py: CREATE INDEX" in result.stdout
+    assert "hhhh00000003_test.py: ALTER TABLE users ADD CONSTRAINT" in result.stdout
 
 
 def test_db_lint_lints_only_pending_revisions(project: KitProject) -> None:
