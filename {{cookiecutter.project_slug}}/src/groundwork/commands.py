@@ -122,11 +122,9 @@ def _lint_written(settings: Settings, written: Path | None) -> None:
         return
     try:
         scripts = migrations.script_directory(settings)
-        script = next(
-            s for s in scripts.walk_revisions() if Path(s.path).resolve() == written.resolve()
-        )
-        report = lint.lint(settings, scripts, [script], everything=False)
-    except (TaskError, StopIteration) as exc:
+        found = [s for s in scripts.walk_revisions() if Path(s.path).resolve() == written.resolve()]
+        report = lint.lint(settings, scripts, found, everything=False)
+    except TaskError as exc:  # squawk missing, a bad configuration: said, the draft kept
         print(f"WARNING: {written.name} not linted: {exc}", file=sys.stderr)
         return
     for finding in report.failing:
@@ -252,9 +250,7 @@ def _pending_scripts(settings: Settings, scripts: ScriptDirectory) -> list[Scrip
     """The revisions the database has not applied yet, oldest first (it connects)."""
     from . import migrations
 
-    with migrations.connected(_connecting(settings)) as (_, connection):
-        heads = migrations.applied_heads(connection)
-    pending = {row.revision for row in migrations.status_of(scripts, heads).pending}
+    pending = {row.revision for row in migrations.status(_connecting(settings), scripts).pending}
     return [script for script in _all_scripts(scripts) if script.revision in pending]
 
 

@@ -482,8 +482,9 @@ class Status:
         return None
 
 
-def status(settings: Settings) -> Status:
-    scripts = script_directory(settings)
+def status(settings: Settings, scripts: ScriptDirectory | None = None) -> Status:
+    """``scripts``: the revision files, when the caller read them already (1 ms a file)."""
+    scripts = script_directory(settings) if scripts is None else scripts
     with connected(settings) as (_, connection):
         heads = applied_heads(connection)
     return status_of(scripts, heads)

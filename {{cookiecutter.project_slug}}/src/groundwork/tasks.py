@@ -136,8 +136,7 @@ def sql(c: Context, revisions: str | None = None) -> None:
 @task
 @guarded
 def check(c: Context) -> None:
-    """Fail on model drift, several heads, a database behind head (its revisions linted), or an
-    edited kit."""
+    """Fail on drift, several heads, a database behind head, lock findings, or an edited kit."""
     commands.check()
 
 
