@@ -163,6 +163,17 @@ def test_a_revision_that_reads_the_database_is_named_the_others_linted(
     assert "hhhh00000003_test.py: ALTER TABLE users ADD CONSTRAINT" in result.stdout
 
 
+def test_both_branches_of_two_heads_are_linted(project: KitProject) -> None:
+    index = NAIVE["require-concurrent-index-creation"][0]
+    left = add_revision(project, "iiii00000001", INITIAL, index)
+    right = add_revision(project, "jjjj00000001", INITIAL, index.replace("display_name", "email"))
+    project.invoke("upgrade", INITIAL)
+    for everything in (True, False):
+        result = project.invoke("lint", everything=everything, check=False)
+        assert f"{left.name}: CREATE INDEX ix_users_display_name" in result.stdout, result.stdout
+        assert f"{right.name}: CREATE INDEX ix_users_email" in result.stdout, result.stdout
+
+
 def test_db_lint_lints_only_pending_revisions(project: KitProject) -> None:
     project.invoke("upgrade", INITIAL)
     assert "OK: no pending revision to lint" in project.invoke("lint").stdout

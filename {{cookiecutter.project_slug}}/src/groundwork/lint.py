@@ -455,11 +455,12 @@ def _render(
     try:
         with quiet():
             chunks = split_by_revision(migrations.offline_sql(settings, span))
-        return {rev: sql for rev, sql in chunks.items() if rev in wanted}
+        found = {rev: sql for rev, sql in chunks.items() if rev in wanted}
     except TaskError:
-        pass  # one of them reads the database: each alone, to name it and lint the others
-    found: dict[str, str] = {}
+        found = {}  # one of them reads the database: each alone, to name it and lint the others
     for script in revisions:
+        if script.revision in found:
+            continue
         parents = parents_of[script.revision]
         span = f"{parents[0]}:{script.revision}" if parents else script.revision
         try:
@@ -470,6 +471,8 @@ def _render(
             continue
         if script.revision in chunks:
             found[script.revision] = chunks[script.revision]
+        else:  # never seen: Alembic writes a comment before every revision's SQL
+            notes.append(f"{shown(Path(script.path))} not linted: its SQL was not found")
     return found
 
 
