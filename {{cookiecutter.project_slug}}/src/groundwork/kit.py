@@ -164,8 +164,8 @@ def _files_below(folder: Path | str, prefix: str) -> Iterator[str]:
         for entry in entries:
             if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
+            path = f"{prefix}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                yield from _files_below(entry.path, f"{prefix}{entry.name}/")
-            elif entry.is_file() and not entry.name.endswith((".pyc", ".pyo")):
-                if f"{prefix}{entry.name}" != MANIFEST:
-                    yield f"{prefix}{entry.name}"
+                yield from _files_below(entry.path, f"{path}/")
+            elif entry.is_file() and path != MANIFEST and not path.endswith((".pyc", ".pyo")):
+                yield path
