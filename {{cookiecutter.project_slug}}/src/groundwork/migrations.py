@@ -586,8 +586,6 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
 
     ``scripts``: the revision files, when the caller read them already (1 ms a file).
     """
-    from .roles.blind_spots import unpinned_definer_problems
-
     problems: list[str] = []
     scripts = script_directory(settings) if scripts is None else scripts
     heads = scripts.get_heads()
@@ -607,6 +605,9 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
             )
         # A SECURITY DEFINER function without a pinned search_path (docs/database.md).
         if backend_named(connection.dialect.name).has_roles:
+            # Imported here: the role model's modules are of no use where there are no roles.
+            from .roles.blind_spots import unpinned_definer_problems
+
             problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
         applied = applied_heads(connection)
         if set(applied) != set(heads):
