@@ -171,3 +171,42 @@ def test_the_generated_suite_passes(
     if flavour == "postgresql":
         drop_databases_of_the_run(request, database)
     record(request, f"{flavour}, {options}, one process", figures)
+
+
+def _post_gen_hook() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "post_gen", REPO / "hooks" / "post_gen_project.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("answers", "chosen"),
+    [
+        ({}, "base"),
+        ({"engine": "async"}, "async"),
+        ({"models": "sqlmodel", "engine": "async"}, "sqlmodel+async"),
+        # As specific, the one whose tag comes first: no model flavour matters without examples.
+        ({"models": "sqlmodel", "engine": "async", "examples": "no"}, "async+no-examples"),
+        ({"models": "sqlmodel", "examples": "no"}, "no-examples"),
+    ],
+)
+def test_twins_pick_the_most_specific_then_by_tag_order(
+    tmp_path: Path, answers: dict[str, str], chosen: str
+) -> None:
+    hook = _post_gen_hook()
+    folder = tmp_path / "tests"
+    folder.mkdir()
+    (folder / "x.py").write_text("base")
+    for tags in ("async", "sqlmodel+async", "async+no-examples", "no-examples", "sqlmodel"):
+        (folder / f"x.{tags}.py").write_text(tags)
+    (tmp_path / "src").mkdir()
+    hook.pick_twins(tmp_path, hook.tags_of(answers))
+    assert [path.name for path in folder.iterdir()] == ["x.py"]
+    assert (folder / "x.py").read_text() == chosen
