@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FLAVOURS, REPO, Project, bake_with, flavour_of
+from tests.support import FLAVOURS, REPO, Project, bake_with, flavour_of, post_gen_hook
 from tests.test_generated_suite import drop_databases_of_the_run, record, run_suite
 
 _CHOICES = json.loads((REPO / "cookiecutter.json").read_text())
@@ -173,19 +173,6 @@ def test_the_generated_suite_passes(
     record(request, f"{flavour}, {options}, one process", figures)
 
 
-def _post_gen_hook() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "post_gen", REPO / "hooks" / "post_gen_project.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("answers", "chosen"),
     [
@@ -200,7 +187,7 @@ def _post_gen_hook() -> Any:
 def test_twins_pick_the_most_specific_then_by_tag_order(
     tmp_path: Path, answers: dict[str, str], chosen: str
 ) -> None:
-    hook = _post_gen_hook()
+    hook = post_gen_hook()
     folder = tmp_path / "tests"
     folder.mkdir()
     (folder / "x.py").write_text("base")
