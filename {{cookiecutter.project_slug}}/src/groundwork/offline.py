@@ -149,7 +149,7 @@ def _steps_logged(capture: _Capture) -> Iterator[None]:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """No "Running upgrade" lines for the steps that only bring the replay to its start."""
     logger = logging.getLogger("alembic.runtime.migration")
     disabled, logger.disabled = logger.disabled, True
@@ -169,7 +169,7 @@ def replay_sql(
         with engine.connect() as connection:
             config.attributes["connection"] = connection
             if start != "base":
-                with _quiet():
+                with quiet():
                     command.upgrade(config, start)  # the database the SQL is meant for
             connection.commit()
             driver: Any = connection.connection.driver_connection

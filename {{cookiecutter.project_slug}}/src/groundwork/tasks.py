@@ -3,6 +3,10 @@
 A project's ``tasks.py`` adds them with :func:`database_tasks`. Each task parses its options
 and calls one function of ``commands``, where the logic lives (and where the tests call it).
 Failures print one line and exit 1; ``invoke -d db.TASK`` shows the traceback instead.
+
+Each task imports ``commands`` when it runs, not this module: invoke loads ``tasks.py`` with
+bytecode caching off, and :func:`database_tasks` only turns it back on (cli.prepare_task_process),
+so every module imported before that is compiled again on every task (commands.py: ~2 ms).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from . import commands
 from .cli import guarded, prepare_task_process, seconds_option
 from .project import Project, configure
 
@@ -33,6 +36,8 @@ def _lock_timeout(value: str | None) -> float | None:
 @guarded
 def init(c: Context, wait: str | None = None, lock_timeout: str | None = None) -> None:
     """Create the database if missing, migrate it to head and seed it; safe on every deploy."""
+    from . import commands
+
     commands.init(lock_timeout=_lock_timeout(lock_timeout), wait=_wait(wait))
 
 
@@ -51,6 +56,8 @@ def migrate(
     lock_timeout: str | None = None,
 ) -> None:
     """Apply pending migrations (with -m, autogenerate a revision from model changes first)."""
+    from . import commands
+
     commands.migrate(message, lock_timeout=_lock_timeout(lock_timeout), wait=_wait(wait))
 
 
@@ -58,6 +65,8 @@ def migrate(
 @guarded
 def revision(c: Context, message: str = "", empty: bool = False) -> None:
     """Write a revision from model changes (or --empty); apply nothing."""
+    from . import commands
+
     commands.revision(message, empty=empty)
 
 
@@ -70,6 +79,8 @@ def revision(c: Context, message: str = "", empty: bool = False) -> None:
 @guarded
 def upgrade(c: Context, to: str = "head", lock_timeout: str | None = None) -> None:
     """Upgrade to a revision: head by default, or --to REV."""
+    from . import commands
+
     commands.upgrade(to, lock_timeout=_lock_timeout(lock_timeout))
 
 
@@ -90,6 +101,8 @@ def downgrade(
     lock_timeout: str | None = None,
 ) -> None:
     """Step back one revision, or --to REV (`--to base` undoes every migration). Protected."""
+    from . import commands
+
     commands.downgrade(to, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout))
 
 
@@ -97,6 +110,8 @@ def downgrade(
 @guarded
 def current(c: Context) -> None:
     """Show the revision the database is at."""
+    from . import commands
+
     commands.current()
 
 
@@ -104,6 +119,8 @@ def current(c: Context) -> None:
 @guarded
 def history(c: Context) -> None:
     """List the revisions, newest first."""
+    from . import commands
+
     commands.history()
 
 
@@ -111,6 +128,8 @@ def history(c: Context) -> None:
 @guarded
 def heads(c: Context) -> None:
     """Show the head revision(s) of the migration scripts."""
+    from . import commands
+
     commands.heads()
 
 
@@ -118,6 +137,8 @@ def heads(c: Context) -> None:
 @guarded
 def status(c: Context) -> None:
     """List every revision as [X] applied or [ ] pending; exit 1 when any is pending."""
+    from . import commands
+
     commands.status()
 
 
@@ -130,20 +151,35 @@ def status(c: Context) -> None:
 @guarded
 def sql(c: Context, revisions: str | None = None) -> None:
     """Print the SQL of migrations without touching the database."""
+    from . import commands
+
     commands.sql(revisions)
 
 
 @task
 @guarded
 def check(c: Context) -> None:
-    """Fail on model drift, several heads, a database behind head, or an edited kit."""
+    """Fail on drift, several heads, a database behind head, lock findings, or an edited kit."""
+    from . import commands
+
     commands.check()
+
+
+@task(help={"all": "lint every revision, not only the pending ones (needs no database)"})
+@guarded
+def lint(c: Context, all: bool = False) -> None:
+    """Lint the SQL of pending revisions for locks with squawk; exit 1 on unacknowledged ones."""
+    from . import commands
+
+    commands.lint(everything=all)
 
 
 @task
 @guarded
 def kit(c: Context) -> None:
     """Show the kit's version and its files edited locally (db.check fails on those)."""
+    from . import commands
+
     commands.kit()
 
 
@@ -164,6 +200,8 @@ def stamp(
     lock_timeout: str | None = None,
 ) -> None:
     """Record TARGET as the database's revision without running migrations. Protected."""
+    from . import commands
+
     commands.stamp(target, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout))
 
 
@@ -171,6 +209,8 @@ def stamp(
 @guarded
 def create(c: Context) -> None:
     """Create the configured database if it is missing (db.init does this too)."""
+    from . import commands
+
     commands.create()
 
 
@@ -183,6 +223,8 @@ def create(c: Context) -> None:
 @guarded
 def drop(c: Context, force: bool = False, yes: bool = False) -> None:
     """Drop the configured database. Protected."""
+    from . import commands
+
     commands.drop(force=force, yes=yes)
 
 
@@ -190,6 +232,8 @@ def drop(c: Context, force: bool = False, yes: bool = False) -> None:
 @guarded
 def backup(c: Context) -> None:
     """Write a timestamped backup of the database under backups/ (private, git-ignored)."""
+    from . import commands
+
     commands.backup()
 
 
@@ -203,6 +247,8 @@ def backup(c: Context) -> None:
 @guarded
 def restore(c: Context, file: str, force: bool = False, yes: bool = False) -> None:
     """Replace the database's contents by the backup FILE, all or nothing. Protected."""
+    from . import commands
+
     commands.restore(file, force=force, yes=yes)
 
 
@@ -230,6 +276,8 @@ def seed(
     lock_timeout: str | None = None,
 ) -> None:
     """Load the seeds of APP_ENV in dependency order, idempotently, all or nothing."""
+    from . import commands
+
     commands.seed(
         env=env,
         only=only,
@@ -258,6 +306,8 @@ def reset(
     lock_timeout: str | None = None,
 ) -> None:
     """Back up, drop everything the application owns, migrate to head, seed. Protected."""
+    from . import commands
+
     commands.reset(
         no_backup=no_backup, force=force, yes=yes, lock_timeout=_lock_timeout(lock_timeout)
     )
@@ -267,6 +317,8 @@ def reset(
 @guarded
 def merge(c: Context, message: str | None = None) -> None:
     """Join several heads into one with a merge revision."""
+    from . import commands
+
     commands.merge(message)
 
 
@@ -290,6 +342,8 @@ def grant(
 
     --rotate app[,reader,migrator] only sets those passwords from DB_*_PASSWORD.
     """
+    from . import commands
+
     commands.grant(admin_url, print_only=print, check_only=check, rotate=rotate)
 
 
@@ -297,6 +351,8 @@ def grant(
 @guarded
 def up(c: Context) -> None:
     """Start the project-local database server (started on demand anyway)."""
+    from . import commands
+
     commands.up()
 
 
@@ -304,6 +360,8 @@ def up(c: Context) -> None:
 @guarded
 def settings_(c: Context) -> None:
     """Show the effective settings and where each came from (secrets masked)."""
+    from . import commands
+
     commands.settings_report()
 
 
@@ -311,6 +369,8 @@ def settings_(c: Context) -> None:
 @guarded
 def down(c: Context) -> None:
     """Stop the project-local database server."""
+    from . import commands
+
     commands.down()
 
 
@@ -325,6 +385,7 @@ _TASKS = (
     heads,
     status,
     sql,
+    lint,
     check,
     kit,
     settings_,
