@@ -60,7 +60,9 @@ def test_the_async_url_keeps_the_driver_asked_for_and_its_timeout(
 ) -> None:
     project = kit_project("postgresql", pg_url)
     rest = pg_url.split("://", 1)[1]
-    written = f"postgresql+asyncpg://{rest}?sslmode=disable"  # written for libpq, as the tasks
+    # sslmode written for libpq, as the tasks read it; after the URL's own query (the embedded
+    # server's socket folder is one), if it has one.
+    written = f"postgresql+asyncpg://{rest}{'&' if '?' in rest else '?'}sslmode=disable"
     asyncpg = async_database_url(project.settings({"DATABASE_URL": written}))
     assert asyncpg.drivername == "postgresql+asyncpg"
     # libpq's connect_timeout (DATABASE_CONNECT_TIMEOUT) and sslmode, in asyncpg's names only.

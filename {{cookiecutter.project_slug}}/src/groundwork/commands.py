@@ -254,16 +254,14 @@ def _pending_scripts(settings: Settings, scripts: ScriptDirectory) -> list[Scrip
     return [script for script in _all_scripts(scripts) if script.revision in pending]
 
 
-def _lint_problems(settings: Settings, scripts: ScriptDirectory) -> list[str]:
-    """db.check's part of the lint: the pending revisions' unacknowledged findings."""
+def _lint_problems(settings: Settings, scripts: ScriptDirectory, pending: set[str]) -> list[str]:
+    """db.check's part of the lint: the ``pending`` revisions' unacknowledged findings."""
     from . import lint
     from .errors import TaskError
 
-    if not lint.applies(settings):
+    if not pending or not lint.applies(settings):
         return []
-    revisions = _pending_scripts(settings, scripts)
-    if not revisions:
-        return []
+    revisions = [script for script in _all_scripts(scripts) if script.revision in pending]
     try:
         report = lint.lint(settings, scripts, revisions, everything=False)
     except TaskError as exc:  # squawk missing, a bad configuration: one more problem, not the only
@@ -283,11 +281,12 @@ def check(settings: Settings | None = None) -> None:
     # An edited kit fails the check: CI is where an edit nobody declared gets noticed, before
     # the next upgrade conflicts with it or carries it over unseen (docs/database.md, "The kit").
     scripts = migrations.script_directory(settings)  # read once, for the check and the summary
-    problems = migrations.check(settings, scripts)
+    problems, applied = migrations.checked(settings, scripts)
     problems += [edit.describe(state.version) for edit in state.unkept]
     # Pending revisions (the database is behind head, a problem above already) linted for
     # locks: what would run next, said before it runs (docs/database.md).
-    problems += _lint_problems(settings, scripts)
+    pending = {row.revision for row in migrations.status_of(scripts, applied).pending}
+    problems += _lint_problems(settings, scripts, pending)
     for problem in problems[1:]:
         print(f"FAIL {problem}")
     if problems:

@@ -622,6 +622,14 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
 
     ``scripts``: the revision files, when the caller read them already (1 ms a file).
     """
+    return checked(settings, scripts)[0]
+
+
+def checked(
+    settings: Settings, scripts: ScriptDirectory | None = None
+) -> tuple[list[str], tuple[str, ...]]:
+    """:func:`check`'s problems, and the revisions the database is at (one connection for both:
+    db.check lints what is pending without asking the database again)."""
     problems: list[str] = []
     scripts = script_directory(settings) if scripts is None else scripts
     heads = scripts.get_heads()
@@ -652,7 +660,7 @@ def check(settings: Settings, scripts: ScriptDirectory | None = None) -> list[st
             problems.append(f"the database is at {behind}, not at head: run `invoke db.migrate`")
         else:
             problems.extend(_drift(connection))
-    return problems
+    return problems, applied
 
 
 def invalid_indexes(connection: Connection) -> list[str]:

@@ -389,7 +389,9 @@ def set_not_null_safely(
         with op.batch_alter_table(table_name, schema=schema) as batch:
             batch.alter_column(column_name, nullable=False, **kw)
         return
-    check = f"{table_name}_{column_name}_not_null"[:63]
+    # Not "<table>_<column>_not_null": PostgreSQL 18 names the NOT NULL constraint that SET NOT
+    # NULL makes so, and would call it "..._not_null1" while this CHECK holds the name.
+    check = f"{table_name}_{column_name}_nn_check"[:63]
     column = _qualified(column_name, None)
     add_check_not_valid(check, table_name, f"{column} IS NOT NULL", schema=schema)
     validate_constraint(check, table_name, schema=schema)
