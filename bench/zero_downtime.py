@@ -52,12 +52,14 @@ CHANGES: dict[str, tuple[str, str]] = {
         'safe.add_foreign_key_not_valid("fk_home", "users", "countries", ["home_id"], ["id"])\n'
         'safe.validate_constraint("fk_home", "users")',
     ),
+    # bigint: squawk's prefer-bigint-over-int would flag an integer column in both forms, which
+    # says nothing of locks.
     "add NOT NULL column with default": (
-        'op.add_column("users", sa.Column("score", sa.Integer(), server_default="0", '
+        'op.add_column("users", sa.Column("score", sa.BigInteger(), server_default="0", '
         "nullable=False))",
         # PostgreSQL 11+ stores a constant default without a rewrite: the naive form is the
         # safe one; the helper form is measured for comparison.
-        'op.add_column("users", sa.Column("score", sa.Integer(), server_default="0"))\n'
+        'op.add_column("users", sa.Column("score", sa.BigInteger(), server_default="0"))\n'
         'safe.set_not_null_safely("users", "score")',
     ),
     "add UNIQUE": (
@@ -81,6 +83,11 @@ class Figure:
     longest_write_s: float
     writes: int
     ok: bool
+    # The writes of the second before the migration, with nothing else running: the issue's
+    # bound for a safe revision is 2 x that latency + the lock timeout.
+    unloaded_write_s: float
+    # `invoke db.lint` on the pending revision: True when squawk flags it.
+    flagged: bool
 
 
 def url_of(name: str) -> str:
@@ -103,6 +110,22 @@ def revision_file(project: Path, body: str) -> Path:
         f"def upgrade() -> None:\n{lines}\n\n\ndef downgrade() -> None:\n    pass\n"
     )
     return path
+
+
+def linted(project: Path, url: str) -> bool:
+    """Whether ``invoke db.lint`` flags the pending revision (exit 1) or not (exit 0)."""
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "db.lint"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 1):
+        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+    return done.returncode == 1
 
 
 def migrate(project: Path, url: str) -> tuple[float, bool]:
@@ -155,9 +178,11 @@ def experiment(
     try:
         naive, safe = CHANGES[change]
         revision_file(project, naive if form == "naive" else safe)
+        flagged = linted(project, url)
         stop = threading.Event()
         times = writers(url, count, rows, stop)
         time.sleep(1.0)  # the writers at their pace
+        unloaded = sorted(t for out in times for t in out)
         for out in times:
             out.clear()
         seconds, ok = migrate(project, url)
@@ -165,8 +190,17 @@ def experiment(
         stop.set()
         time.sleep(0.3)
         every = [t for out in times for t in out]
+        median = unloaded[len(unloaded) // 2] if unloaded else 0.0
         return Figure(
-            rows, change, form, round(seconds, 2), round(max(every, default=0), 3), len(every), ok
+            rows,
+            change,
+            form,
+            round(seconds, 2),
+            round(max(every, default=0), 3),
+            len(every),
+            ok,
+            round(median, 4),
+            flagged,
         )
     finally:
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -223,6 +257,8 @@ def main() -> int:
                             f"{rows:>9} rows  {change:<34} {form:<5} migration "
                             f"{figure.migration_s:>7.2f} s  longest write "
                             f"{figure.longest_write_s:>7.3f} s  writes {figure.writes:>7}"
+                            f"  unloaded write {figure.unloaded_write_s * 1000:5.1f} ms"
+                            f"  lint {'flagged' if figure.flagged else 'clean'}"
                             f"{'' if figure.ok else '  FAILED'}",
                             flush=True,
                         )
