@@ -118,12 +118,26 @@ def changing_schema(
     """Run ``action`` under the migration lock, in one transaction, then update the ledger.
 
     A failure rolls everything back (PostgreSQL and SQLite have transactional DDL) and is
-    reported as one line naming the revision that failed and where the database stayed.
+    reported as one line naming the revision that failed and where the database stayed. A run
+    that hit lock_timeout is run again after a backoff (locking.retrying_lock_timeouts), under
+    the same migration lock: no other migrator slips in between two attempts.
     """
+    # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
+    loaded = script_directory(settings) if scripts is None else scripts
+    url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
+    # Taken here, re-entered (not taken again) by each attempt's connected(exclusive=True).
+    with locking.migration_lock(settings, url):
+        locking.retrying_lock_timeouts(
+            settings, lambda: _change_schema_once(settings, action, loaded)
+        )
+
+
+def _change_schema_once(
+    settings: Settings, action: Callable[[Config, Connection], None], scripts: ScriptDirectory
+) -> None:
+    """One attempt of :func:`changing_schema`."""
     from .protection import stamp_environment, stamped_line
 
-    # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
-    scripts = script_directory(settings) if scripts is None else scripts
     reported: TaskError | None = None
     try:
         with connected(settings, exclusive=True) as (config, connection):
