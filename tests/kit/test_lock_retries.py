@@ -1,4 +1,4 @@
-"""A migration run that hits lock_timeout is retried (groundwork/locking.py, retrying_lock_timeouts).
+"""A migration run that hits lock_timeout is retried (locking.py, retrying_lock_timeouts).
 
 On a real PostgreSQL, in-process (tests/kit/harness.py): the blocker is another connection
 holding a lock on ``users`` in an open transaction. Lock timeouts and backoffs are short
