@@ -330,8 +330,10 @@ def retrying_lock_timeouts(settings: Settings, run: Callable[[], None]) -> None:
             if timed_out is None or retries == 0:
                 raise
             # Jitter: migrators of several databases behind one busy server do not come back
-            # in step; 75 to 100 % of the doubled wait, so that the cap still holds.
-            delay = min(_MAX_BACKOFF, backoff * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+            # in step; 75 to 100 % of the doubled wait, so that the cap still holds. Not a
+            # secret: the standard generator is fine.
+            jitter = random.uniform(0.75, 1.0)  # noqa: S311
+            delay = min(_MAX_BACKOFF, backoff * 2 ** (attempt - 1)) * jitter
             if attempt > retries or time.monotonic() + delay > deadline:
                 raise TaskError(
                     f"{describe(exc)} (gave up after {attempt} attempts: "
