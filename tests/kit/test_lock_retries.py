@@ -40,6 +40,13 @@ def blocker(pg_url: str) -> Iterator[Any]:
         yield busy
 
 
+# The migration lock (locking.py): an advisory lock held by the task's lock connection.
+_MIGRATION_LOCKS = (
+    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE '% migrations pid %'"
+)
+
+
 def _version(url: str) -> list[str]:
     return [row[0] for row in query(url, "SELECT version_num FROM alembic_version")]
 
@@ -51,16 +58,33 @@ def _retry_lines(stderr: str) -> list[str]:
 def test_a_blocker_released_meanwhile_lets_the_run_succeed(
     pg: KitProject, pg_url: str, blocker: Any
 ) -> None:
+    import psycopg
+
     holder = blocker.info.backend_pid
-    release = threading.Timer(2.0, blocker.rollback)
+    samples: list[int] = []
+
+    def watch_then_release() -> None:
+        """Whether the migration lock is held, every 0.1 s from 0.5 s on, then release."""
+        with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as watcher:
+            time.sleep(0.5)  # the first attempt has taken the lock by then
+            while time.monotonic() < started + 2:
+                (count,) = watcher.execute(_MIGRATION_LOCKS).fetchone() or (0,)
+                samples.append(count)
+                time.sleep(0.1)
+        blocker.rollback()
+
+    started = time.monotonic()
+    release = threading.Thread(target=watch_then_release)
     release.start()
     try:
-        started = time.monotonic()
         result = pg.invoke("migrate", environ={**FAST, "MIGRATION_LOCK_RETRIES": "10"}, check=False)
         elapsed = time.monotonic() - started
     finally:
         release.join()
     assert result.returncode == 0, result.stderr
+    # Held across the retries, their backoffs included: no other migrator slips in.
+    assert len(samples) >= 10
+    assert set(samples) == {1}, samples
     assert _version(pg_url) == [NEW]
     lines = _retry_lines(result.stderr)
     assert 2 <= len(lines) <= 9, result.stderr

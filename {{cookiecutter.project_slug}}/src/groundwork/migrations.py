@@ -62,18 +62,19 @@ def script_directory(settings: Settings) -> ScriptDirectory:
 
 @contextmanager
 def connected(
-    settings: Settings, *, exclusive: bool = False
+    settings: Settings, *, exclusive: bool = False, locked: bool = False
 ) -> Iterator[tuple[Config, Connection]]:
     """An Alembic config bound to one connection, in one transaction committed at the end.
 
     ``exclusive``: the block changes the schema. It then holds the migration lock (PostgreSQL,
-    see locking.py) and runs under the migration ``lock_timeout``/``statement_timeout``.
+    see locking.py; ``locked``: the caller holds it already) and runs under the migration
+    ``lock_timeout``/``statement_timeout``.
     """
     config = alembic_config(settings)
     # The migrator's login when the role model is in use (docs/database.md, "For DBAs").
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
     wait = locking.lock_wait(settings) if exclusive else None
-    with locking.migration_lock(settings, url) if exclusive else nullcontext():
+    with locking.migration_lock(settings, url) if exclusive and not locked else nullcontext():
         engine = make_engine(
             url,
             enforce_foreign_keys=False,
@@ -125,7 +126,7 @@ def changing_schema(
     # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
     loaded = script_directory(settings) if scripts is None else scripts
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
-    # Taken here, re-entered (not taken again) by each attempt's connected(exclusive=True).
+    # Taken once for all the attempts (each one's connected() is told so).
     with locking.migration_lock(settings, url):
         locking.retrying_lock_timeouts(
             settings, lambda: _change_schema_once(settings, action, loaded)
@@ -140,7 +141,7 @@ def _change_schema_once(
 
     reported: TaskError | None = None
     try:
-        with connected(settings, exclusive=True) as (config, connection):
+        with connected(settings, exclusive=True, locked=True) as (config, connection):
             before_heads = applied_heads(connection)
             before = ", ".join(before_heads) or "base"
             ours = blockers.backend_pid(connection)
