@@ -216,7 +216,11 @@ def test_a_lock_timeout_names_the_setting_and_the_session_holding_the_lock(
     with psycopg.connect(pg_url) as busy:  # a transaction left open after reading users
         busy.execute("SELECT count(*) FROM users -- the report")
         holder = busy.info.backend_pid
-        result = migrated.invoke("db.migrate", env={"MIGRATION_LOCK_TIMEOUT": "1s"}, check=False)
+        result = migrated.invoke(
+            "db.migrate",
+            env={"MIGRATION_LOCK_TIMEOUT": "1s", "MIGRATION_LOCK_RETRIES": "0"},
+            check=False,
+        )
     line = one_line(result, "db.migrate")
     assert "revision e1e100000001 (e1e100000001_test.py) failed, nothing was applied" in line
     assert "gave up waiting for a lock (lock_timeout)" in line
@@ -255,7 +259,9 @@ def test_the_classification_does_not_read_the_servers_words(migrated: Project, p
         "op.execute(\"DO $$ BEGIN RAISE EXCEPTION 'Sperre nicht verfügbar' "
         "USING ERRCODE = 'lock_not_available'; END $$\")",
     )
-    line = one_line(migrated.invoke("db.migrate", check=False), "db.migrate")
+    # Not retried (MIGRATION_LOCK_RETRIES=0): tests/kit/test_lock_retries.py covers the retries.
+    no_retry = {"MIGRATION_LOCK_RETRIES": "0"}
+    line = one_line(migrated.invoke("db.migrate", env=no_retry, check=False), "db.migrate")
     assert "gave up waiting for a lock (lock_timeout)" in line
     assert "SQLSTATE 55P03: Sperre nicht verfügbar" in line
     (revision,) = versions_dir(migrated).glob("e1e100000003_*.py")

@@ -186,7 +186,11 @@ def test_lock_timeout_setting_fails_a_migration_blocked_by_traffic(
     with psycopg.connect(pg_url) as busy:  # a long transaction reading users
         busy.execute("SELECT count(*) FROM users")
         started = time.monotonic()
-        result = project.invoke("db.migrate", env={"MIGRATION_LOCK_TIMEOUT": "1s"}, check=False)
+        result = project.invoke(
+            "db.migrate",
+            env={"MIGRATION_LOCK_TIMEOUT": "1s", "MIGRATION_LOCK_RETRIES": "0"},
+            check=False,
+        )
         elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert "revision cccc00000001 (cccc00000001_test.py) failed" in result.stderr

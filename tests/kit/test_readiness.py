@@ -78,6 +78,9 @@ def test_settings_report_names_the_origin_of_each_and_masks_secrets(
         "= postgresql://***@db.example:5432/app  (the environment)"
     )
     assert "unset  (default: 5s)" in lines["MIGRATION_LOCK_TIMEOUT"]
+    assert "unset  (default: 5 (times a run that hit" in lines["MIGRATION_LOCK_RETRIES"]
+    assert "unset  (default: 300 (seconds" in lines["MIGRATION_RETRY_TIME"]
+    assert "unset  (default: 1 (seconds before the first retry" in lines["MIGRATION_RETRY_BACKOFF"]
     assert "(default: my_service, the project's)" in lines["DB_ROLE_PREFIX"]
     assert lines["APP_ENV"].endswith("= development  (APP_ENV unset: the default)")
     assert lines["DATABASE_URL"].split("= ", 1)[1].startswith(database.split(":", 1)[0])

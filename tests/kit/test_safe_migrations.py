@@ -476,7 +476,11 @@ def test_lock_timeout_bounds_the_concurrent_build(pg: KitProject, pg_url: str) -
     with psycopg.connect(pg_url.replace("+psycopg", "")) as holder:
         holder.execute("LOCK TABLE users IN SHARE UPDATE EXCLUSIVE MODE")
         started = time.monotonic()
-        result = pg.invoke("migrate", environ={"MIGRATION_LOCK_TIMEOUT": "300ms"}, check=False)
+        result = pg.invoke(
+            "migrate",
+            environ={"MIGRATION_LOCK_TIMEOUT": "300ms", "MIGRATION_LOCK_RETRIES": "0"},
+            check=False,
+        )
         waited = time.monotonic() - started
     assert result.returncode == 1
     assert "lock_timeout is MIGRATION_LOCK_TIMEOUT=300ms" in result.stderr, result.stderr

@@ -275,6 +275,11 @@ def add_detail(exc: BaseException, detail: str) -> None:
 _NOTE = "groundwork: "
 
 
+def details(exc: BaseException) -> str:
+    """What :func:`add_detail` attached to ``exc`` (or to the driver error it wraps), joined."""
+    return _notes(exc)
+
+
 def _notes(exc: BaseException) -> str:
     found: list[str] = []
     for each in (exc, getattr(exc, "orig", None)):

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,7 +43,7 @@ from sqlalchemy.pool import NullPool
 
 from .backends import backend_for, backend_named
 from .engine import make_engine
-from .errors import TaskError, describe, sqlite_busy
+from .errors import TaskError, describe, details, sqlite_busy, sqlstate_of
 from .project import current as current_project
 from .roles.names import assume_migration_role
 from .roles.tables import VERSION_TABLE
@@ -52,6 +53,10 @@ from .settings import Settings
 DEFAULT_LOCK_WAIT = 60.0
 DEFAULT_PG_LOCK_TIMEOUT = "5s"
 DEFAULT_PG_STATEMENT_TIMEOUT = "15min"
+DEFAULT_LOCK_RETRIES = 5
+DEFAULT_RETRY_TIME = 300.0
+DEFAULT_RETRY_BACKOFF = 1.0
+_MAX_BACKOFF = 30.0
 _POLL_SECONDS = 0.25
 
 # Locks this process holds already, by key (two spellings of one URL are one lock): reset ->
@@ -73,6 +78,20 @@ def seconds_setting(settings: Settings, name: str, default: float) -> float:
         value = -1.0
     if value < 0 or value != value:  # negative or NaN
         raise TaskError(f"{name}={raw!r} is not a number of seconds (e.g. 60)")
+    return value
+
+
+def count_setting(settings: Settings, name: str, default: int) -> int:
+    """A number of times: the setting (a one-line error naming a bad value), else ``default``."""
+    raw = settings.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise TaskError(f"{name}={raw!r} is not a number of times (e.g. 5; 0: never)")
     return value
 
 
@@ -264,6 +283,70 @@ def apply_timeouts(settings: Settings, connection: Connection, *, local: bool = 
             )
         except DBAPIError as exc:
             raise TaskError(f"{name}={value!r} is not a valid {setting} (e.g. 5s, 2min)") from exc
+
+
+# -- retrying a migration run that hit lock_timeout -------------------------------------------
+
+# lock_not_available: lock_timeout (or a NOWAIT) gave up on a lock another session holds.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _lock_timeout_in(exc: BaseException) -> BaseException | None:
+    """The database error of SQLSTATE 55P03 behind ``exc`` (the one-line TaskError a failed
+    revision becomes is raised from it), by its code; None when the failure is another one."""
+    seen: set[int] = set()
+    each: BaseException | None = exc
+    while each is not None and id(each) not in seen:
+        seen.add(id(each))
+        if sqlstate_of(each) == _LOCK_NOT_AVAILABLE:
+            return each
+        each = each.__cause__ or each.__context__
+    return None
+
+
+def retrying_lock_timeouts(settings: Settings, run: Callable[[], None]) -> None:
+    """``run`` (a whole migration run, one transaction), run again when it hit lock_timeout.
+
+    A DDL statement queued behind a long transaction gives up after ``MIGRATION_LOCK_TIMEOUT``
+    (so that the traffic queued behind it moves again), the run rolls back, and after a backoff
+    (``MIGRATION_RETRY_BACKOFF`` seconds, doubling, capped at 30 s, with jitter) it starts over
+    from what is committed: at most ``MIGRATION_LOCK_RETRIES`` times, and no retry starts later
+    than ``MIGRATION_RETRY_TIME`` seconds after the first attempt. Each retry says so on one
+    line naming the sessions holding the tables; the caller holds the migration lock across
+    them. Any other failure is not retried. SQLite never fails this way (its lock wait is
+    BEGIN IMMEDIATE's busy timeout).
+    """
+    retries = count_setting(settings, "MIGRATION_LOCK_RETRIES", DEFAULT_LOCK_RETRIES)
+    total = seconds_setting(settings, "MIGRATION_RETRY_TIME", DEFAULT_RETRY_TIME)
+    backoff = seconds_setting(settings, "MIGRATION_RETRY_BACKOFF", DEFAULT_RETRY_BACKOFF)
+    deadline = time.monotonic() + total
+    attempt = 1
+    while True:
+        try:
+            run()
+            return
+        except Exception as exc:
+            timed_out = _lock_timeout_in(exc)
+            if timed_out is None or retries == 0:
+                raise
+            # Jitter: migrators of several databases behind one busy server do not come back
+            # in step; 75 to 100 % of the doubled wait, so that the cap still holds. Not a
+            # secret: the standard generator is fine.
+            jitter = random.uniform(0.75, 1.0)  # noqa: S311
+            delay = min(_MAX_BACKOFF, backoff * 2 ** (attempt - 1)) * jitter
+            if attempt > retries or time.monotonic() + delay > deadline:
+                raise TaskError(
+                    f"{describe(exc)} (gave up after {attempt} attempts: "
+                    f"MIGRATION_LOCK_RETRIES={retries}, MIGRATION_RETRY_TIME={total:g})"
+                ) from exc
+            blockers = details(timed_out) or "the sessions holding the lock are gone by now"
+            print(
+                f"Lock timeout on attempt {attempt} of {retries + 1} ({blockers}): "
+                f"rolled back, retrying in {delay:.1f} s",
+                file=sys.stderr,
+            )
+        time.sleep(delay)
+        attempt += 1
 
 
 # What a server still starting (or shutting down, or in recovery) answers: cannot_connect_now.

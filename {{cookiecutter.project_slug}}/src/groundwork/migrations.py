@@ -62,18 +62,19 @@ def script_directory(settings: Settings) -> ScriptDirectory:
 
 @contextmanager
 def connected(
-    settings: Settings, *, exclusive: bool = False
+    settings: Settings, *, exclusive: bool = False, locked: bool = False
 ) -> Iterator[tuple[Config, Connection]]:
     """An Alembic config bound to one connection, in one transaction committed at the end.
 
     ``exclusive``: the block changes the schema. It then holds the migration lock (PostgreSQL,
-    see locking.py) and runs under the migration ``lock_timeout``/``statement_timeout``.
+    see locking.py; ``locked``: the caller holds it already) and runs under the migration
+    ``lock_timeout``/``statement_timeout``.
     """
     config = alembic_config(settings)
     # The migrator's login when the role model is in use (docs/database.md, "For DBAs").
     url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
     wait = locking.lock_wait(settings) if exclusive else None
-    with locking.migration_lock(settings, url) if exclusive else nullcontext():
+    with locking.migration_lock(settings, url) if exclusive and not locked else nullcontext():
         engine = make_engine(
             url,
             enforce_foreign_keys=False,
@@ -118,15 +119,29 @@ def changing_schema(
     """Run ``action`` under the migration lock, in one transaction, then update the ledger.
 
     A failure rolls everything back (PostgreSQL and SQLite have transactional DDL) and is
-    reported as one line naming the revision that failed and where the database stayed.
+    reported as one line naming the revision that failed and where the database stayed. A run
+    that hit lock_timeout is run again after a backoff (locking.retrying_lock_timeouts), under
+    the same migration lock: no other migrator slips in between two attempts.
     """
+    # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
+    loaded = script_directory(settings) if scripts is None else scripts
+    url = database_url(settings, setting="MIGRATOR_DATABASE_URL")
+    # Taken once for all the attempts (each one's connected() is told so).
+    with locking.migration_lock(settings, url):
+        locking.retrying_lock_timeouts(
+            settings, lambda: _change_schema_once(settings, action, loaded)
+        )
+
+
+def _change_schema_once(
+    settings: Settings, action: Callable[[Config, Connection], None], scripts: ScriptDirectory
+) -> None:
+    """One attempt of :func:`changing_schema`."""
     from .protection import stamp_environment, stamped_line
 
-    # Loading the revision files costs about 1 ms each: callers that hold them pass them in.
-    scripts = script_directory(settings) if scripts is None else scripts
     reported: TaskError | None = None
     try:
-        with connected(settings, exclusive=True) as (config, connection):
+        with connected(settings, exclusive=True, locked=True) as (config, connection):
             before_heads = applied_heads(connection)
             before = ", ".join(before_heads) or "base"
             ours = blockers.backend_pid(connection)
