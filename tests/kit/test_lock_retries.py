@@ -44,6 +44,8 @@ def blocker(pg_url: str) -> Iterator[Any]:
 _MIGRATION_LOCKS = (
     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE '% migrations pid %'"
+    # This test's database only: other tests (xdist workers) migrate on the same server.
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
 
