@@ -109,7 +109,11 @@ def test_concurrent_migrations_through_pgbouncer_apply_each_revision_once(
     # task that exits ends its transaction by closing its client connection, and PgBouncer
     # rolls the server side back when it sees the close, a moment after the task has gone.
     deadline = time.monotonic() + 10
-    advisory = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    # This test's database only: other tests (xdist workers) migrate on the same server.
+    advisory = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     while query(pg_url, advisory) != [(0,)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert query(pg_url, advisory) == [(0,)]
@@ -188,7 +192,10 @@ def test_a_lock_lost_under_a_running_migration_is_reported(
         admin_sql(
             pg_url,
             "SELECT pg_terminate_backend(pid) FROM pg_locks"
-            " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+            " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            # This test's database only: other tests (xdist workers) hold migration locks on
+            # the same server.
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         _, stderr = task.communicate(timeout=60)
     finally:
