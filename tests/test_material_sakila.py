@@ -25,8 +25,7 @@ import pytest
 from tests import chinook, sakila
 from tests.grants_support import Roles, teardown
 from tests.lifecycle_support import RoleModel, query
-from tests.support import Project, admin_sql, bake_with, create_pg_database, drop_pg_database
-from tests.test_material_chinook import psql
+from tests.support import Project, admin_sql, bake_with, create_pg_database, drop_pg_database, psql
 
 pytestmark = [pytest.mark.material, pytest.mark.postgresql]
 

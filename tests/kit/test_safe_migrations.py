@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 
 from tests.kit.harness import KitProject
 from tests.lifecycle_support import INITIAL, NEW_MODEL, add_revision, query
-from tests.support import create_pg_database, drop_pg_database
+from tests.support import create_pg_database, drop_pg_database, psql
 
 # One revision of every helper, and the same change written the naive way.
 SAFE = """
@@ -310,13 +309,18 @@ def test_offline_sql_of_a_safe_revision_runs_in_psql(
         text=True,
     )
     assert json.loads(found.stdout) == [], found.stdout
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("no psql on this machine")
     script = pg.path / "all.sql"
     script.write_text(sql)
     done = subprocess.run(
-        [psql, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script), other_pg.replace("+psycopg", "")],
+        [
+            psql(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-f",
+            str(script),
+            other_pg.replace("+psycopg", ""),
+        ],
         capture_output=True,
         text=True,
     )
